@@ -1,0 +1,113 @@
+// The op table's interface: the Op enum, node attributes, and the row type that holds
+// everything about one op (shape rule, reference kernel, derivative, interval, codegen).
+#pragma once
+#include "ir/types.hpp"
+#include <span>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+// Every op of the IR. The rows live in ir/ops/*.cpp, one group a file.
+enum class Op : uint8_t {
+  // leaves
+  input, param, const_, literal, state,
+  // elementwise unary
+  neg, exp, log, log1p, expm1, sqrt, rsqrt, square, abs, sign, sin, cos, tanh, sigmoid, relu,
+  leaky_relu, elu, gelu, silu, softplus, log_sigmoid, round, floor, ceil, stop_gradient,
+  // elementwise binary (NumPy broadcasting)
+  add, sub, mul, div, pow, minimum, maximum, lt, le, gt, ge, eq, ne,
+  // elementwise ternary
+  clip, where,
+  // linear algebra
+  matmul,
+  // reductions
+  sum, mean, max, min, logsumexp, argmax,
+  // shape
+  transpose, reshape, concat, one_hot, broadcast_to, sum_to,
+  // nn
+  softmax, log_softmax,
+  // losses (per example)
+  bce, bce_with_logits, softmax_cross_entropy, squared_error, huber,
+  count_  // number of ops; not an op
+};
+constexpr int kNumOps = static_cast<int>(Op::count_);
+
+enum class InitKind : uint8_t {
+  none, zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_normal,
+  he_uniform, lecun_normal, literal
+};
+std::string_view init_name(InitKind k);
+
+// How a param/const is initialised. normal: a=mean b=std; uniform: a=lo b=hi;
+// constant: a=value; literal: data (row-major, exactly num_elements values).
+struct Init {
+  InitKind kind = InitKind::none;
+  double a = 0, b = 0;
+  std::vector<double> data;
+  bool operator==(const Init&) const = default;
+};
+
+// Attributes of a node. Each op uses the subset named by its row's `attrs` mask.
+struct Attrs {
+  std::vector<int64_t> axes;  // reductions (empty = all axes); one axis for softmax, log_softmax, argmax, concat
+  bool keepdims = false;      // reductions
+  Shape shape;                // reshape, broadcast_to, sum_to: the target shape
+  double alpha = 0;           // leaky_relu alpha, elu alpha, huber delta
+  int64_t n = 0;              // one_hot depth
+  bool normalize = false;     // input: standardised by the runtime
+  Init init;                  // param, const, literal, state: initial value
+  bool operator==(const Attrs&) const = default;
+};
+enum AttrBit : uint32_t {
+  kAxes = 1, kKeepdims = 2, kShape = 4, kAlpha = 8, kN = 16, kNormalize = 32, kInit = 64
+};
+
+struct ValueType {
+  DType dtype = DType::f32;
+  Shape shape;
+  bool operator==(const ValueType&) const = default;
+};
+
+enum class OpClass : uint8_t { leaf, unary, binary, ternary, matmul, reduce, shape, nn, loss };
+
+struct Node;
+struct Tensor;
+struct GradContext;    // passes/autodiff: builds the backward graph (issue: autodiff)
+struct IntervalContext;  // passes/range analysis (issue: diagnostics)
+struct CodegenContext;   // backend (issue: JIT)
+
+// Shape and type rule: fills `out`, or returns false with a message in `err` that names
+// the operand types (the caller attaches source ranges).
+using InferFn = bool (*)(std::span<const ValueType> in, const Attrs& a, ValueType& out, std::string& err);
+// Reference kernel: computes `out` (dtype/shape already set from the node) from inputs.
+using EvalFn = void (*)(std::span<const Tensor* const> in, const Node& n, Tensor& out);
+// Derivative rule: given the gradient of the node's output, adds the gradient of each input.
+using GradFn = void (*)(GradContext& ctx);
+using IntervalFn = void (*)(IntervalContext& ctx);
+using CodegenFn = void (*)(CodegenContext& ctx);
+
+struct OpRow {
+  Op op;
+  std::string_view name;   // as printed in the IR text form
+  int arity;               // number of inputs; -1: variadic (concat)
+  OpClass cls;
+  uint32_t attrs;          // AttrBit mask of the attributes the op uses
+  bool zero_grad;          // no gradient flows through (round, floor, comparisons, ...)
+  InferFn infer;
+  EvalFn eval = nullptr;
+  GradFn grad = nullptr;
+  IntervalFn interval = nullptr;
+  CodegenFn codegen = nullptr;
+};
+
+const OpRow& op_row(Op op);
+const OpRow* find_op(std::string_view name);  // by IR name; nullptr when unknown
+inline std::string_view op_name(Op op) { return op_row(op).name; }
+
+// Shape helpers shared by the rules (and by later passes).
+bool broadcast_shapes(const Shape& a, const Shape& b, Shape& out);
+// Normalises possibly negative axes against rank; false if out of range or repeated.
+bool normalize_axes(std::vector<int64_t>& axes, size_t rank);
+
+}  // namespace kiln

@@ -1,0 +1,18 @@
+// Op-table rows for leaves: inputs, params, consts, literals and optimizer state.
+#include "ir/ops/groups.hpp"
+#include "ir/ops/rules.hpp"
+
+namespace kiln::ops {
+
+std::vector<OpRow> leaf_rows() {
+  using C = OpClass;
+  return {
+      {Op::input, "input", 0, C::leaf, kNormalize, true, rules::leaf},
+      {Op::param, "param", 0, C::leaf, kInit, false, rules::leaf},
+      {Op::const_, "const", 0, C::leaf, kInit, true, rules::leaf},
+      {Op::literal, "literal", 0, C::leaf, kInit, true, rules::leaf},
+      {Op::state, "state", 0, C::leaf, kInit, true, rules::leaf},
+  };
+}
+
+}  // namespace kiln::ops

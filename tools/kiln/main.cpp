@@ -1,0 +1,2 @@
+// Placeholder driver; replaced by the CLI.
+int main() { return 0; }
