@@ -2,6 +2,7 @@
 // validation split, deterministic shuffling and batch gathering.
 #include "runtime/dataset.hpp"
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
@@ -161,6 +162,10 @@ std::optional<Dataset> load_dataset(const std::vector<std::string>& args, const 
 }
 
 bool check_label_range(const Dataset& ds, size_t input, int64_t classes, std::string& err) {
+  if (classes <= 0) {
+    err = fmt::format("input '{}': a label needs at least one class, got {}", ds.inputs[input].name, classes);
+    return false;
+  }
   const auto& d = ds.data[input];
   const int64_t w = std::max<int64_t>(ds.inputs[input].width(), 1);
   for (size_t k = 0; k < d.size(); ++k)
@@ -170,6 +175,29 @@ bool check_label_range(const Dataset& ds, size_t input, int64_t classes, std::st
       return false;
     }
   return true;
+}
+
+std::optional<std::string> data_scale_message(const Dataset& ds, size_t input, int64_t rows) {
+  Standardization st = compute_standardization(ds, input, 0, rows);
+  // compute_standardization reports constant columns as std 1; recompute which are constant.
+  const int64_t w = ds.inputs[input].width();
+  const auto& d = ds.data[input];
+  int64_t lo = -1, hi = -1;
+  for (int64_t c = 0; c < w; ++c) {
+    bool constant = true;
+    for (int64_t r = 1; r < rows && constant; ++r) constant = d[size_t(r * w + c)] == d[size_t(c)];
+    if (constant) continue;
+    if (lo < 0 || st.std[size_t(c)] < st.std[size_t(lo)]) lo = c;
+    if (hi < 0 || st.std[size_t(c)] > st.std[size_t(hi)]) hi = c;
+  }
+  if (lo < 0 || st.std[size_t(hi)] <= 100 * st.std[size_t(lo)]) return std::nullopt;
+  auto column_name = [&](int64_t c) {
+    if (!ds.csv_columns.empty()) return fmt::format("'{}'", ds.csv_columns[size_t(ds.origin[input].first_column + c)]);
+    return fmt::format("column {}", c);
+  };
+  return fmt::format("input '{}': columns differ in scale by {:.2g}x ({} has std {:.3g}, {} {:.3g})", ds.inputs[input].name,
+                     st.std[size_t(hi)] / st.std[size_t(lo)], column_name(hi), st.std[size_t(hi)], column_name(lo),
+                     st.std[size_t(lo)]);
 }
 
 Standardization compute_standardization(const Dataset& ds, size_t input, int64_t row_begin, int64_t row_end) {
@@ -288,6 +316,7 @@ void gather_batch(const Dataset& ds, std::span<const int64_t> rows, std::vector<
     const auto& d = ds.data[k];
     unsigned char* dst = buf.bytes.data();
     for (int64_t r = 0; r < b; ++r) {
+      assert(rows[size_t(r)] >= 0 && rows[size_t(r)] < ds.rows);
       const double* src = d.data() + rows[size_t(r)] * w;
       for (int64_t c = 0; c < w; ++c) {
         size_t at = size_t(r * w + c) * esize;

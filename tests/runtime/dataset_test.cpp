@@ -238,3 +238,23 @@ TEST_CASE("batches: full batches only, gathered per input", "[runtime]") {
   CHECK(t0[0].data[0] == double(0.1f));  // f32 inputs are rounded to float
   CHECK(t0[2].data[0] == 0.1);           // f64 inputs are not
 }
+
+TEST_CASE("data-scale message on unscaled real data", "[runtime]") {
+  std::string err;
+  std::vector<InputSpec> in = {{"x", DType::f32, {30}, false}, {"y", DType::f32, {1}, false}};
+  auto ds = load_dataset({test::data_path("breast_cancer_head.csv")}, in, err);
+  REQUIRE(ds);
+  auto msg = data_scale_message(*ds, 0, ds->rows);
+  REQUIRE(msg);
+  // worst_area varies by hundreds over these rows, the fractal dimension error by ~1e-3.
+  // (population stds checked with Python's statistics.pstdev: 524.30 and 0.0019423)
+  CHECK(*msg == "input 'x': columns differ in scale by 2.7e+05x ('worst_area' has std 524, "
+                "'fractal_dimension_error' 0.00194)");
+  auto y = data_scale_message(*ds, 1, ds->rows);  // a constant column: nothing to compare
+  CHECK_FALSE(y);
+  auto small = dataset_from_csv(table("a,b,l\n1,10,0\n2,30,0\n3,20,0\n"), xy, err);
+  REQUIRE(small);
+  CHECK_FALSE(data_scale_message(*small, 0, 3));  // 10x apart: fine
+  CHECK_FALSE(check_label_range(*small, 1, 0, err));
+  CHECK(err == "input 'y': a label needs at least one class, got 0");
+}
