@@ -52,10 +52,10 @@ bool write_file_atomic(const std::string& path, std::string_view bytes, std::str
     ::unlink(tmp.c_str());
     return false;
   };
-  // mkstemp creates 0600; give the file the usual permissions.
-  mode_t mask = ::umask(0);
-  ::umask(mask);
-  if (::fchmod(fd, 0644 & ~mask) != 0) return fail(errno);
+  // mkstemp creates 0600: keep the mode of the file being replaced, else 0644.
+  struct stat old {};
+  mode_t mode = ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode) ? (old.st_mode & 07777) : 0644;
+  if (::fchmod(fd, mode) != 0) return fail(errno);
   size_t n = bytes.size();
   if (fault == AtomicFault::after_partial_write) n /= 2;
   if (!write_all(fd, bytes.data(), n)) return fail(errno);

@@ -12,7 +12,8 @@ enum class AtomicFault { none, after_partial_write, before_rename };
 
 // Replaces `path` with `bytes`. On failure returns false with `err` set
 // ("out/p.safetensors: cannot write: No space left on device"), removes the temporary
-// file and leaves any existing `path` untouched. The new file gets mode 0644 (umask applies).
+// file and leaves any existing `path` untouched. A replaced file keeps its permissions;
+// a new one gets 0644.
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err,
                        AtomicFault fault = AtomicFault::none);
 

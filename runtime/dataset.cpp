@@ -32,6 +32,10 @@ namespace {
 
 bool is_i32_value(double v) { return v == std::floor(v) && v >= -2147483648.0 && v <= 2147483647.0; }
 
+bool is_optional(const std::string& name, const std::vector<std::string>& optional) {
+  return std::find(optional.begin(), optional.end(), name) != optional.end();
+}
+
 std::string widths_list(const std::vector<InputSpec>& inputs) {
   std::string s;
   for (size_t k = 0; k < inputs.size(); ++k) s += fmt::format("{}{} ({})", k ? ", " : "", inputs[k].name, inputs[k].width());
@@ -40,14 +44,28 @@ std::string widths_list(const std::vector<InputSpec>& inputs) {
 
 }  // namespace
 
-std::optional<Dataset> dataset_from_csv(const CsvTable& t, const std::vector<InputSpec>& inputs, std::string& err) {
-  int64_t total = 0;
-  for (auto& in : inputs) total += in.width();
-  if (total != t.cols()) {
+std::optional<Dataset> dataset_from_csv(const CsvTable& t, const std::vector<InputSpec>& all_inputs, std::string& err,
+                                        const std::vector<std::string>& optional) {
+  int64_t total = 0, required_total = 0;
+  std::vector<InputSpec> required;
+  std::string dropped;
+  for (auto& in : all_inputs) {
+    total += in.width();
+    if (is_optional(in.name, optional)) {
+      dropped += fmt::format("{}{}", dropped.empty() ? "" : ", ", in.name);
+    } else {
+      required.push_back(in);
+      required_total += in.width();
+    }
+  }
+  const bool subset = total != t.cols() && !dropped.empty() && required_total == t.cols();
+  if (total != t.cols() && !subset) {
     err = fmt::format("{} has {} column{} but the model's inputs take {}: {}", t.source, t.cols(),
-                      t.cols() == 1 ? "" : "s", total, widths_list(inputs));
+                      t.cols() == 1 ? "" : "s", total, widths_list(all_inputs));
+    if (!dropped.empty()) err += fmt::format(" (or {} without {})", required_total, dropped);
     return std::nullopt;
   }
+  const std::vector<InputSpec>& inputs = subset ? required : all_inputs;
   Dataset ds;
   ds.inputs = inputs;
   ds.rows = t.rows;
@@ -74,8 +92,9 @@ std::optional<Dataset> dataset_from_csv(const CsvTable& t, const std::vector<Inp
   return ds;
 }
 
-std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays, const std::vector<InputSpec>& inputs,
-                                           std::string& err) {
+std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays, const std::vector<InputSpec>& all_inputs,
+                                           std::string& err, const std::vector<std::string>& optional) {
+  const std::vector<InputSpec>& inputs = all_inputs;
   for (auto& a : arrays) {
     bool known = std::any_of(inputs.begin(), inputs.end(), [&](const InputSpec& in) { return in.name == a.input; });
     if (!known) {
@@ -91,10 +110,10 @@ std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays
     }
   }
   Dataset ds;
-  ds.inputs = inputs;
   const InputArray* first = nullptr;
   for (auto& in : inputs) {
     auto it = std::find_if(arrays.begin(), arrays.end(), [&](const InputArray& a) { return a.input == in.name; });
+    if (it == arrays.end() && is_optional(in.name, optional)) continue;
     if (it == arrays.end()) {
       err = fmt::format("no data for input '{}' (give --data {}=FILE.npy)", in.name, in.name);
       return std::nullopt;
@@ -122,6 +141,7 @@ std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays
                             in.name, a.values[k]);
           return std::nullopt;
         }
+    ds.inputs.push_back(in);
     ds.data.push_back(a.values);
     ds.origin.push_back({it->source, 0});
   }
@@ -133,7 +153,7 @@ std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays
 }
 
 std::optional<Dataset> load_dataset(const std::vector<std::string>& args, const std::vector<InputSpec>& inputs,
-                                    std::string& err) {
+                                    std::string& err, const std::vector<std::string>& optional) {
   if (args.empty()) {
     err = "no data given (--data FILE.csv, or --data NAME=FILE.npy for every input)";
     return std::nullopt;
@@ -141,7 +161,7 @@ std::optional<Dataset> load_dataset(const std::vector<std::string>& args, const 
   if (args.size() == 1 && args[0].find('=') == std::string::npos) {
     auto t = read_csv(args[0], err);
     if (!t) return std::nullopt;
-    return dataset_from_csv(*t, inputs, err);
+    return dataset_from_csv(*t, inputs, err, optional);
   }
   std::vector<InputArray> arrays;
   for (auto& a : args) {
@@ -158,7 +178,7 @@ std::optional<Dataset> load_dataset(const std::vector<std::string>& args, const 
     ia.array = std::move(*arr);
     arrays.push_back(std::move(ia));
   }
-  return dataset_from_arrays(arrays, inputs, err);
+  return dataset_from_arrays(arrays, inputs, err, optional);
 }
 
 bool check_label_range(const Dataset& ds, size_t input, int64_t classes, std::string& err) {

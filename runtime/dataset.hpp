@@ -47,10 +47,15 @@ struct Dataset {
   int64_t input_index(std::string_view name) const;  // -1 when absent
 };
 
-// Maps CSV columns onto the inputs in declaration order by width. Errors:
+// Maps CSV columns onto the inputs in declaration order by width. Inputs named in
+// `optional` (e.g. the labels, for `predict`) may be absent: when the column count matches
+// the other inputs' total width, the dataset holds only those (Dataset::inputs says which).
+// Errors:
 //   "data.csv has 31 columns but the model's inputs take 30: x (29), y (1)"
+//   "data.csv has 5 columns but the model's inputs take 31: x (30), y (1) (or 30 without y)"
 //   "data.csv:5: column 'digit' (65): i32 input 'y' needs integers, found 2.5"
-std::optional<Dataset> dataset_from_csv(const CsvTable& table, const std::vector<InputSpec>& inputs, std::string& err);
+std::optional<Dataset> dataset_from_csv(const CsvTable& table, const std::vector<InputSpec>& inputs, std::string& err,
+                                        const std::vector<std::string>& optional = {});
 
 // One NPY array per input (`--data x=x.npy`). Shape [rows, ...] whose trailing dimensions
 // hold the input's width (a 1-d [rows] array fits a one-wide input).
@@ -60,11 +65,11 @@ struct InputArray {
   NpyArray array;
 };
 std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays, const std::vector<InputSpec>& inputs,
-                                           std::string& err);
+                                           std::string& err, const std::vector<std::string>& optional = {});
 
 // Loads from `--data` arguments: a single "file.csv", or "name=file.npy" for every input.
 std::optional<Dataset> load_dataset(const std::vector<std::string>& data_args, const std::vector<InputSpec>& inputs,
-                                    std::string& err);
+                                    std::string& err, const std::vector<std::string>& optional = {});
 
 // Every value of an i32 input must be a class index in [0, classes):
 //   "data.csv:40: label 10 out of range for 10 classes (0..9)"

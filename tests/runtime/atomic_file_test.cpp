@@ -63,3 +63,16 @@ TEST_CASE("read_file errors", "[runtime]") {
   CHECK_FALSE(read_file(dir.path.string(), out, err));
   CHECK(err == dir.path.string() + ": cannot read: Is a directory");
 }
+
+TEST_CASE("atomic write keeps the permissions of the replaced file", "[runtime]") {
+  TempDir dir;
+  std::string p = dir.file("a"), q = dir.file("b"), err;
+  test::put_file(p, "old");
+  std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  REQUIRE(write_file_atomic(p, "new", err));
+  CHECK(std::filesystem::status(p).permissions() ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  REQUIRE(write_file_atomic(q, "new", err));
+  using P = std::filesystem::perms;
+  CHECK(std::filesystem::status(q).permissions() == (P::owner_read | P::owner_write | P::group_read | P::others_read));
+}

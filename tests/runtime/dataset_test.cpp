@@ -258,3 +258,25 @@ TEST_CASE("data-scale message on unscaled real data", "[runtime]") {
   CHECK_FALSE(check_label_range(*small, 1, 0, err));
   CHECK(err == "input 'y': a label needs at least one class, got 0");
 }
+
+TEST_CASE("predict data may leave out the labels", "[runtime]") {
+  std::string err;
+  const std::vector<std::string> labels = {"y"};
+  auto ds = dataset_from_csv(table("a,b\n1,2\n3,4\n"), xy, err, labels);
+  INFO(err);
+  REQUIRE(ds);
+  REQUIRE(ds->inputs.size() == 1);
+  CHECK(ds->inputs[0].name == "x");
+  CHECK(ds->input_index("y") == -1);
+  CHECK(ds->data[0] == std::vector<double>{1, 2, 3, 4});
+  auto full = dataset_from_csv(table("a,b,l\n1,2,0\n"), xy, err, labels);
+  REQUIRE(full);
+  CHECK(full->inputs.size() == 2);
+  CHECK_FALSE(dataset_from_csv(table("a\n1\n"), xy, err, labels));
+  CHECK(err == "data.csv has 1 column but the model's inputs take 3: x (2), y (1) (or 2 without y)");
+  NpyArray x{"<f4", DType::f32, {2, 2}, {1, 2, 3, 4}};
+  auto nd = dataset_from_arrays({{"x", "x.npy", x}}, xy, err, labels);
+  REQUIRE(nd);
+  CHECK(nd->inputs.size() == 1);
+  CHECK(nd->rows == 2);
+}
