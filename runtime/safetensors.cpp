@@ -492,6 +492,23 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
   return file;
 }
 
+bool check_tensors(const SafetensorsFile& file, const std::string& source, const std::vector<TensorSpec>& expected,
+                   std::string& err) {
+  for (auto& e : expected) {
+    const NamedTensor* t = file.find(e.name);
+    if (!t) {
+      err = fmt::format("{} has no tensor '{}' (the model's param is {})", source, e.name, type_str(e.dtype, e.shape));
+      return false;
+    }
+    if (t->dtype != e.dtype || t->shape != e.shape) {
+      err = fmt::format("{}: tensor '{}' is {} but the model's is {}", source, e.name, type_str(t->dtype, t->shape),
+                        type_str(e.dtype, e.shape));
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::string& err) {
   std::string bytes;
   if (!read_file(path, bytes, err)) return std::nullopt;

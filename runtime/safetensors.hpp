@@ -42,4 +42,17 @@ bool write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
 std::optional<SafetensorsFile> parse_safetensors(std::string_view bytes, const std::string& source, std::string& err);
 std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::string& err);
 
+// What a checkpoint must hold (e.g. every param of the model, for `--load`).
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::f32;
+  Shape shape;
+};
+// Checks that `file` has each expected tensor with that dtype and shape; extra tensors
+// are allowed. Errors (the first problem found, in `expected` order):
+//   "p.safetensors has no tensor 'w2' (the model's param is f32[64,1])"
+//   "p.safetensors: tensor 'w1' is f32[10,64] but the model's is f32[10,128]"
+bool check_tensors(const SafetensorsFile& file, const std::string& source, const std::vector<TensorSpec>& expected,
+                   std::string& err);
+
 }  // namespace kiln

@@ -157,3 +157,23 @@ TEST_CASE("safetensors writer and file errors", "[runtime]") {
   CHECK_FALSE(read_safetensors(p, err));
   CHECK(err == p + ": cannot read: No such file or directory");
 }
+
+TEST_CASE("checkpoint tensors are checked against the model", "[runtime]") {
+  std::string err;
+  auto bytes = encode_safetensors(
+      {{"w1", DType::f32, {2, 3}, std::vector<double>(6, 0.5)}, {"b1", DType::f32, {3}, {0, 0, 0}},
+       {"__step__", DType::i32, {}, {10}}},
+      {}, err);
+  REQUIRE(bytes);
+  auto f = parse_safetensors(*bytes, "p.safetensors", err);
+  REQUIRE(f);
+  CHECK(check_tensors(*f, "p.safetensors", {{"w1", DType::f32, {2, 3}}, {"b1", DType::f32, {3}}}, err));
+  CHECK_FALSE(check_tensors(*f, "p.safetensors", {{"w1", DType::f32, {2, 3}}, {"w2", DType::f32, {3, 1}}}, err));
+  CHECK(err == "p.safetensors has no tensor 'w2' (the model's param is f32[3,1])");
+  CHECK_FALSE(check_tensors(*f, "p.safetensors", {{"w1", DType::f32, {2, 4}}}, err));
+  CHECK(err == "p.safetensors: tensor 'w1' is f32[2,3] but the model's is f32[2,4]");
+  CHECK_FALSE(check_tensors(*f, "p.safetensors", {{"b1", DType::f64, {3}}}, err));
+  CHECK(err == "p.safetensors: tensor 'b1' is f32[3] but the model's is f64[3]");
+  CHECK_FALSE(check_tensors(*f, "p.safetensors", {{"__step__", DType::i32, {1}}}, err));
+  CHECK(err == "p.safetensors: tensor '__step__' is i32 but the model's is i32[1]");
+}
