@@ -478,3 +478,41 @@ TEST_CASE("autodiff: a model without minimize is an error; the pass form", "[gra
   CHECK_FALSE(d2.has_errors());
   CHECK(b.g.grads.size() == 1);
 }
+
+TEST_CASE("autodiff + interpreter: gradient descent trains a small classifier", "[gradcheck]") {
+  Builder b;
+  Init glorot;
+  glorot.kind = InitKind::glorot_uniform;
+  auto x = b.input("x", {8, 2});
+  auto y = b.input("y", {8}, DType::i32);
+  auto w1 = b.leaf(Op::param, "w1", {2, 8}, DType::f64, glorot);
+  auto b1 = b.leaf(Op::param, "b1", {8}, DType::f64);
+  auto w2 = b.leaf(Op::param, "w2", {8, 2}, DType::f64, glorot);
+  auto h = b.op(Op::tanh, {b.op(Op::add, {b.op(Op::matmul, {x, w1}), b1})});
+  auto logits = b.op(Op::matmul, {h, w2});
+  auto loss = b.op(Op::mean, {b.op(Op::softmax_cross_entropy, {logits, y})});
+  b.g.train.present = true;
+  b.g.train.minimize = loss;
+  Diagnostics d;
+  REQUIRE(differentiate(b.g, d));
+  REQUIRE(differentiate(b.g, d));  // a second run replaces the first's gradients
+  REQUIRE(b.g.grads.size() == 3);
+  for (auto [p, grad] : b.g.grads)
+    b.g.updates.push_back({p, b.op(Op::sub, {p, b.op(Op::mul, {grad, b.g.scalar(0.5, DType::f64)})})});
+  ValueMap vm = initial_values(b.g, 3);
+  vm["x"] = Tensor(DType::f64, {8, 2});
+  vm["y"] = Tensor(DType::i32, {8});
+  for (int i = 0; i < 8; ++i) {  // XOR-like labels from the quadrant
+    double u = (i & 1) ? 1 : -1, v = (i & 2) ? 1 : -1, s = 1 + 0.1 * (i >> 2);
+    vm["x"].data[2 * i] = u * s;
+    vm["x"].data[2 * i + 1] = v * s;
+    vm["y"].data[i] = u * v > 0 ? 1 : 0;
+  }
+  std::string err;
+  double first = 0, last = 0;
+  for (int step = 0; step < 300; ++step) {
+    REQUIRE(train_step(b.g, vm, Precision::f64, err, step == 0 ? &first : &last));
+  }
+  CHECK(first > 0.5);
+  CHECK(last < 0.05);
+}
