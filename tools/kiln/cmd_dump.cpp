@@ -87,9 +87,11 @@ int run_dump(const Args& a) {
   std::string header;
   if (stage == "grad" || stage == "opt") {
     size_t ir_nodes = graph->size();
-    bool ok = differentiate(*graph, diags) && !diags.has_errors();
-    ok = ok && add_optimizer(*graph, diags) && !diags.has_errors();
-    if (!ok) {
+    // Both return "changed" (false when there is nothing to do, e.g. no train block);
+    // failures are the errors they report.
+    differentiate(*graph, diags);
+    if (!diags.has_errors()) add_optimizer(*graph, diags);
+    if (diags.has_errors()) {
       print_diagnostics(diags, color);
       return kCompileError;
     }
