@@ -43,6 +43,7 @@ struct Builder {
 
 bool check_config(const Graph& g, Diagnostics& d) {
   const OptimizerSpec& o = g.train.optimizer;
+  const size_t errors_before = d.error_count();
   auto bad = [&](const std::string& msg) {
     d.error("optimizer", o.loc, msg);
     return false;
@@ -62,7 +63,7 @@ bool check_config(const Graph& g, Diagnostics& d) {
   if (g.train.clip_norm && !(*g.train.clip_norm > 0 && std::isfinite(*g.train.clip_norm)))
     d.error("optimizer", g.train.loc, "clip_norm must be a finite number > 0");
   if (!check_schedule(g.train.schedule, d)) return false;
-  if (d.has_errors()) return false;
+  if (d.error_count() != errors_before) return false;
   for (NodeId p : g.params)
     if (g[p].dtype != g[g.params[0]].dtype || !is_float(g[p].dtype))
       return bad("the optimizer needs all params to have one floating-point element type; '" + g[g.params[0]].name +
