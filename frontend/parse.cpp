@@ -156,7 +156,7 @@ class ErrorDescriber {
         tok.kind == TokKind::punct && (c_[p] == '=' || c_[p] == ':'))
       return keyword_as_name(prev);
 
-    if (which == "@statement") return at_statement_start(tok, p);
+    if (which == "@statement") return at_statement_start(tok);
     // Input that ends inside a bracket: the bracket is the problem.
     if (tok.kind == TokKind::eof && which.rfind("@close", 0) != 0 && which != "@end-item") {
       Opener op = innermost_open(c_, p, "([{");
@@ -238,7 +238,7 @@ class ErrorDescriber {
            w == "output" || w == "train";
   }
 
-  Failure at_statement_start(const Token& tok, size_t p) const {
+  Failure at_statement_start(const Token& tok) const {
     if (tok.kind == TokKind::word) {
       std::string w = text_of(o_, tok);
       if (w == "minimize" || w == "metric")
@@ -369,6 +369,8 @@ std::optional<Parsed> parse_model(const SourceFile& file, Diagnostics& diags) {
     failure = describer.too_deep(e.offset);
   } catch (const std::exception& e) {
     failure = Failure{fmt::format("the parser failed: {}", e.what()), 0, 0};
+  } catch (...) {
+    failure = Failure{"the parser failed", 0, 0};
   }
   if (failure) {
     diags.error("syntax", file.range(failure->begin, failure->end), failure->message);
