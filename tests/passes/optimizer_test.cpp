@@ -2,7 +2,9 @@
 // every optimizer and schedule for a few steps, clipping, state naming, diagnostics,
 // and full-batch SGD on the diabetes data converging to the least-squares solution.
 #include "ir/interpreter.hpp"
+#include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
+#include "passes/simplify.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
@@ -278,7 +280,41 @@ TEST_CASE("optimizer states are named leaves initialised to zeros", "[optim]") {
   a.g.train.optimizer = spec("adagrad", 0.1);
   REQUIRE(add_optimizer(a.g, d));
   CHECK(a.g[a.g.states[1]].name == "w0.sum_sq");
+  // A declaration named "step" keeps its name; the counter takes one no user can write.
+  Quadratic c({{1.0}}, {{0.0}});
+  leaf(c.g, Op::input, "step", {});
+  REQUIRE(add_optimizer(c.g, d));
+  CHECK(c.g[c.g.states[0]].name == "optimizer.step");
   CHECK_FALSE(d.has_errors());
+}
+
+TEST_CASE("f32 params: f32 states, and f32 arithmetic stays close to the double formulas", "[optim]") {
+  Graph g;
+  NodeId w = leaf(g, Op::param, "w", {2}, DType::f32);
+  Node c{Op::literal, DType::f32, {2}, {}, {}, {}, {}};
+  c.attrs.init.kind = InitKind::literal;
+  c.attrs.init.data = {1.0, -2.0};
+  NodeId diff = g.make(Op::sub, {w, g.append(c)});
+  g.train.present = true;
+  g.train.minimize = g.make(Op::sum, {g.make(Op::square, {diff})});
+  g.grads = {{w, g.make(Op::mul, {g.scalar(2.0, DType::f32), diff})}};
+  g.train.optimizer = spec("adam", 0.1);
+  Diagnostics d;
+  REQUIRE(add_optimizer(g, d));
+  for (NodeId s : g.states) CHECK(g[s].dtype == DType::f32);
+  ValueMap vals = initial_values(g, 1);
+  vals.at("w").data = {0.5, 0.5};
+  Reference ref{g.train.optimizer, {}, std::nullopt, {{0.5, 0.5}}};
+  std::string err;
+  for (int step = 0; step < 4; ++step) {
+    REQUIRE(train_step(g, vals, Precision::f32, err));
+    ref.update({{1.0, -2.0}});
+    for (size_t i = 0; i < 2; ++i) {
+      double got = vals.at("w").data[i];
+      CHECK(got == double(float(got)));  // rounded to f32
+      CHECK(close(got, ref.w[0][i], 1e-5));
+    }
+  }
 }
 
 TEST_CASE("invalid optimizer settings are located diagnostics", "[optim]") {
@@ -297,6 +333,13 @@ TEST_CASE("invalid optimizer settings are located diagnostics", "[optim]") {
     CHECK_FALSE(add_optimizer(q.g, d));
     REQUIRE(d.error_count() == 1);
     CHECK(d.all()[0].id == "schedule");
+  }
+  SECTION("params of two element types") {
+    NodeId v = leaf(q.g, Op::param, "v", {2}, DType::f32);
+    q.g.grads.push_back({v, q.g.make(Op::neg, {v})});
+    CHECK_FALSE(add_optimizer(q.g, d));
+    REQUIRE(d.error_count() == 1);
+    CHECK(d.all()[0].message.find("'v' is f32") != std::string::npos);
   }
   SECTION("beta out of range") {
     q.g.train.optimizer = spec("adam", 0.1);
@@ -382,22 +425,34 @@ TEST_CASE("training the diabetes linear regression in the interpreter converges 
   }
   std::vector<double> theta = solve(ata, aty);
 
-  // The model: pred = x @ w + b; loss = mean(squared_error(pred, y)); gradients by hand:
-  // r = 2 (pred - y) / n, dw = transpose(x) @ r, db = sum_to(r, [1]).
+  // The model: pred = x @ w + b; loss = mean(squared_error(pred, y)).
   Graph g;
   NodeId xi = leaf(g, Op::input, "x", {n, f}), yi = leaf(g, Op::input, "y", {n, 1});
   NodeId w = leaf(g, Op::param, "w", {f, 1}), b = leaf(g, Op::param, "b", {1});
   NodeId pred = g.make(Op::add, {g.make(Op::matmul, {xi, w}), b});
   g.train.present = true;
   g.train.minimize = g.make(Op::mean, {g.make(Op::squared_error, {pred, yi})});
-  NodeId r = g.make(Op::mul, {g.make(Op::sub, {pred, yi}), g.scalar(2.0 / double(n), DType::f64)});
-  Attrs to_b;
-  to_b.shape = {1};
-  g.grads = {{w, g.make(Op::matmul, {g.make(Op::transpose, {xi}), r})}, {b, g.make(Op::sum_to, {r}, to_b)}};
   g.train.optimizer = spec("sgd", 0.1);
   g.train.optimizer.momentum = 0.9;
   Diagnostics d;
-  REQUIRE(add_optimizer(g, d));
+  SECTION("gradients built by hand") {
+    // r = 2 (pred - y) / n, dw = transpose(x) @ r, db = sum_to(r, [1]).
+    NodeId r = g.make(Op::mul, {g.make(Op::sub, {pred, yi}), g.scalar(2.0 / double(n), DType::f64)});
+    Attrs to_b;
+    to_b.shape = {1};
+    g.grads = {{w, g.make(Op::matmul, {g.make(Op::transpose, {xi}), r})}, {b, g.make(Op::sum_to, {r}, to_b)}};
+    REQUIRE(add_optimizer(g, d));
+  }
+  SECTION("autodiff, optimizer and simplification passes") {
+    Pipeline p;
+    p.add(make_autodiff_pass()).add(make_optimizer_pass());
+    REQUIRE(p.run(g, d));
+    REQUIRE(g.updates.size() == 5);  // w.momentum, w, b.momentum, b, step
+    size_t before = g.size();
+    REQUIRE(make_simplify_pipeline().run(g, d));
+    CHECK(g.size() < before);
+  }
+  REQUIRE_FALSE(d.has_errors());
 
   ValueMap vals = initial_values(g, 42);
   Tensor xt(DType::f64, {n, f}), yt(DType::f64, {n, 1});
