@@ -8,7 +8,7 @@
 namespace kiln::lower {
 
 namespace {
-constexpr size_t kMaxNodes = 2'000'000;
+constexpr size_t kMaxNodes = 500000;
 constexpr int kMaxDepth = 400;
 
 struct BinOp {
