@@ -423,6 +423,28 @@ TEST_CASE("lowering reports type errors", "[lower]") {
   }
 }
 
+TEST_CASE("lowering classifies rule errors as type or shape", "[lower]") {
+  auto id_of = [](ast::Operand o) {
+    Prog p;
+    p.input("a", type("f32", {"batch", "3"})).input("b", type("f32", {"batch", "4"}))
+        .input("c", type("f64", {"batch", "3"})).input("labels", type("i32", {"batch"}))
+        .input("wrong", type("i32", {"batch", "1"})).let("r", std::move(o));
+    auto r = lower(p);
+    INFO(r.diags.render_all());
+    REQUIRE(r.diags.error_count() == 1);
+    return r.diags.all()[0].id;
+  };
+  CHECK(id_of(call("concat", {arg(list({name("a"), name("b")}))})) == "shape");
+  CHECK(id_of(call("concat", {arg(list({name("a"), name("c")})), kw("axis", num("1"))})) == "type");
+  CHECK(id_of(call("one_hot", {arg(name("a")), arg(num("3"))})) == "type");
+  CHECK(id_of(call("softmax_cross_entropy", {arg(name("a")), arg(name("wrong"))})) == "shape");
+  CHECK(id_of(call("softmax_cross_entropy", {arg(name("a")), arg(name("c"))})) == "type");
+  CHECK(id_of(call("exp", {arg(name("labels"))})) == "type");
+  CHECK(id_of(bin(name("a"), "<", name("labels"))) == "type");
+  CHECK(id_of(bin(name("a"), "<", name("b"))) == "shape");
+  CHECK(id_of(call("sum", {arg(name("a")), kw("axis", num("2"))})) == "shape");
+}
+
 TEST_CASE("lowering reports shape errors with operand notes", "[lower]") {
   {
     Prog p;
