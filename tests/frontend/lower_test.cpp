@@ -907,3 +907,71 @@ TEST_CASE("lowering never crashes on odd ASTs", "[lower]") {
     CHECK(ds[0].message.find("nested more than") != std::string::npos);
   }
 }
+
+TEST_CASE("lowering from text: a multi-class model and every train setting", "[lower]") {
+  auto c = compile(R"(model iris
+dim classes = 3
+input x : f32[batch, 4] normalize
+input labels : i32[batch]
+param w : f32[4, classes] = glorot_normal
+param b : f32[classes] = constant(0.1)
+const scale : f32 = 0.5
+fn affine(v) = v @ w + b
+logits = affine(x) * scale
+loss = mean(softmax_cross_entropy(logits, labels)) + 1e-4 * sum(square(w))
+output probs = softmax(logits)
+output cls = argmax(logits, axis = 1)
+train {
+  minimize loss
+  optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true)
+  schedule = exponential_decay(rate = 0.96, every = 100)
+  clip_norm = 5.0
+  epochs = 20
+  seed = 1234
+  metric accuracy = mean(argmax(logits, axis=1) == labels)
+  metric nll = mean(-sum(one_hot(labels, classes) * log_softmax(logits), axis = 1))
+}
+)",
+                   LowerOptions{8});
+  INFO(c.diags->render_all());
+  REQUIRE(c.g);
+  const Graph& g = *c.g;
+  CHECK(g.model_name == "iris");
+  CHECK(g.batch == 8);
+  CHECK(g[g.params[1]].attrs.init == Init{InitKind::constant, 0.1, 0, {}});
+  CHECK(g[g.consts[0]].shape.empty());
+  CHECK(g[named(g, "logits")].shape == Shape{8, 3});
+  REQUIRE(g.outputs.size() == 2);
+  CHECK(g[g.outputs[1].second].dtype == DType::i32);
+  CHECK(g[g.outputs[1].second].shape == Shape{8});
+  const TrainConfig& t = g.train;
+  CHECK(t.optimizer.kind == "sgd");
+  CHECK(t.optimizer.momentum == 0.9);
+  CHECK(t.optimizer.nesterov);
+  CHECK(t.schedule.kind == "exponential_decay");
+  CHECK(t.schedule.rate == 0.96);
+  CHECK(t.schedule.every == 100);
+  CHECK(t.schedule.loc == at(16, 3, 57));
+  CHECK(t.clip_norm == 5.0);
+  CHECK(t.epochs == 20);
+  CHECK(t.seed == 1234);
+  REQUIRE(t.metrics.size() == 2);
+  CHECK(g[t.metrics[0].second].dtype == DType::f32);
+  CHECK(g[t.metrics[1].second].shape.empty());
+
+  auto cos = compile("input x : f32[batch]\nloss = sum(x)\ntrain { minimize loss; schedule = cosine(total = 500) }\n");
+  REQUIRE(cos.g);
+  CHECK(cos.g->train.schedule.kind == "cosine");
+  CHECK(cos.g->train.schedule.total == 500);
+}
+
+TEST_CASE("lowering from text: failed declarations poison their uses", "[lower]") {
+  auto c = compile("input x : f16[batch, 3]\nparam w : f32[3, hiden] = zeros\ndim hidden = 4\n"
+                   "h = x @ w\no = relu(h) + x\n");
+  INFO(c.diags->render_all());
+  CHECK_FALSE(c.g);
+  REQUIRE(c.diags->error_count() == 2);
+  CHECK(c.diags->all()[0].id == "type");
+  CHECK(c.diags->all()[1].message == "use of undefined dim 'hiden'; did you mean 'hidden'?");
+  CHECK(c.diags->all()[1].loc == at(2, 18, 23));
+}
