@@ -400,6 +400,10 @@ bool Lowerer::check_names(const ast::Operand& o, const ast::FnDecl& fn, const st
       diags.error("call", range(c->callee), fmt::format("'{}' is a parameter of '{}', not a function", name,
                                                          fn.name.name));
       ok = false;
+    } else if (name == fn.name.name) {
+      diags.error("call", range(c->callee),
+                  fmt::format("'{}' calls itself; a fn is expanded inline, so it cannot be recursive", name));
+      ok = false;
     } else if (!is_builtin_function(name)) {
       const Entry* e = lookup_global(name);
       if (!e || e->kind != EntryKind::fn) {
