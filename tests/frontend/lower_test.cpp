@@ -624,9 +624,11 @@ TEST_CASE("lowering never crashes on odd ASTs", "[lower]") {
         .let("h", call("relu", {kw("x", name("x")), arg(name("x"))}))
         .let("i", call("sum", {arg(name("x")), kw("axis", num("1")), kw("axis", num("0"))}))
         .let("j", list({name("x")}))
-        .let("batch", name("x"));
+        .let("batch", name("x"))
+        .let("k", call("reshape", {arg(name("x")), arg(list({num("1000000000000"), num("1000000000000")}))}))
+        .let("l", call("one_hot", {arg(name("x")), arg(num("1e12"))}));
     auto ds = errors(p);
-    REQUIRE(ds.size() == 11);
+    REQUIRE(ds.size() == 13);
     CHECK(ds[0].id == "syntax");
     CHECK(ds[2].message == "reshape takes the new shape as a list: reshape(x, [a, b])");
     CHECK(ds[3].message == "sum's axis must be a constant number");
@@ -636,6 +638,8 @@ TEST_CASE("lowering never crashes on odd ASTs", "[lower]") {
     CHECK(ds[7].message == "positional argument after a keyword argument in the call to 'relu'");
     CHECK(ds[8].message == "argument 'axis' of 'sum' is given twice");
     CHECK(ds[10].message == "'batch' is a predeclared dim (32); declare it with `dim batch = N` to change it");
+    CHECK(ds[11].message == "the reshape target has too many elements");
+    CHECK(ds[12].message == "one_hot's number of classes 1000000000000 is too large");
   }
   {  // exponential fn expansion stops at the node budget with one error
     Prog p;
