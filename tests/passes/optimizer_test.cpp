@@ -2,7 +2,9 @@
 // every optimizer and schedule for a few steps, clipping, state naming, diagnostics,
 // and full-batch SGD on the diabetes data converging to the least-squares solution.
 #include "ir/interpreter.hpp"
+#include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
+#include "passes/simplify.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
@@ -382,22 +384,34 @@ TEST_CASE("training the diabetes linear regression in the interpreter converges 
   }
   std::vector<double> theta = solve(ata, aty);
 
-  // The model: pred = x @ w + b; loss = mean(squared_error(pred, y)); gradients by hand:
-  // r = 2 (pred - y) / n, dw = transpose(x) @ r, db = sum_to(r, [1]).
+  // The model: pred = x @ w + b; loss = mean(squared_error(pred, y)).
   Graph g;
   NodeId xi = leaf(g, Op::input, "x", {n, f}), yi = leaf(g, Op::input, "y", {n, 1});
   NodeId w = leaf(g, Op::param, "w", {f, 1}), b = leaf(g, Op::param, "b", {1});
   NodeId pred = g.make(Op::add, {g.make(Op::matmul, {xi, w}), b});
   g.train.present = true;
   g.train.minimize = g.make(Op::mean, {g.make(Op::squared_error, {pred, yi})});
-  NodeId r = g.make(Op::mul, {g.make(Op::sub, {pred, yi}), g.scalar(2.0 / double(n), DType::f64)});
-  Attrs to_b;
-  to_b.shape = {1};
-  g.grads = {{w, g.make(Op::matmul, {g.make(Op::transpose, {xi}), r})}, {b, g.make(Op::sum_to, {r}, to_b)}};
   g.train.optimizer = spec("sgd", 0.1);
   g.train.optimizer.momentum = 0.9;
   Diagnostics d;
-  REQUIRE(add_optimizer(g, d));
+  SECTION("gradients built by hand") {
+    // r = 2 (pred - y) / n, dw = transpose(x) @ r, db = sum_to(r, [1]).
+    NodeId r = g.make(Op::mul, {g.make(Op::sub, {pred, yi}), g.scalar(2.0 / double(n), DType::f64)});
+    Attrs to_b;
+    to_b.shape = {1};
+    g.grads = {{w, g.make(Op::matmul, {g.make(Op::transpose, {xi}), r})}, {b, g.make(Op::sum_to, {r}, to_b)}};
+    REQUIRE(add_optimizer(g, d));
+  }
+  SECTION("autodiff, optimizer and simplification passes") {
+    Pipeline p;
+    p.add(make_autodiff_pass()).add(make_optimizer_pass());
+    REQUIRE(p.run(g, d));
+    REQUIRE(g.updates.size() == 5);  // w.momentum, w, b.momentum, b, step
+    size_t before = g.size();
+    REQUIRE(make_simplify_pipeline().run(g, d));
+    CHECK(g.size() < before);
+  }
+  REQUIRE_FALSE(d.has_errors());
 
   ValueMap vals = initial_values(g, 42);
   Tensor xt(DType::f64, {n, f}), yt(DType::f64, {n, 1});
