@@ -88,9 +88,9 @@ bool Lowerer::check_reserved(const ast::Identifier& id) {
     return false;
   }
   if (is_builtin_function(id.name)) {
-      diags.error("redefined", range(id),
-                  fmt::format("'{}' is the name of a builtin function and cannot be redefined; choose another name",
-                              id.name));
+    diags.error("redefined", range(id),
+                fmt::format("'{}' is the name of a builtin function and cannot be redefined; choose another name",
+                            id.name));
     return false;
   }
   return true;
@@ -400,6 +400,10 @@ bool Lowerer::check_names(const ast::Operand& o, const ast::FnDecl& fn, const st
       diags.error("call", range(c->callee), fmt::format("'{}' is a parameter of '{}', not a function", name,
                                                          fn.name.name));
       ok = false;
+    } else if (name == fn.name.name) {
+      diags.error("call", range(c->callee),
+                  fmt::format("'{}' calls itself; a fn is expanded inline, so it cannot be recursive", name));
+      ok = false;
     } else if (!is_builtin_function(name)) {
       const Entry* e = lookup_global(name);
       if (!e || e->kind != EntryKind::fn) {
@@ -444,7 +448,7 @@ void Lowerer::fn(const ast::FnDecl& d) {
     params.push_back(p.name);
   }
   // Name-check the body once, here: calls then expand it without repeating these errors.
-  // Unused identifier lookups during the check create no nodes (identifiers only read).
+  // The check only looks names up; it creates no nodes.
   ok = check_names(d.body, d, params) && ok;
   Entry e;
   e.kind = EntryKind::fn;
