@@ -8,6 +8,8 @@
 //     the already remapped operands, and map the matched root to the new value.
 //  3. Rewrite every use through the map, then renumber topologically and drop the
 //     replaced nodes (compact), so the graph is in canonical order again.
+//  4. Repeat from 1 (at most 4 rounds) while something matched: a rewrite can expose
+//     another (log of a hand-written softmax becomes log(softmax), then log_softmax).
 #include "passes/stabilize.hpp"
 #include "passes/simplify.hpp"
 #include <algorithm>
@@ -173,7 +175,10 @@ std::string source_text(const Diagnostics& d, const SourceRange& r) {
 }
 }  // namespace
 
-bool stabilize(Graph& g, Diagnostics& d, const StabilizeOptions& opts) {
+namespace {
+// One round: applies every rewrite found now. A rewrite can expose another (a hand-written
+// softmax under a log becomes log(softmax)), so stabilize() repeats rounds.
+bool stabilize_round(Graph& g, Diagnostics& d, const StabilizeOptions& opts) {
   std::vector<StableRewrite> rewrites = find_stable_rewrites(g);
   if (rewrites.empty()) return false;
   std::vector<NodeId> map(g.size());
@@ -222,6 +227,13 @@ bool stabilize(Graph& g, Diagnostics& d, const StabilizeOptions& opts) {
   g.remap_roots(map);
   compact(g, true);
   return true;
+}
+}  // namespace
+
+bool stabilize(Graph& g, Diagnostics& d, const StabilizeOptions& opts) {
+  bool changed = false;
+  for (int round = 0; round < 4 && stabilize_round(g, d, opts); ++round) changed = true;
+  return changed;
 }
 
 namespace {

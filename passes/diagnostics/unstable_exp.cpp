@@ -16,11 +16,11 @@ void check_unstable_exp(CheckContext& c) {
     if (!c.feeds_loss[r.root]) continue;
     const Node& root = g[r.root];
     const FloatLimits& L = float_limits(root.dtype);
-    Diagnostic* d = c.report(root.loc, fmt::format("hand-written softmax: exp overflows to inf in {} once z exceeds {:.1f}, "
+    Diagnostic* d = c.report(root.loc, fmt::format("hand-written softmax: exp overflows to inf in {} once {} exceeds {:.1f}, "
                                                    "and the sum can underflow to 0",
-                                                   dtype_name(root.dtype), L.exp_overflow));
+                                                   dtype_name(root.dtype), c.text(r.z), L.exp_overflow));
     if (!d) continue;
-    d->notes.push_back({fmt::format("z = {} can take any value in {}", c.text(r.z), interval_str(c.ranges[r.z])), g[r.z].loc});
+    d->notes.push_back({fmt::format("{} can take any value in {}", c.text(r.z), interval_str(c.ranges[r.z])), g[r.z].loc});
     std::string repl = fmt::format("softmax({}, axis={})", c.text(r.z), r.axis);
     if (c.opts.rewrite)
       d->fixits.push_back({fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", r.after),
