@@ -1,6 +1,8 @@
 // Golden tests of the static checks ("[diag]"): every check fires on its broken examples
 // with the expected id, location and message, and stays silent on near-miss variants
 // (the fixed model, safe look-alikes) and on every model in examples/.
+#include "ir/printer.hpp"
+#include "passes/stabilize.hpp"
 #include "tests/passes/diag_test_util.hpp"
 #include <algorithm>
 #include <filesystem>
@@ -416,4 +418,73 @@ TEST_CASE("unstable-log names the saturating op and rewrites each stable form", 
       CHECK(d->fixits[0].message == k.after);
     }
   }
+}
+
+TEST_CASE("command-line warning options and the --list text", "[diag]") {
+  CheckOptions o;
+  std::string err;
+  CHECK(apply_warning_option("-Wno-unstable-log", o, err));
+  CHECK_FALSE(check_enabled(o, "unstable-log"));
+  CHECK(apply_warning_option("-Wunstable-log", o, err));  // the last option wins
+  CHECK(check_enabled(o, "unstable-log"));
+  CHECK(apply_warning_option("-Werror", o, err));
+  CHECK(o.werror);
+  CHECK_FALSE(apply_warning_option("-Wno-such-check", o, err));
+  CHECK_THAT(err, Catch::Contains("unknown check 'such-check'"));
+  CHECK_FALSE(apply_warning_option("--batch", o, err));
+  std::string list = check_list_text();
+  for (auto& c : check_catalogue()) CHECK_THAT(list, Catch::Contains(std::string(c.id)));
+  CHECK_THAT(list, Catch::Contains("no-trainable              error    the minimised loss depends on no param\n"));
+  CHECK(std::count(list.begin(), list.end(), '\n') == long(check_catalogue().size()));
+}
+
+TEST_CASE("log of a hand-written softmax is reported with its two-step rewrite", "[diag]") {
+  std::string text = "input x : f32[batch, 4]\ninput y : f32[batch, 3]\nparam w : f32[4, 3] = glorot_uniform\n"
+                     "z = x @ w\ne = exp(z)\nloss = -mean(sum(y * log(e / sum(e, axis=1, keepdims=true)), axis=1))\n"
+                     "train { minimize loss; optimizer = adam(lr = 0.01) }\n";
+  Checked c = check_text("h.model", text);
+  INFO(c.diags->render_all());
+  const Diagnostic* d = c.first("unstable-log");
+  REQUIRE(d);
+  CHECK(d->notes[0].message ==
+        "e / sum(e, axis=1, keepdims=true) (line 6), a hand-written softmax, rounds to exactly 0 in f32 once its "
+        "inputs differ by more than 104");
+  CHECK(d->fixits[0].message == "rewritten as log_softmax(z); pass --no-rewrite to keep the expression as written");
+  CHECK(d->fixits[0].replacement == "log_softmax(z, axis=1)");
+  CHECK(c.count("unstable-exp") == 1);  // the hand-written softmax itself
+  CHECK(c.count("unstable-div") == 0);  // reported once, as unstable-exp
+}
+
+TEST_CASE("checks and the stabilize pass run cleanly on every model in the repository", "[diag]") {
+  namespace fs = std::filesystem;
+  std::string root = KILN_SOURCE_DIR;
+  size_t n = 0;
+  for (const char* dir : {"examples", "examples/broken", "tests/golden/lang", "tests/golden/errors", "tests/golden/fragments"}) {
+    if (!fs::exists(root + "/" + dir)) continue;
+    for (auto& e : fs::directory_iterator(root + "/" + dir)) {
+      if (e.path().extension() != ".model") continue;
+      std::string rel = std::string(dir) + "/" + e.path().filename().string();
+      INFO(rel);
+      SourceFile f(rel, read_source(rel));
+      Diagnostics d(&f);
+      auto g = compile_source(f, d);
+      if (!g) continue;  // the error models stop at lowering
+      CheckOptions o;
+      o.source = &f;
+      run_static_checks(*g, d, o);
+      for (auto& x : d.all()) {
+        if (x.loc.valid()) {
+          CHECK(x.loc.line >= 1);
+          CHECK(x.loc.line <= f.line_count());
+        }
+        CHECK_FALSE(x.message.empty());
+      }
+      Graph s = *g;
+      bool changed = stabilize(s, d);
+      CHECK(verify_graph(s).empty());
+      if (changed) CHECK(s.size() != g->size());
+      ++n;
+    }
+  }
+  CHECK(n >= 25);
 }
