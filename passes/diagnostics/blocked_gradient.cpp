@@ -25,7 +25,9 @@ void check_blocked_gradient(CheckContext& c) {
       }
     }
     const Node& pn = g[p];
-    std::string op = blocker >= 0 ? std::string(op_name(g[blocker].op)) : "an op without a gradient";
+    std::string op = blocker < 0                  ? "an op without a gradient"
+                     : g[blocker].op == Op::where ? "the condition of where"
+                                                  : std::string(op_name(g[blocker].op));
     SourceRange loc = blocker >= 0 && g[blocker].loc.valid() ? g[blocker].loc : pn.loc;
     Diagnostic* d = c.report(loc, fmt::format("every path from param '{}' to the loss passes through {}, which has no "
                                               "gradient: '{}' will never change", pn.name, op, pn.name));

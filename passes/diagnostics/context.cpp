@@ -98,7 +98,8 @@ std::optional<SourceRange> CheckContext::keyword_range(NodeId leaf, std::string_
   const Node& n = g[leaf];
   if (!opts.source || !n.loc.valid() || n.loc.line > opts.source->line_count()) return std::nullopt;
   std::string_view line = opts.source->line_text(n.loc.line);
-  if (n.loc.col == 0 || line.substr(n.loc.col - 1, keyword.size()) != keyword) return std::nullopt;
+  if (n.loc.col == 0 || n.loc.col - 1 > line.size() || line.substr(n.loc.col - 1, keyword.size()) != keyword)
+    return std::nullopt;
   return SourceRange{n.loc.line, n.loc.col, n.loc.line, uint32_t(n.loc.col + keyword.size())};
 }
 

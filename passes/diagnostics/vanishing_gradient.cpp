@@ -59,11 +59,12 @@ void check_vanishing_gradient(CheckContext& c) {
   }
   const Node& p = g[first];
   SourceRange loc = g[acts.front()].loc.valid() ? g[acts.front()].loc : p.loc;
-  std::string size = factor > 0 && factor < 1 ? fmt::format("about {:.0f}x smaller", 1.0 / factor)
-                                              : "no larger (tanh' <= 1 even before it saturates)";
+  std::string effect = factor > 0 && factor < 0.5
+                           ? fmt::format("arrives about {:.0f}x smaller than it left the loss", 1.0 / factor)
+                           : "shrinks towards 0 as they saturate (their derivatives vanish for large inputs)";
   Diagnostic* d = c.report(loc, fmt::format("the gradient reaching '{}' passes through {} saturating activations ({}) "
-                                            "and arrives {} than it left the loss",
-                                            p.name, acts.size(), kinds, size));
+                                            "and {}",
+                                            p.name, acts.size(), kinds, effect));
   if (!d) return;
   for (NodeId a : acts)
     d->notes.push_back({fmt::format("{}: its derivative is at most {}", c.describe(a),
