@@ -257,6 +257,11 @@ const InitRow* find_init(std::string_view name) {
     if (r.name == name) return &r;
   return nullptr;
 }
+}  // namespace
+
+bool is_initialiser(std::string_view name) { return find_init(name) != nullptr; }
+
+namespace {
 std::string init_usage(const InitRow& r) {
   return r.params.empty() ? std::string(r.name) : fmt::format("{}({})", r.name, fmt::join(r.params, ", "));
 }
