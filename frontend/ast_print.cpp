@@ -6,6 +6,8 @@ namespace kiln {
 namespace {
 namespace x3 = boost::spirit::x3;
 
+constexpr size_t kMaxBinaryChain = 64;
+
 class Printer {
  public:
   Printer(const Positions& pos, const SourceFile& file) : pos_(pos), file_(file) {}
@@ -57,6 +59,16 @@ class Printer {
       return;
     }
     bool right = e.rest[0].op == "^";
+    if (n > kMaxBinaryChain) {
+      // Very long chains (generated code) print flat, so the output stays linear in size.
+      line(d, fmt::format("Chain of {} operands ({}-associative)", n + 1, right ? "right" : "left"), e);
+      operand(d + 1, e.first);
+      for (auto& op : e.rest) {
+        line(d + 1, binary(op), op);
+        operand(d + 2, op.operand);
+      }
+      return;
+    }
     if (!right) {
       // ((first op0 r0) op1 r1) ...: the last operator is the root.
       for (size_t i = n; i-- > 0;) line(d + static_cast<int>(n - 1 - i), binary(e.rest[i]), e.rest[i]);

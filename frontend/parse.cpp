@@ -156,7 +156,12 @@ class ErrorDescriber {
         tok.kind == TokKind::punct && (c_[p] == '=' || c_[p] == ':'))
       return keyword_as_name(prev);
 
-    if (which == "@statement") return at_statement_start(tok, p);
+    if (which == "@statement") return at_statement_start(tok);
+    // Input that ends inside a bracket: the bracket is the problem.
+    if (tok.kind == TokKind::eof && which.rfind("@close", 0) != 0 && which != "@end-item") {
+      Opener op = innermost_open(c_, p, "([{");
+      if (op.found && op.ch != '{') return unterminated(op, where, p);
+    }
     if (which == "@expr") {
       std::string msg = prev.kind == TokKind::eof ? std::string("expected an expression")
                                                    : fmt::format("expected an expression after {}", describe(o_, prev));
@@ -233,7 +238,7 @@ class ErrorDescriber {
            w == "output" || w == "train";
   }
 
-  Failure at_statement_start(const Token& tok, size_t p) const {
+  Failure at_statement_start(const Token& tok) const {
     if (tok.kind == TokKind::word) {
       std::string w = text_of(o_, tok);
       if (w == "minimize" || w == "metric")
@@ -262,15 +267,24 @@ class ErrorDescriber {
     } else {
       msg = fmt::format("expected ']' to close the list opened at {}", at);
     }
-    if (tok.kind == TokKind::eof) {
-      Token prev = token_before(c_, where);
-      size_t b = prev.kind == TokKind::eof ? p : prev.end;
-      std::string what = fmt::format("'{}'", c_[op.offset]);
-      if (which == "@close-call") what = "call to " + text_of(o_, token_before(c_, op.offset));
-      if (which == "@close-params") what = "parameter list of " + text_of(o_, token_before(c_, op.offset));
-      return {fmt::format("unterminated {} opened at {}", what, at), b, b + 1};
-    }
+    if (tok.kind == TokKind::eof) return unterminated(op, where, p);
     return at_failure(tok, where, msg);
+  }
+
+  // "unterminated '[' opened at 3:7", "unterminated call to relu opened at 5:10".
+  Failure unterminated(const Opener& op, size_t where, size_t p) const {
+    Token prev = token_before(c_, where);
+    size_t b = prev.kind == TokKind::eof ? p : prev.end;
+    std::string what = fmt::format("'{}'", op.ch);
+    Token before = token_before(c_, op.offset);
+    if (op.ch == '(' && before.kind == TokKind::word && is_ident_char(c_[before.begin]) &&
+        !(c_[before.begin] >= '0' && c_[before.begin] <= '9')) {
+      std::string name = text_of(o_, before);
+      Token kw = token_before(c_, before.begin);
+      bool fn = kw.kind == TokKind::word && text_of(o_, kw) == "fn";
+      if (!parser::is_keyword(name)) what = (fn ? "parameter list of " : "call to ") + name;
+    }
+    return {fmt::format("unterminated {} opened at {}", what, where_str(op.offset)), b, b + 1};
   }
 
   Failure train_unclosed(size_t where, size_t p) const {
@@ -355,6 +369,8 @@ std::optional<Parsed> parse_model(const SourceFile& file, Diagnostics& diags) {
     failure = describer.too_deep(e.offset);
   } catch (const std::exception& e) {
     failure = Failure{fmt::format("the parser failed: {}", e.what()), 0, 0};
+  } catch (...) {
+    failure = Failure{"the parser failed", 0, 0};
   }
   if (failure) {
     diags.error("syntax", file.range(failure->begin, failure->end), failure->message);
