@@ -339,6 +339,13 @@ train {
   REQUIRE(cos.g);
   CHECK(cos.g->train.schedule.kind == "cosine");
   CHECK(cos.g->train.schedule.total == 500);
+
+  auto bare = compile("input x : f32[batch]\nloss = sum(x)\ntrain { minimize loss; schedule = cosine }\n");
+  CHECK_FALSE(bare.g);
+  CHECK(bare.diags->render_all().find("'cosine' needs arguments: cosine(total)") != std::string::npos);
+  auto zero = compile("input x : f32[batch]\nloss = sum(x)\ntrain { minimize loss; schedule = cosine(total = 0) }\n");
+  CHECK_FALSE(zero.g);
+  CHECK(zero.diags->render_all().find("cosine's total must be at least 1, got 0") != std::string::npos);
 }
 
 TEST_CASE("lowering from text: failed declarations poison their uses", "[lower]") {
