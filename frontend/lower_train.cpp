@@ -34,7 +34,7 @@ const std::vector<ScheduleRow>& schedules() {
       {"constant", {}, 0},
       {"exponential_decay", {"rate", "every"}, 1},
       {"step_decay", {"rate", "every"}, 1},
-      {"cosine", {"total"}, 0},
+      {"cosine", {"total"}, 1},
   };
   return t;
 }
@@ -161,9 +161,9 @@ void Lowerer::schedule(const ast::Setting& s) {
         else ok = false;
       } else {
         auto v = const_int(*a, what, "train");
-        int64_t min = p == "every" ? 1 : 0;
+        int64_t min = 1;
         if (v && *v < min) {
-          diags.error("train", range(*a), fmt::format("{} must be {}, got {}", what, min ? "at least 1" : "0 or more", *v));
+          diags.error("train", range(*a), fmt::format("{} must be at least 1, got {}", what, *v));
           v.reset();
         }
         if (!v) ok = false;
