@@ -190,6 +190,11 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       else diags.error("call", range(c.callee), fmt::format("'{}' is a value, not a function", name));
       return std::nullopt;
     }
+    if (is_initialiser(name)) {
+      diags.error("undefined", range(c.callee),
+                  fmt::format("'{}' is an initialiser; it can only follow '=' in a param or const declaration", name));
+      return std::nullopt;
+    }
     auto later = declared_later.find(name);
     if (later != declared_later.end()) {
       auto& d = diags.error("undefined", range(c.callee), fmt::format("use of '{}' before its definition", name));

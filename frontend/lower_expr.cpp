@@ -130,6 +130,11 @@ std::optional<Value> Lowerer::identifier(const ast::Identifier& id) {
     diags.error("call", loc, fmt::format("'{}' is a builtin function; call it as {}(...)", name, name));
     return std::nullopt;
   }
+  if (is_initialiser(name)) {
+    diags.error("undefined", loc,
+                fmt::format("'{}' is an initialiser; it can only follow '=' in a param or const declaration", name));
+    return std::nullopt;
+  }
   auto later = declared_later.find(name);
   if (later != declared_later.end()) {
     auto& d = diags.error("undefined", loc, fmt::format("use of '{}' before its definition", name));

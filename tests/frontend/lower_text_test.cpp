@@ -2,6 +2,7 @@
 // examples, node types and locations, diagnostics with exact ranges, train settings.
 #include "frontend/lower.hpp"
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <memory>
 
 using namespace kiln;
@@ -199,6 +200,12 @@ TEST_CASE("lowering from text: error locations", "[lower]") {
     CHECK(d.fixits[0].replacement == "foo1");
   }
   {
+    auto d = error("input x : f32[3]\nh = x + normal(0, 1)\n");
+    CHECK(d.id == "undefined");
+    CHECK(d.message == "'normal' is an initialiser; it can only follow '=' in a param or const declaration");
+    CHECK(d.loc == at(2, 9, 15));
+  }
+  {
     auto d = error("input x : f32[3]\nh = reluu(x)\n");
     CHECK(d.message == "unknown function 'reluu'; did you mean 'relu'?");
     CHECK(d.loc == at(2, 5, 10));
@@ -343,4 +350,53 @@ TEST_CASE("lowering from text: failed declarations poison their uses", "[lower]"
   CHECK(c.diags->all()[0].id == "type");
   CHECK(c.diags->all()[1].message == "use of undefined dim 'hiden'; did you mean 'hidden'?");
   CHECK(c.diags->all()[1].loc == at(2, 18, 23));
+}
+
+TEST_CASE("lowering from text: mutated programs give a graph or located errors", "[lower]") {
+  // Deterministic mutations of the breast_cancer example: swap a word for another word of
+  // the file, or drop a line. Every outcome is a graph without errors, or errors that all
+  // carry a source location.
+  std::string base = kBreastCancer;
+  std::vector<std::string> words;
+  for (size_t i = 0; i < base.size();) {
+    if (std::isalpha(static_cast<unsigned char>(base[i])) || base[i] == '_') {
+      size_t j = i;
+      while (j < base.size() && (std::isalnum(static_cast<unsigned char>(base[j])) || base[j] == '_')) ++j;
+      words.push_back(base.substr(i, j - i));
+      i = j;
+    } else {
+      ++i;
+    }
+  }
+  uint64_t state = 12345;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  int graphs = 0, failures = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string text = base;
+    for (int k = 0; k < 2; ++k) {
+      if (next(3) == 0) {  // drop a line
+        size_t start = 0;
+        for (uint64_t line = next(28); line > 0 && start != std::string::npos; --line) start = text.find('\n', start + 1);
+        if (start == std::string::npos) continue;
+        size_t end = text.find('\n', start + 1);
+        text.erase(start, end == std::string::npos ? std::string::npos : end - start);
+      } else {  // replace one occurrence of a word by another word
+        const std::string& from = words[next(words.size())];
+        const std::string& to = words[next(words.size())];
+        size_t at_ = text.find(from, next(text.size()));
+        if (at_ == std::string::npos) at_ = text.find(from);
+        if (at_ != std::string::npos) text.replace(at_, from.size(), to);
+      }
+    }
+    auto c = compile(text);
+    INFO(text << "\n" << c.diags->render_all());
+    CHECK(c.g.has_value() == !c.diags->has_errors());
+    for (auto& d : c.diags->all()) CHECK(d.loc.valid());
+    (c.g ? graphs : failures)++;
+  }
+  CHECK(graphs > 0);
+  CHECK(failures > 0);
 }
