@@ -261,6 +261,7 @@ TEST_CASE("near misses: the fixed models and safe look-alikes stay silent", "[di
       {"log_sigmoid", model("z = x @ w + b\nloss = -mean(y * log_sigmoid(z) + (1 - y) * log_sigmoid(-z))")},
       {"bce_with_logits", model("loss = mean(bce_with_logits(x @ w + b, y))")},
       {"log of sigmoid plus epsilon", model("p = sigmoid(x @ w + b)\nloss = -mean(y * log(p + 1e-6) + (1 - y) * log(1 - p + 1e-6))")},
+      {"clipped probabilities", model("p = clip(sigmoid(x @ w + b), 1e-7, 1 - 1e-7)\nloss = -mean(y * log(p) + (1 - y) * log(1 - p))")},
       {"log of softplus plus one", model("loss = mean(log(1 + exp(-abs(x @ w + b))) + square(y))")},
       {"log of square plus one", model("loss = mean(log(square(x @ w + b - y) + 1))")},
       // unstable-exp: exp of a bounded value
@@ -533,6 +534,8 @@ TEST_CASE("variants that must fire", "[diag]") {
                         "train { minimize loss; optimizer = adam(lr = 0.01) }\n",
        "linear-collapse",
        "two matrix products follow each other with no non-linearity between them: the stack is one linear map"},
+      {"clip bound that rounds to 1 in f32", model("p = clip(sigmoid(x @ w + b), 1e-9, 1 - 1e-9)\nloss = -mean(y * log(p) + (1 - y) * log(1 - p))"),
+       "unstable-log", "log of a value that can be exactly 0"},
       {"negated batch sum", model("loss = -sum(log_sigmoid(x @ w + b))"), "batch-sum-loss",
        "the loss sums over the batch dimension (32 examples): the gradient, and the size of every update, grow with the "
        "batch size"},
