@@ -44,7 +44,11 @@ std::string cause(const CheckContext& c, NodeId x, bool both_ends, bool hand_sof
     case Op::exp: return fmt::format("{} underflows to 0 in {} once its argument is below {:.0f}", who, ty, L.exp_underflow);
     case Op::softplus:
       return fmt::format("{} underflows to 0 in {} once its argument is below {:.0f}", who, ty, L.exp_underflow);
-    default: return fmt::format("{} can take any value in {}", c.text(x), interval_str(c.ranges[x]));
+    default:
+      if (one_minus && c.ranges[s].hi >= 1)
+        return fmt::format("1 - {} is 0 when {} is exactly 1 in {}: it can take any value in {}", c.text(s), who, ty,
+                           interval_str(c.ranges[s]));
+      return fmt::format("{} can take any value in {}", c.text(x), interval_str(c.ranges[x]));
   }
 }
 }  // namespace

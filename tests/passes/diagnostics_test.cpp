@@ -548,6 +548,11 @@ TEST_CASE("variants that must fire", "[diag]") {
       REQUIRE(d);
       CHECK(d->message == k.message);
       CHECK(d->loc.valid());
+      if (k.name == "clip bound that rounds to 1 in f32") {
+        REQUIRE(d->notes.size() == 1);
+        CHECK(d->notes[0].message == "1 - p is 0 when p = clip(...) (line 5) is exactly 1 in f32: it can take any "
+                                     "value in [1e-09, 1]");
+      }
     }
   }
 }
