@@ -16,7 +16,7 @@ void check_unstable_div(CheckContext& c) {
     if (n.op != Op::div || softmax_root[i] || !c.feeds_loss[i]) continue;
     NodeId b = n.in[1];
     const Interval& r = c.ranges[b];
-    if (!r.contains_zero() && !r.nan) continue;
+    if (!r.contains_zero()) continue;
     Diagnostic* d = c.report(n.loc, "division by a value that can be 0: the result and its gradient become inf or NaN");
     if (!d) continue;
     d->notes.push_back({fmt::format("the divisor {} can take any value in {}", c.text(b), interval_str(r)), g[b].loc});

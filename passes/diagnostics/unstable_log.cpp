@@ -76,13 +76,13 @@ void check_unstable_log(CheckContext& c) {
     const Interval& r = c.ranges[x];
     std::string msg;
     if (n.op == Op::log) {
-      if (r.lo > 0 && !r.nan) continue;
+      if (r.lo > 0) continue;  // NaN alone is reported where it arises (a division, a log of a negative)
       msg = r.lo == 0 ? "log of a value that can be exactly 0" : "log of a value that can be 0 or negative";
     } else if (n.op == Op::log1p) {
-      if (r.lo > -1 && !r.nan) continue;
+      if (r.lo > -1) continue;
       msg = r.lo == -1 ? "log1p of a value that can be exactly -1" : "log1p of a value that can be -1 or less";
     } else {
-      if (r.lo > 0 && r.hi < 1 && !r.nan) continue;
+      if (r.lo > 0 && r.hi < 1) continue;
       msg = "bce of a probability that can be exactly 0 or 1: its logs saturate and the gradient stops";
     }
     const StableRewrite* rw = by_node[i];
