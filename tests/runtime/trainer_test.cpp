@@ -3,6 +3,7 @@
 // checkpoints (save, load, resume, wrong model, atomic), predict and the kiln commands.
 #include "frontend/lower.hpp"
 #include "runtime/csv.hpp"
+#include "runtime/npy.hpp"
 #include "runtime/model.hpp"
 #include "runtime/predict.hpp"
 #include "runtime/trainer.hpp"
@@ -433,4 +434,30 @@ TEST_CASE("kiln train, predict and eval from the command line", "[train]") {
   CHECK(run("train " + model + " --data " + dir.file("nope.csv")) == 2);
   CHECK(test::get_file(dir.file("err.txt")).find("nope.csv: cannot read") != std::string::npos);
   CHECK(run("train " + model + " --data " + iris_csv() + " --engine gpu") == 2);
+  CHECK(run("train " + model + " --data " + iris_csv() + " --lr -1") == 2);
+  CHECK(test::get_file(dir.file("err.txt")) == "kiln: error: option '--lr' needs a positive number, not '-1'\n");
+
+  // NPY: one --data per input gives the same run as the CSV
+  std::string e;
+  auto table = read_csv(iris_csv(), e);
+  REQUIRE(table);
+  std::vector<double> x, y;
+  for (int64_t r = 0; r < table->rows; ++r) {
+    for (int64_t c = 0; c < 4; ++c) x.push_back(table->at(r, c));
+    y.push_back(table->at(r, 4));
+  }
+  REQUIRE(write_npy(dir.file("x.npy"), DType::f64, {table->rows, 4}, x, e));
+  REQUIRE(write_npy(dir.file("y.npy"), DType::i32, {table->rows}, y, e));
+  std::string flags = " --epochs 2 --no-shuffle --log ";
+  CHECK(run("train " + model + " --data " + iris_csv() + flags + dir.file("a.jsonl")) == 0);
+  CHECK(run("train " + model + " --data x=" + dir.file("x.npy") + " --data species=" + dir.file("y.npy") + flags +
+            dir.file("b.jsonl")) == 0);
+  auto losses = [&](const std::string& f) {
+    std::vector<std::string> out;
+    std::istringstream in(test::get_file(f));
+    for (std::string line; std::getline(in, line);) out.push_back(parse_line(line)["loss"]);
+    return out;
+  };
+  CHECK(losses(dir.file("a.jsonl")).size() == 2);
+  CHECK(losses(dir.file("a.jsonl")) == losses(dir.file("b.jsonl")));
 }
