@@ -29,6 +29,9 @@ enum class Op : uint8_t {
   softmax, log_softmax,
   // losses (per example)
   bce, bce_with_logits, softmax_cross_entropy, squared_error, huber,
+  // internal, created by derivative rules: gelu's derivative; slice along one axis
+  // (axes = {axis}, n = start, shape = the result's shape)
+  gelu_grad, slice,
   count_  // number of ops; not an op
 };
 constexpr int kNumOps = static_cast<int>(Op::count_);

@@ -1,4 +1,5 @@
-// Op-table rows for leaves: inputs, params, consts, literals and optimizer state.
+// Op-table rows for leaves: inputs, params, consts, literals and optimizer state. Leaves
+// have no kernel (the interpreter reads their values) and no derivative rule.
 #include "ir/ops/groups.hpp"
 #include "ir/ops/rules.hpp"
 
