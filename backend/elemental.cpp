@@ -79,9 +79,11 @@ Value* softplus_tail(ElemCtx& e, Value* x) {  // log1p(exp(-|x|))
   Value* ex = e.intrinsic(I::exp, std::array{e.b.CreateFNeg(ax)});
   return e.libm("log1p", ex);
 }
+// The stable form: x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)), with one exp(-|x|).
 Value* sigmoid(ElemCtx& e, Value* x) {
-  Value* ex = e.intrinsic(I::exp, std::array{e.b.CreateFNeg(x)});
-  return e.b.CreateFDiv(e.c(1), e.b.CreateFAdd(e.c(1), ex));
+  Value* ex = e.intrinsic(I::exp, std::array{e.b.CreateFNeg(e.intrinsic(I::fabs, {&x, 1}))});
+  Value* num = e.b.CreateSelect(e.b.CreateFCmpOGE(x, e.c(0)), e.c(1), ex);
+  return e.b.CreateFDiv(num, e.b.CreateFAdd(e.c(1), ex));
 }
 Value* max0(ElemCtx& e, Value* x) { return e.b.CreateSelect(e.b.CreateFCmpOGT(x, e.c(0)), x, e.c(0)); }
 Value* min0(ElemCtx& e, Value* x) { return e.b.CreateSelect(e.b.CreateFCmpOLT(x, e.c(0)), x, e.c(0)); }
@@ -111,9 +113,21 @@ Value* g_elu(ElemCtx& e, Args x) {
   Value* neg = e.b.CreateFMul(e.c(e.n.attrs.alpha), e.libm("expm1", x[0]));
   return e.b.CreateSelect(e.b.CreateFCmpOGT(x[0], e.c(0)), x[0], neg);
 }
+constexpr double kSqrt2 = 1.4142135623730951, kInvSqrt2Pi = 0.3989422804014327;
+// 1 + erf(x / sqrt 2), as erfc(-x / sqrt 2): no cancellation for negative x.
+Value* one_plus_erf(ElemCtx& e, Value* x) { return e.libm("erfc", e.b.CreateFDiv(e.b.CreateFNeg(x), e.c(kSqrt2))); }
 Value* g_gelu(ElemCtx& e, Args x) {  // 0.5 x (1 + erf(x / sqrt 2))
-  Value* erf = e.libm("erf", e.b.CreateFMul(x[0], e.c(0.70710678118654752440)));
-  return e.b.CreateFMul(e.b.CreateFMul(e.c(0.5), x[0]), e.b.CreateFAdd(e.c(1), erf));
+  return e.b.CreateFMul(e.b.CreateFMul(e.c(0.5), x[0]), one_plus_erf(e, x[0]));
+}
+// gelu's derivative: 0.5 (1 + erf(x / sqrt 2)) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+// The two terms cancel for negative x, so an f32 node computes it in f64.
+Value* g_gelu_grad(ElemCtx& e0, Args x0) {
+  ElemCtx e{e0.b, e0.m, e0.n, e0.b.getDoubleTy()};
+  Value* x = e.b.CreateFPExt(x0[0], e.ty);
+  Value* cdf = e.b.CreateFMul(e.c(0.5), one_plus_erf(e, x));
+  Value* g = e.intrinsic(I::exp, std::array{e.b.CreateFMul(e.b.CreateFMul(e.c(-0.5), x), x)});
+  Value* r = e.b.CreateFAdd(cdf, e.b.CreateFMul(e.b.CreateFMul(x, e.c(kInvSqrt2Pi)), g));
+  return r->getType() == e0.ty ? r : e.b.CreateFPTrunc(r, e0.ty);
 }
 Value* g_silu(ElemCtx& e, Args x) { return e.b.CreateFMul(x[0], sigmoid(e, x[0])); }
 Value* g_softplus(ElemCtx& e, Args x) { return e.b.CreateFAdd(max0(e, x[0]), softplus_tail(e, x[0])); }
@@ -141,10 +155,11 @@ Value* g_where(ElemCtx& e, Args x) {
   return e.b.CreateSelect(c, x[1], x[2]);
 }
 
-// -(y max(log p, -100) + (1 - y) max(log(1 - p), -100))
+// -(y max(log p, -100) + (1 - y) max(log(1 - p), -100)); log(1 - p) as log1p(-p), exact
+// where 1 - p would round.
 Value* g_bce(ElemCtx& e, Args x) {
   Value* lp = std_max(e, e.intrinsic(I::log, x.first(1)), e.c(-100));
-  Value* lq = std_max(e, e.intrinsic(I::log, std::array{e.b.CreateFSub(e.c(1), x[0])}), e.c(-100));
+  Value* lq = std_max(e, e.libm("log1p", e.b.CreateFNeg(x[0])), e.c(-100));
   Value* s = e.b.CreateFAdd(e.b.CreateFMul(x[1], lp), e.b.CreateFMul(e.b.CreateFSub(e.c(1), x[1]), lq));
   return e.b.CreateFNeg(s);
 }
@@ -195,6 +210,7 @@ void elementwise_gens(OpGen* t) {
   set(Op::leaky_relu, g_leaky_relu);
   set(Op::elu, g_elu);
   set(Op::gelu, g_gelu);
+  set(Op::gelu_grad, g_gelu_grad);
   set(Op::silu, g_silu);
   set(Op::softplus, g_softplus);
   set(Op::log_sigmoid, g_log_sigmoid);

@@ -28,7 +28,7 @@ AxisSplit split(const Shape& s, std::vector<int64_t> axes) {
   return a;
 }
 
-// softmax = exp(x - m) / sum exp(x - m); log_softmax = (x - m) - log(sum exp(x - m)),
+// softmax = exp(x - m) / sum exp(x - m); log_softmax = x - (m + log(sum exp(x - m))),
 // m the max along the axis. Scratch holds m and the sums for one row of `inner` lanes,
 // so the lanes (the dims after the axis) are the contiguous, vectorisable inner loop.
 void softmax_kernel(KernelCtx& k) {
@@ -55,11 +55,11 @@ void softmax_kernel(KernelCtx& k) {
       st(reassoc(b.CreateFAdd(ld(s, j[1]), e)), s, j[1]);
       if (!log) st(e, k.out, xi(j[0], j[1]));
     });
-    if (log) emit_for(b, a.inner, [&](Value* i) { st(b.CreateUnaryIntrinsic(I::log, ld(s, i)), s, i); });
+    if (log)  // lse = m + log(s), kept in s
+      emit_for(b, a.inner, [&](Value* i) { st(b.CreateFAdd(ld(m, i), b.CreateUnaryIntrinsic(I::log, ld(s, i))), s, i); });
     emit_nest(b, {a.len, a.inner}, [&](const Values& j) {
       Value* p = xi(j[0], j[1]);
-      Value* r = log ? b.CreateFSub(b.CreateFSub(ld(k.in[0], p), ld(m, j[1])), ld(s, j[1]))
-                     : b.CreateFDiv(ld(k.out, p), ld(s, j[1]));
+      Value* r = log ? b.CreateFSub(ld(k.in[0], p), ld(s, j[1])) : b.CreateFDiv(ld(k.out, p), ld(s, j[1]));
       st(r, k.out, p);
     });
   });

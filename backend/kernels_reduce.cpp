@@ -116,20 +116,22 @@ void reduce_kernel(KernelCtx& k) {
       });
       break;
     }
-    case Op::logsumexp: {  // m = max; s = sum exp(x - m); m + log s  (m taken as 0 when it is -inf)
+    case Op::logsumexp: {  // m = max; s = sum exp(x - m); m + log s  (just m when m is not finite)
       emit_reduce(k, t, k.in[0], s, ost, k.out, n_out, Acc::max);
-      Value* ninf = llvm::ConstantFP::getInfinity(t, true);
+      Value* inf = llvm::ConstantFP::getInfinity(t);
+      auto finite = [&](Value* m) { return b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, m), inf); };
       auto safe_max = [&](Value* o) {
         Value* m = b.CreateLoad(t, at(b, t, k.out, o));
-        return b.CreateSelect(b.CreateFCmpOEQ(m, ninf), llvm::ConstantFP::get(t, 0), m);
+        return b.CreateSelect(finite(m), m, llvm::ConstantFP::get(t, 0));
       };
       emit_reduce(k, t, k.in[0], s, ost, k.scratch, n_out, Acc::sum, [&](Value* x, Value* o) {
         return b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, b.CreateFSub(x, safe_max(o)));
       });
       emit_for(b, n_out, [&](Value* i) {
         Value* sum = b.CreateLoad(t, at(b, t, k.scratch, i));
-        Value* r = b.CreateFAdd(safe_max(i), b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum));
-        b.CreateStore(r, at(b, t, k.out, i));
+        Value* m = b.CreateLoad(t, at(b, t, k.out, i));
+        Value* r = b.CreateFAdd(m, b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum));
+        b.CreateStore(b.CreateSelect(finite(m), r, m), at(b, t, k.out, i));
       });
       break;
     }

@@ -54,6 +54,22 @@ void one_hot_kernel(KernelCtx& k) {
   });
 }
 
+// slice (internal): attrs.axes = {axis}, attrs.n = start; out[o, k, i] = in[o, start + k, i].
+void slice_kernel(KernelCtx& k) {
+  std::vector<int64_t> axes = k.n.attrs.axes;
+  normalize_axes(axes, k.n.shape.size());
+  size_t ax = axes[0];
+  int64_t outer = 1, after = 1;
+  for (size_t d = 0; d < ax; ++d) outer *= k.n.shape[d];
+  for (size_t d = ax + 1; d < k.n.shape.size(); ++d) after *= k.n.shape[d];
+  int64_t len = k.n.shape[ax] * after, row = k.in_shape(0)[ax] * after, start = k.n.attrs.n * after;
+  Builder& b = k.b;
+  emit_nest(b, {outer, len}, [&](const Values& idx) {
+    Value* x = k.load_in(0, b.CreateAdd(linear_index(b, idx, {row, 1}), i64(b, start)));
+    k.store_out(x, linear_index(b, idx, {len, 1}));
+  });
+}
+
 }  // namespace
 
 void shape_gens(OpGen* t) {
@@ -61,6 +77,7 @@ void shape_gens(OpGen* t) {
   t[int(Op::broadcast_to)] = OpGen{nullptr, broadcast_to_kernel};
   t[int(Op::concat)] = OpGen{nullptr, concat_kernel};
   t[int(Op::one_hot)] = OpGen{nullptr, one_hot_kernel};
+  t[int(Op::slice)] = OpGen{nullptr, slice_kernel};
   t[int(Op::reshape)].alias = true;
 }
 
