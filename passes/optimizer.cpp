@@ -1,0 +1,172 @@
+// The optimizer pass: PyTorch's SGD (momentum, Nesterov), Adam, AdamW, RMSprop and
+// Adagrad, with learning-rate schedules and global-norm clipping, built as IR updates.
+//
+// Algorithm:
+//  1. Check the configuration (kind, hyperparameters, schedule, clip_norm, one element
+//     type for all params) and that g.grads has a gradient of the right type per param.
+//  2. Create the step counter state s (scalar, zeros) and the learning rate lr(s).
+//  3. With clip_norm c: total = sqrt(sum over grads of sum(g^2)),
+//     k = min(c / (total + 1e-6), 1), and every gradient becomes g * k.
+//  4. Per param p with gradient g (plus weight_decay * p for the L2 form of sgd, adam,
+//     rmsprop, adagrad), create the kind's state leaves and build the new values of the
+//     states and of p; append Update{state, new value} and Update{p, new value}.
+//  5. Append Update{s, s + 1}.
+#include "passes/optimizer.hpp"
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace kiln {
+
+namespace {
+
+struct Builder {
+  Graph& g;
+  DType t;
+  SourceRange loc;
+  NodeId lit(double v) { return g.scalar(v, t, loc); }
+  NodeId mk(Op op, std::vector<NodeId> in) { return g.make(op, std::move(in), {}, loc); }
+  NodeId add(NodeId a, NodeId b) { return mk(Op::add, {a, b}); }
+  NodeId sub(NodeId a, NodeId b) { return mk(Op::sub, {a, b}); }
+  NodeId mul(NodeId a, NodeId b) { return mk(Op::mul, {a, b}); }
+  NodeId div(NodeId a, NodeId b) { return mk(Op::div, {a, b}); }
+  NodeId sqrt(NodeId a) { return mk(Op::sqrt, {a}); }
+  NodeId square(NodeId a) { return mk(Op::square, {a}); }
+  NodeId state(const std::string& name, const Shape& shape) {
+    Node n{Op::state, t, shape, {}, {}, loc, name};
+    n.attrs.init.kind = InitKind::zeros;
+    NodeId id = g.append(std::move(n));
+    g.states.push_back(id);
+    return id;
+  }
+};
+
+bool check_config(const Graph& g, Diagnostics& d) {
+  const OptimizerSpec& o = g.train.optimizer;
+  const size_t errors_before = d.error_count();
+  auto bad = [&](const std::string& msg) {
+    d.error("optimizer", o.loc, msg);
+    return false;
+  };
+  static const char* kinds[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
+  if (std::find(std::begin(kinds), std::end(kinds), o.kind) == std::end(kinds))
+    return bad("unknown optimizer '" + o.kind + "'; expected sgd, adam, adamw, rmsprop or adagrad");
+  auto finite = [](double v) { return std::isfinite(v); };
+  if (!finite(o.lr) || o.lr < 0) return bad("the learning rate must be a finite number >= 0");
+  if (o.kind == "sgd" && (!finite(o.momentum) || o.momentum < 0)) return bad("momentum must be >= 0");
+  if (o.kind == "sgd" && o.nesterov && o.momentum <= 0) return bad("nesterov momentum needs momentum > 0");
+  if ((o.kind == "adam" || o.kind == "adamw") && !(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1))
+    return bad("beta1 and beta2 must be in [0, 1)");
+  if (o.kind == "rmsprop" && !(o.rho >= 0 && o.rho < 1)) return bad("rho must be in [0, 1)");
+  if (o.kind != "sgd" && (!finite(o.eps) || o.eps < 0)) return bad("eps must be a finite number >= 0");
+  if (!finite(o.weight_decay) || o.weight_decay < 0) return bad("weight_decay must be a finite number >= 0");
+  if (g.train.clip_norm && !(*g.train.clip_norm > 0 && std::isfinite(*g.train.clip_norm)))
+    d.error("optimizer", g.train.loc, "clip_norm must be a finite number > 0");
+  if (!check_schedule(g.train.schedule, d)) return false;
+  if (d.error_count() != errors_before) return false;
+  for (NodeId p : g.params)
+    if (g[p].dtype != g[g.params[0]].dtype || !is_float(g[p].dtype))
+      return bad("the optimizer needs all params to have one floating-point element type; '" + g[g.params[0]].name +
+                 "' is " + std::string(dtype_name(g[g.params[0]].dtype)) + " and '" + g[p].name + "' is " +
+                 std::string(dtype_name(g[p].dtype)));
+  return true;
+}
+
+}  // namespace
+
+bool add_optimizer(Graph& g, Diagnostics& d) {
+  if (!g.train.present || g.params.empty() || !g.updates.empty()) return false;
+  if (!check_config(g, d)) return false;
+  const OptimizerSpec& o = g.train.optimizer;
+  // 1. The gradient of every param.
+  std::map<NodeId, NodeId> grad_of;
+  for (auto [p, gr] : g.grads) grad_of[p] = gr;
+  for (NodeId p : g.params) {
+    auto it = grad_of.find(p);
+    if (it == grad_of.end() || g[it->second].type() != g[p].type()) {
+      d.error("internal", o.loc, "optimizer: no gradient of the type of param '" + g[p].name + "'");
+      return false;
+    }
+  }
+  Builder b{g, g[g.params[0]].dtype, o.loc};
+  // 2. The step counter and the learning rate.
+  std::string step_name = "step";
+  for (const Node& n : g.nodes)
+    if (n.name == step_name && op_row(n.op).cls == OpClass::leaf) step_name = "optimizer.step";
+  NodeId step = b.state(step_name, {});
+  NodeId lr = build_learning_rate(g, o, g.train.schedule, step, b.t);
+  // 3. Global-norm clipping (torch.nn.utils.clip_grad_norm_).
+  NodeId clip = -1;
+  if (g.train.clip_norm) {
+    NodeId sum_sq = -1;
+    for (NodeId p : g.params) {
+      NodeId s = b.mk(Op::sum, {b.square(grad_of[p])});
+      sum_sq = sum_sq < 0 ? s : b.add(sum_sq, s);
+    }
+    NodeId total = b.sqrt(sum_sq);
+    NodeId coef = b.div(b.lit(*g.train.clip_norm), b.add(total, b.lit(1e-6)));
+    clip = b.mk(Op::minimum, {coef, b.lit(1.0)});
+  }
+  // 4. Per param.
+  std::vector<Update> updates;
+  for (NodeId p : g.params) {
+    const std::string& name = g[p].name;
+    const Shape shape = g[p].shape;
+    NodeId gr = grad_of[p];
+    if (clip >= 0) gr = b.mul(gr, clip);
+    if (o.kind != "adamw" && o.weight_decay != 0) gr = b.add(gr, b.mul(b.lit(o.weight_decay), p));
+    NodeId new_p = -1;
+    if (o.kind == "sgd") {
+      if (o.momentum == 0) {
+        new_p = b.sub(p, b.mul(lr, gr));
+      } else {
+        NodeId buf = b.state(name + ".momentum", shape);
+        NodeId first = b.mk(Op::eq, {step, b.lit(0.0)});
+        NodeId new_buf = b.mk(Op::where, {first, gr, b.add(b.mul(b.lit(o.momentum), buf), gr)});
+        NodeId dir = o.nesterov ? b.add(gr, b.mul(b.lit(o.momentum), new_buf)) : new_buf;
+        new_p = b.sub(p, b.mul(lr, dir));
+        updates.push_back({buf, new_buf});
+      }
+    } else if (o.kind == "adam" || o.kind == "adamw") {
+      NodeId m = b.state(name + ".m", shape), v = b.state(name + ".v", shape);
+      NodeId new_m = b.add(b.mul(b.lit(o.beta1), m), b.mul(b.lit(1 - o.beta1), gr));
+      NodeId new_v = b.add(b.mul(b.lit(o.beta2), v), b.mul(b.lit(1 - o.beta2), b.square(gr)));
+      NodeId t = b.add(step, b.lit(1.0));
+      NodeId bc1 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta1), t}));
+      NodeId bc2 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta2), t}));
+      NodeId mhat = b.div(new_m, bc1), vhat = b.div(new_v, bc2);
+      NodeId base = p;
+      if (o.kind == "adamw") base = b.mul(p, b.sub(b.lit(1.0), b.mul(lr, b.lit(o.weight_decay))));
+      new_p = b.sub(base, b.div(b.mul(lr, mhat), b.add(b.sqrt(vhat), b.lit(o.eps))));
+      updates.push_back({m, new_m});
+      updates.push_back({v, new_v});
+    } else if (o.kind == "rmsprop") {
+      NodeId v = b.state(name + ".v", shape);
+      NodeId new_v = b.add(b.mul(b.lit(o.rho), v), b.mul(b.lit(1 - o.rho), b.square(gr)));
+      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_v), b.lit(o.eps))));
+      updates.push_back({v, new_v});
+    } else {  // adagrad
+      NodeId s = b.state(name + ".sum_sq", shape);
+      NodeId new_s = b.add(s, b.square(gr));
+      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_s), b.lit(o.eps))));
+      updates.push_back({s, new_s});
+    }
+    updates.push_back({p, new_p});
+  }
+  // 5. The counter.
+  updates.push_back({step, b.add(step, b.lit(1.0))});
+  g.updates.insert(g.updates.end(), updates.begin(), updates.end());
+  return true;
+}
+
+namespace {
+class OptimizerPass final : public Pass {
+ public:
+  std::string_view name() const override { return "optimizer"; }
+  bool run(Graph& g, Diagnostics& d) override { return add_optimizer(g, d); }
+};
+}  // namespace
+
+std::unique_ptr<Pass> make_optimizer_pass() { return std::make_unique<OptimizerPass>(); }
+
+}  // namespace kiln

@@ -1,0 +1,26 @@
+// The optimizer pass: builds the parameter update of g.train.optimizer (with its
+// learning-rate schedule and optional global-norm clipping) as ordinary IR, from the
+// gradients in g.grads. Formulas: docs/optimizers.md (PyTorch's torch.optim).
+#pragma once
+#include "passes/pass.hpp"
+#include <memory>
+#include <string>
+
+namespace kiln {
+
+// Appends the optimizer's state leaves to g.states (Op::state, zeros; named
+// "<param>.<slot>": sgd "momentum", adam/adamw "m" and "v", rmsprop "v", adagrad
+// "sum_sq"; and the step counter "step", a scalar counting updates from 0), and one
+// Update{target, value} per param and per state to g.updates. Needs a gradient in
+// g.grads for every param in g.params. Returns false (with a diagnostic) on an invalid
+// configuration; does nothing when the graph has no train block, no params, or updates.
+bool add_optimizer(Graph& g, Diagnostics& d);
+std::unique_ptr<Pass> make_optimizer_pass();
+
+// The learning rate at step `s` (counting from 0 at the first update), as IR; `step` is
+// the step-counter node and `t` the element type. (passes/schedule.cpp)
+NodeId build_learning_rate(Graph& g, const OptimizerSpec& opt, const ScheduleSpec& sched, NodeId step, DType t);
+// Checks the schedule's settings; false with a diagnostic when invalid.
+bool check_schedule(const ScheduleSpec& sched, Diagnostics& d);
+
+}  // namespace kiln

@@ -1,0 +1,62 @@
+// Constant folding: a node whose operands are all literals becomes a literal holding
+// its value, computed with the op row's reference kernel (the interpreter's kernels).
+//
+// Algorithm:
+//  1. Compute the live nodes; walk them in id order (operands before users).
+//  2. Skip leaves (params, inputs, consts and states are never folded; literals already
+//     are values), ops without a reference kernel, and results of more than 1<<16
+//     elements (folding would bloat the program with data).
+//  3. If every operand is a literal with known data, evaluate the op with its kernel on
+//     those values (in double, like the f64 interpreter) and turn the node, in place,
+//     into a literal with that data. Its id, type, name and source range are kept, so no
+//     use needs rewriting; the former operands may become dead (DCE removes them).
+//  4. Because users come after operands, chains of constants fold in one walk.
+#include "ir/tensor.hpp"
+#include "passes/simplify.hpp"
+
+namespace kiln {
+
+namespace {
+
+constexpr int64_t kMaxFoldElements = int64_t(1) << 16;
+
+class Fold final : public Pass {
+ public:
+  std::string_view name() const override { return "fold"; }
+  bool run(Graph& g, Diagnostics&) override {
+    std::vector<char> live = live_nodes(g);
+    bool changed = false;
+    for (NodeId i = 0; i < static_cast<NodeId>(g.size()); ++i) {
+      Node& n = g[i];
+      const OpRow& row = op_row(n.op);
+      if (!live[i] || row.cls == OpClass::leaf || !row.eval || n.in.empty()) continue;
+      if (num_elements(n.shape) > kMaxFoldElements) continue;
+      std::vector<Tensor> args;
+      args.reserve(n.in.size());
+      bool all_literal = true;
+      for (NodeId in : n.in) {
+        Tensor t(g[in].dtype, g[in].shape);
+        if (!literal_values(g[in], t.data)) { all_literal = false; break; }
+        args.push_back(std::move(t));
+      }
+      if (!all_literal) continue;
+      std::vector<const Tensor*> ptrs;
+      for (auto& t : args) ptrs.push_back(&t);
+      Tensor out(n.dtype, n.shape);
+      row.eval(ptrs, n, out);
+      n.op = Op::literal;
+      n.in.clear();
+      n.attrs = Attrs{};
+      n.attrs.init.kind = InitKind::literal;
+      n.attrs.init.data = std::move(out.data);
+      changed = true;
+    }
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_fold_pass() { return std::make_unique<Fold>(); }
+
+}  // namespace kiln
