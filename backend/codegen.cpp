@@ -169,7 +169,9 @@ int CompiledGraph::find(BufferKind k, std::string_view name) const {
 }
 
 std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err) {
-  auto t0 = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   JitEngine* je = JitEngine::shared(err);
   if (!je) return nullptr;
   auto ctx = std::make_unique<llvm::LLVMContext>();
@@ -177,19 +179,24 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   std::string prefix;
   auto m = build_module(g, *je, *ctx, plan, prefix, err);
   if (!m) return nullptr;
-  je->optimize(*m);
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
+  cg->phase_[0] = since(t0);
+  auto t1 = Clock::now();
+  je->optimize(*m);
+  cg->phase_[1] = since(t1);
   if (opt.keep_ir) cg->llvm_ir_ = module_ir_text(*m);
+  auto t2 = Clock::now();
   cg->code_ = je->add(std::move(m), std::move(ctx), err);
   if (!cg->code_) return nullptr;
-  for (int e = 0; e < 3; ++e) {
+  for (int e = 0; e < 3; ++e) {  // the first lookup compiles the module to machine code
     void* f = cg->code_->lookup(fmt::format("{}_{}", prefix, kEntryNames[e]), err);
     if (!f) return nullptr;
     cg->entries_[e] = reinterpret_cast<EntryFn>(f);
   }
+  cg->phase_[2] = since(t2);
   cg->buffers_ = std::move(plan.buffers);
   cg->arena_bytes_ = plan.arena_bytes;
-  cg->compile_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  cg->compile_seconds_ = since(t0);
   return cg;
 }
 

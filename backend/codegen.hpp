@@ -47,6 +47,10 @@ class CompiledGraph {
   // Index of the buffer of that kind and name; -1 when there is none.
   int find(BufferKind k, std::string_view name) const;
   double compile_seconds() const { return compile_seconds_; }
+  // The parts of compile_seconds: IR generation, the O3 pipeline, machine code.
+  double ir_seconds() const { return phase_[0]; }
+  double opt_seconds() const { return phase_[1]; }
+  double codegen_seconds() const { return phase_[2]; }
   const std::string& llvm_ir() const { return llvm_ir_; }
 
  private:
@@ -55,6 +59,7 @@ class CompiledGraph {
   int64_t arena_bytes_ = 0;
   EntryFn entries_[3] = {};
   double compile_seconds_ = 0;
+  double phase_[3] = {};
   std::string llvm_ir_;
   std::unique_ptr<JitCode> code_;
 };

@@ -11,15 +11,15 @@ using llvm::Value;
 
 namespace {
 
-constexpr int kMR = 6;        // rows of C per micro-tile
-constexpr int kNV = 2;        // host vectors of C per row of a micro-tile
-constexpr int64_t kKC = 256;  // k block: a kKC x (kNV * lanes) panel of B stays in L1
+constexpr int kNV = 2;  // host vectors of C per row of a micro-tile
 
 struct Gemm {
   Builder& b;
   llvm::Type* t;
   llvm::FixedVectorType* vt;
   int W;  // lanes
+  int MR;      // rows of C per micro-tile
+  int64_t KC;  // k block: a KC x (kNV * W) panel of B stays in L1 while the tiles sweep M
   int64_t M, K, N;
   Value *A, *B, *C;
 };
@@ -75,10 +75,10 @@ void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv,
 void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c) {
   Builder& b = g.b;
   int64_t NR = int64_t(kNV) * g.W;
-  int64_t nfull = g.N / NR, ntail = g.N % NR, mfull = g.M / kMR, mtail = g.M % kMR;
+  int64_t nfull = g.N / NR, ntail = g.N % NR, mfull = g.M / g.MR, mtail = g.M % g.MR;
   auto rows = [&](Value* j0, int nv, int last) {
-    emit_for(b, mfull, [&](Value* i) { micro(g, b.CreateMul(i, i64(b, kMR)), j0, k0, kc, kMR, nv, last, load_c); }, "mi");
-    if (mtail) micro(g, i64(b, mfull * kMR), j0, k0, kc, int(mtail), nv, last, load_c);
+    emit_for(b, mfull, [&](Value* i) { micro(g, b.CreateMul(i, i64(b, g.MR)), j0, k0, kc, g.MR, nv, last, load_c); }, "mi");
+    if (mtail) micro(g, i64(b, mfull * g.MR), j0, k0, kc, int(mtail), nv, last, load_c);
   };
   emit_for(b, nfull, [&](Value* j) { rows(b.CreateMul(j, i64(b, NR)), kNV, g.W); }, "nj");
   if (ntail) {
@@ -109,7 +109,10 @@ void matmul_kernel(KernelCtx& k) {
     return;
   }
   int W = t->isDoubleTy() ? std::max(2, k.lanes / 2) : k.lanes;
-  Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, M, K, N, k.in[0], k.in[1], k.out};
+  // 8 x 2 tiles on AVX-512 (16 of its 32 vector registers hold C), 6 x 2 with 16 registers.
+  int mr = k.lanes >= 16 ? 8 : 6;
+  Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, 256, M, K, N, k.in[0], k.in[1], k.out};
+  const int64_t kKC = g.KC;
   if (K <= kKC) {
     k_block(g, i64(b, 0), K, false);
     return;
