@@ -212,35 +212,23 @@ bool accumulates(Op op) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("every op has a JIT generator", "[jit]") {
-  for (int i = 0; i < kNumOps; ++i) {
-    Op op = Op(i);
-    if (op_row(op).cls == OpClass::leaf) continue;  // leaves are buffers or constants
-    const backend::OpGen& gen = backend::op_gen(op);
-    INFO("op " << op_name(op));
-    CHECK((gen.kernel != nullptr || gen.alias));
-    CHECK(cases_for(op) != nullptr);
-  }
-}
-
-TEST_CASE("JIT agrees with the interpreter on every op", "[jit]") {
-  double total_compile = 0;
-  int graphs = 0, results = 0;
+// Compiles each op's cases in one graph and compares every output, in both f32 entries
+// that compute outputs. Returns (graphs, results) counted.
+void compare_all_ops(DType ft, Precision p, double tol, double& compile_s, int& graphs, int& results) {
   for (int i = 0; i < kNumOps; ++i) {
     Op op = Op(i);
     auto make = cases_for(op);
     if (!make) continue;
     Cases c;
+    c.ft = ft;
     make(c, op);
     std::string err;
-    auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
-    INFO("op " << op_name(op) << ": " << err);
+    auto ref = evaluate(c.g, c.leaves, p, err);
+    INFO("op " << op_name(op) << " in " << dtype_name(ft) << ": " << err);
     REQUIRE(ref);
     auto cg = backend::compile_graph(c.g, {}, err);
     REQUIRE(cg);
-    total_compile += cg->compile_seconds();
+    compile_s += cg->compile_seconds();
     ++graphs;
     backend::HostBuffers hb(*cg);
     REQUIRE(hb.set_leaves(c.leaves, err));
@@ -262,11 +250,37 @@ TEST_CASE("JIT agrees with the interpreter on every op", "[jit]") {
                         }()
                      << " worst at " << at << ": jit " << (got.data.empty() ? 0 : got.data[at]) << " interp "
                      << (want.data.empty() ? 0 : want.data[at]));
-        CHECK(worst <= 1e-5);
+        CHECK(worst <= tol);
         ++results;
       }
     }
   }
-  WARN(fmt::format("{} op graphs, {} results compared; compile {:.3f} s total, {:.1f} ms per graph", graphs, results,
-                   total_compile, 1e3 * total_compile / std::max(graphs, 1)));
+}
+
+}  // namespace
+
+TEST_CASE("every op has a JIT generator", "[jit]") {
+  for (int i = 0; i < kNumOps; ++i) {
+    Op op = Op(i);
+    if (op_row(op).cls == OpClass::leaf) continue;  // leaves are buffers or constants
+    const backend::OpGen& gen = backend::op_gen(op);
+    INFO("op " << op_name(op));
+    CHECK((gen.kernel != nullptr || gen.alias));
+    CHECK(cases_for(op) != nullptr);
+  }
+}
+
+TEST_CASE("JIT agrees with the interpreter on every op (f32)", "[jit]") {
+  double compile_s = 0;
+  int graphs = 0, results = 0;
+  compare_all_ops(DType::f32, Precision::f32, 1e-5, compile_s, graphs, results);
+  WARN(fmt::format("f32: {} op graphs, {} results compared; compile {:.3f} s total, {:.1f} ms per graph", graphs,
+                   results, compile_s, 1e3 * compile_s / std::max(graphs, 1)));
+}
+
+TEST_CASE("JIT agrees with the interpreter on every op (f64)", "[jit]") {
+  double compile_s = 0;
+  int graphs = 0, results = 0;
+  compare_all_ops(DType::f64, Precision::f64, 1e-12, compile_s, graphs, results);
+  CHECK(results > 500);
 }

@@ -5,6 +5,7 @@
 #include "ir/interpreter.hpp"
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <optional>
 #include <random>
 
 namespace kiln::jit_test {
@@ -16,10 +17,11 @@ struct Cases {
   ValueMap leaves;
   std::mt19937 rng{1234};
   int count = 0;
+  DType ft = DType::f32;  // the float type of operands whose type is not given
 
   // Random input; `gen` draws one value (already representable in the dtype).
   template <class Gen>
-  NodeId input(Shape s, Gen gen, DType t = DType::f32) {
+  NodeId input(Shape s, Gen gen, DType t) {
     std::string name = "x" + std::to_string(g.inputs.size());
     Node n{Op::input, t, s, {}, {}, {}, name};
     NodeId id = g.append(std::move(n));
@@ -29,16 +31,17 @@ struct Cases {
     leaves[name] = std::move(v);
     return id;
   }
-  NodeId uniform(Shape s, double lo, double hi, DType t = DType::f32) {
+  NodeId uniform(Shape s, double lo, double hi, std::optional<DType> ty = {}) {
+    DType t = ty.value_or(ft);
     std::uniform_real_distribution<double> d(lo, hi);
     return input(std::move(s), [&] { return t == DType::f32 ? double(float(d(rng))) : d(rng); }, t);
   }
-  NodeId integers(Shape s, int lo, int hi, DType t = DType::f32) {  // integer values in [lo, hi]
+  NodeId integers(Shape s, int lo, int hi, std::optional<DType> t = {}) {  // integer values in [lo, hi]
     std::uniform_int_distribution<int> d(lo, hi);
-    return input(std::move(s), [&] { return double(d(rng)); }, t);
+    return input(std::move(s), [&] { return double(d(rng)); }, t.value_or(ft));
   }
-  NodeId lit(Shape s, std::vector<double> data, DType t = DType::f32) {
-    Node n{Op::literal, t, std::move(s), {}, {}, {}, ""};
+  NodeId lit(Shape s, std::vector<double> data, std::optional<DType> t = {}) {
+    Node n{Op::literal, t.value_or(ft), std::move(s), {}, {}, {}, ""};
     n.attrs.init.kind = InitKind::literal;
     n.attrs.init.data = std::move(data);
     return g.append(std::move(n));
