@@ -2,6 +2,7 @@
 // the elementwise loop that drives them, and the op -> generator table. Formulas mirror
 // the reference interpreter's, evaluated in the node's element type.
 #include "backend/ops.hpp"
+#include "backend/vmath.hpp"
 #include <array>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
@@ -20,19 +21,7 @@ Value* ElemCtx::intrinsic(llvm::Intrinsic::ID id, Args args) const {
   return b.CreateIntrinsic(id, {args[0]->getType()}, std::vector<Value*>(args.begin(), args.end()));
 }
 
-Value* ElemCtx::libm(std::string_view name, Value* x) const {
-  std::string fn(name);
-  if (x->getType()->isFloatTy()) fn += 'f';
-  auto callee = m.getOrInsertFunction(fn, llvm::FunctionType::get(x->getType(), {x->getType()}, false));
-  if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-    f->setDoesNotAccessMemory();
-    f->setDoesNotThrow();
-    f->setWillReturn();
-  }
-  auto* call = b.CreateCall(callee, {x});
-  call->setDoesNotAccessMemory();
-  return call;
-}
+Value* ElemCtx::libm(std::string_view name, Value* x) const { return libm_call(b, name, x); }
 
 Value* ElemCtx::select_lt(Value* a, Value* bb, Value* x, Value* y) const {
   return b.CreateSelect(b.CreateFCmpOLT(a, bb), x, y);
@@ -76,12 +65,12 @@ namespace {
 
 Value* softplus_tail(ElemCtx& e, Value* x) {  // log1p(exp(-|x|))
   Value* ax = e.intrinsic(I::fabs, {&x, 1});
-  Value* ex = e.intrinsic(I::exp, std::array{e.b.CreateFNeg(ax)});
-  return e.libm("log1p", ex);
+  Value* ex = math_exp(e.b, e.b.CreateFNeg(ax));
+  return math_log1p(e.b, ex);
 }
 // The stable form: x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)), with one exp(-|x|).
 Value* sigmoid(ElemCtx& e, Value* x) {
-  Value* ex = e.intrinsic(I::exp, std::array{e.b.CreateFNeg(e.intrinsic(I::fabs, {&x, 1}))});
+  Value* ex = math_exp(e.b, e.b.CreateFNeg(e.intrinsic(I::fabs, {&x, 1})));
   Value* num = e.b.CreateSelect(e.b.CreateFCmpOGE(x, e.c(0)), e.c(1), ex);
   return e.b.CreateFDiv(num, e.b.CreateFAdd(e.c(1), ex));
 }
@@ -95,22 +84,24 @@ template <llvm::Intrinsic::ID id>
 Value* intr1(ElemCtx& e, Args x) { return e.intrinsic(id, x.first(1)); }
 
 Value* g_neg(ElemCtx& e, Args x) { return e.b.CreateFNeg(x[0]); }
-Value* g_log1p(ElemCtx& e, Args x) { return e.libm("log1p", x[0]); }
-Value* g_expm1(ElemCtx& e, Args x) { return e.libm("expm1", x[0]); }
+Value* g_exp(ElemCtx& e, Args x) { return math_exp(e.b, x[0]); }
+Value* g_log(ElemCtx& e, Args x) { return math_log(e.b, x[0]); }
+Value* g_log1p(ElemCtx& e, Args x) { return math_log1p(e.b, x[0]); }
+Value* g_expm1(ElemCtx& e, Args x) { return math_expm1(e.b, x[0]); }
 Value* g_rsqrt(ElemCtx& e, Args x) { return e.b.CreateFDiv(e.c(1), e.intrinsic(I::sqrt, x)); }
 Value* g_square(ElemCtx& e, Args x) { return e.b.CreateFMul(x[0], x[0]); }
 Value* g_sign(ElemCtx& e, Args x) {
   Value* s = e.b.CreateSelect(e.b.CreateFCmpOLT(x[0], e.c(0)), e.c(-1), e.c(0));
   return e.b.CreateSelect(e.b.CreateFCmpOGT(x[0], e.c(0)), e.c(1), s);
 }
-Value* g_tanh(ElemCtx& e, Args x) { return e.libm("tanh", x[0]); }
+Value* g_tanh(ElemCtx& e, Args x) { return math_tanh(e.b, x[0]); }
 Value* g_sigmoid(ElemCtx& e, Args x) { return sigmoid(e, x[0]); }
 Value* g_relu(ElemCtx& e, Args x) { return max0(e, x[0]); }
 Value* g_leaky_relu(ElemCtx& e, Args x) {
   return e.b.CreateSelect(e.b.CreateFCmpOGT(x[0], e.c(0)), x[0], e.b.CreateFMul(e.c(e.n.attrs.alpha), x[0]));
 }
 Value* g_elu(ElemCtx& e, Args x) {
-  Value* neg = e.b.CreateFMul(e.c(e.n.attrs.alpha), e.libm("expm1", x[0]));
+  Value* neg = e.b.CreateFMul(e.c(e.n.attrs.alpha), math_expm1(e.b, x[0]));
   return e.b.CreateSelect(e.b.CreateFCmpOGT(x[0], e.c(0)), x[0], neg);
 }
 constexpr double kSqrt2 = 1.4142135623730951, kInvSqrt2Pi = 0.3989422804014327;
@@ -125,7 +116,7 @@ Value* g_gelu_grad(ElemCtx& e0, Args x0) {
   ElemCtx e{e0.b, e0.m, e0.n, e0.b.getDoubleTy()};
   Value* x = e.b.CreateFPExt(x0[0], e.ty);
   Value* cdf = e.b.CreateFMul(e.c(0.5), one_plus_erf(e, x));
-  Value* g = e.intrinsic(I::exp, std::array{e.b.CreateFMul(e.b.CreateFMul(e.c(-0.5), x), x)});
+  Value* g = math_exp(e.b, e.b.CreateFMul(e.b.CreateFMul(e.c(-0.5), x), x));
   Value* r = e.b.CreateFAdd(cdf, e.b.CreateFMul(e.b.CreateFMul(x, e.c(kInvSqrt2Pi)), g));
   return r->getType() == e0.ty ? r : e.b.CreateFPTrunc(r, e0.ty);
 }
@@ -158,8 +149,8 @@ Value* g_where(ElemCtx& e, Args x) {
 // -(y max(log p, -100) + (1 - y) max(log(1 - p), -100)); log(1 - p) as log1p(-p), exact
 // where 1 - p would round.
 Value* g_bce(ElemCtx& e, Args x) {
-  Value* lp = std_max(e, e.intrinsic(I::log, x.first(1)), e.c(-100));
-  Value* lq = std_max(e, e.libm("log1p", e.b.CreateFNeg(x[0])), e.c(-100));
+  Value* lp = std_max(e, math_log(e.b, x[0]), e.c(-100));
+  Value* lq = std_max(e, math_log1p(e.b, e.b.CreateFNeg(x[0])), e.c(-100));
   Value* s = e.b.CreateFAdd(e.b.CreateFMul(x[1], lp), e.b.CreateFMul(e.b.CreateFSub(e.c(1), x[1]), lq));
   return e.b.CreateFNeg(s);
 }
@@ -193,8 +184,8 @@ void elementwise_kernel(KernelCtx& k) {
 void elementwise_gens(OpGen* t) {
   auto set = [&](Op op, ElemFn f) { t[static_cast<int>(op)] = OpGen{f, elementwise_kernel}; };
   set(Op::neg, g_neg);
-  set(Op::exp, intr1<I::exp>);
-  set(Op::log, intr1<I::log>);
+  set(Op::exp, g_exp);
+  set(Op::log, g_log);
   set(Op::log1p, g_log1p);
   set(Op::expm1, g_expm1);
   set(Op::sqrt, intr1<I::sqrt>);

@@ -1,6 +1,7 @@
 // Kernel generators of softmax and log_softmax (stable, along one axis) and of
 // softmax_cross_entropy (one-hot/probability labels or i32 class indices).
 #include "backend/ops.hpp"
+#include "backend/vmath.hpp"
 #include <llvm/IR/Intrinsics.h>
 
 namespace kiln::backend {
@@ -51,12 +52,12 @@ void softmax_kernel(KernelCtx& k) {
       st(b.CreateBinaryIntrinsic(I::maxnum, ld(m, j[1]), ld(k.in[0], xi(j[0], j[1]))), m, j[1]);
     });
     emit_nest(b, {a.len, a.inner}, [&](const Values& j) {
-      Value* e = b.CreateUnaryIntrinsic(I::exp, b.CreateFSub(ld(k.in[0], xi(j[0], j[1])), ld(m, j[1])));
+      Value* e = math_exp(b, b.CreateFSub(ld(k.in[0], xi(j[0], j[1])), ld(m, j[1])));
       st(reassoc(b.CreateFAdd(ld(s, j[1]), e)), s, j[1]);
       if (!log) st(e, k.out, xi(j[0], j[1]));
     });
     if (log)  // lse = m + log(s), kept in s
-      emit_for(b, a.inner, [&](Value* i) { st(b.CreateFAdd(ld(m, i), b.CreateUnaryIntrinsic(I::log, ld(s, i))), s, i); });
+      emit_for(b, a.inner, [&](Value* i) { st(b.CreateFAdd(ld(m, i), math_log(b, ld(s, i))), s, i); });
     emit_nest(b, {a.len, a.inner}, [&](const Values& j) {
       Value* p = xi(j[0], j[1]);
       Value* r = log ? b.CreateFSub(ld(k.in[0], p), ld(s, j[1])) : b.CreateFDiv(ld(k.out, p), ld(s, j[1]));
@@ -85,10 +86,10 @@ void sce_kernel(KernelCtx& k) {
       return Values{b.CreateBinaryIntrinsic(I::maxnum, acc[0], z(b.CreateAdd(row, c)))};
     })[0];
     Value* s = emit_for(b, 0, C, 1, {llvm::ConstantFP::get(t, 0)}, [&](Value* c, const Values& acc) {
-      Value* e = b.CreateUnaryIntrinsic(I::exp, b.CreateFSub(z(b.CreateAdd(row, c)), m));
+      Value* e = math_exp(b, b.CreateFSub(z(b.CreateAdd(row, c)), m));
       return Values{reassoc(b.CreateFAdd(acc[0], e))};
     })[0];
-    Value* lse = b.CreateFAdd(m, b.CreateUnaryIntrinsic(I::log, s));
+    Value* lse = b.CreateFAdd(m, math_log(b, s));
     Value* loss;
     if (idx_labels) {
       Value* lab = b.CreateSExt(k.load_in(1, r), b.getInt64Ty());

@@ -1,6 +1,7 @@
 // Kernel generators of the reductions (sum, mean, max, min, logsumexp over any axes, with
 // keepdims), sum_to, and argmax. One accumulation loop walks the input in row-major order.
 #include "backend/ops.hpp"
+#include "backend/vmath.hpp"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -125,12 +126,12 @@ void reduce_kernel(KernelCtx& k) {
         return b.CreateSelect(finite(m), m, llvm::ConstantFP::get(t, 0));
       };
       emit_reduce(k, t, k.in[0], s, ost, k.scratch, n_out, Acc::sum, [&](Value* x, Value* o) {
-        return b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, b.CreateFSub(x, safe_max(o)));
+        return math_exp(b, b.CreateFSub(x, safe_max(o)));
       });
       emit_for(b, n_out, [&](Value* i) {
         Value* sum = b.CreateLoad(t, at(b, t, k.scratch, i));
         Value* m = b.CreateLoad(t, at(b, t, k.out, i));
-        Value* r = b.CreateFAdd(m, b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum));
+        Value* r = b.CreateFAdd(m, math_log(b, sum));
         b.CreateStore(b.CreateSelect(finite(m), r, m), at(b, t, k.out, i));
       });
       break;

@@ -67,6 +67,7 @@ inline Attrs axes(std::vector<int64_t> ax, bool keepdims = false) {
 inline double rel_err(double a, double b, double floor) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : INFINITY;
   if (a == b) return 0;
+  if (std::isinf(a) || std::isinf(b)) return INFINITY;
   return std::fabs(a - b) / std::max({std::fabs(a), std::fabs(b), floor});
 }
 
