@@ -4,7 +4,11 @@
 #include "backend/codegen.hpp"
 #include "backend/ops.hpp"
 #include "backend/plan.hpp"
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <chrono>
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
@@ -23,6 +27,7 @@ struct ModuleGen {
   llvm::Module& m;
   int lanes;
   std::string prefix;
+  bool export_kernels;  // external linkage, so that a profiler map can name them
   llvm::LLVMContext& ctx = m.getContext();
   llvm::PointerType* ptr = llvm::PointerType::getUnqual(m.getContext());
   std::vector<llvm::Function*> kernels = std::vector<llvm::Function*>(g.size(), nullptr);
@@ -52,7 +57,7 @@ struct ModuleGen {
     bool scratch = p.scratch[id] >= 0;
     std::vector<llvm::Type*> args(1 + n.in.size() + (scratch ? 1 : 0), ptr);
     auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
-    auto* f = llvm::Function::Create(ft, llvm::GlobalValue::InternalLinkage,
+    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
                                      fmt::format("{}_{}_{}", prefix, op_name(n.op), id), m);
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -135,6 +140,35 @@ struct ModuleGen {
 
 std::atomic<int> g_counter{0};
 
+// KILN_PERF_MAP=1: kernels are exported and listed in /tmp/perf-<pid>.map, so that
+// `perf report` names the JIT's functions.
+bool perf_map_wanted() {
+  static const bool on = std::getenv("KILN_PERF_MAP") != nullptr;
+  return on;
+}
+
+void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::string& prefix) {
+  std::vector<std::pair<uint64_t, std::string>> syms;
+  std::string err;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias) continue;
+    std::string name = fmt::format("{}_{}_{}", prefix, op_name(g[i].op), i);
+    if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
+  }
+  for (const char* e : kEntryNames) {
+    std::string name = fmt::format("{}_{}", prefix, e);
+    if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
+  }
+  std::sort(syms.begin(), syms.end());
+  std::FILE* f = std::fopen(fmt::format("/tmp/perf-{}.map", getpid()).c_str(), "a");
+  if (!f) return;
+  for (size_t i = 0; i < syms.size(); ++i) {
+    uint64_t size = i + 1 < syms.size() ? syms[i + 1].first - syms[i].first : 4096;
+    std::fprintf(f, "%lx %lx %s\n", (unsigned long)syms[i].first, (unsigned long)size, syms[i].second.c_str());
+  }
+  std::fclose(f);
+}
+
 // Builds and verifies the module of a graph (not yet optimised).
 std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Plan& plan,
                                            std::string& prefix, std::string& err) {
@@ -149,7 +183,7 @@ std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::
   prefix = fmt::format("kiln{}", g_counter++);
   auto m = std::make_unique<llvm::Module>("kiln." + (g.model_name.empty() ? std::string("model") : g.model_name), ctx);
   je.configure(*m);
-  ModuleGen gen{g, plan, *m, je.vector_lanes(), prefix};
+  ModuleGen gen{g, plan, *m, je.vector_lanes(), prefix, perf_map_wanted()};
   gen.emit();
   std::string msg;
   llvm::raw_string_ostream os(msg);
@@ -194,6 +228,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
     cg->entries_[e] = reinterpret_cast<EntryFn>(f);
   }
   cg->phase_[2] = since(t2);
+  if (perf_map_wanted()) write_perf_map(*cg->code_, g, plan, prefix);
   cg->buffers_ = std::move(plan.buffers);
   cg->arena_bytes_ = plan.arena_bytes;
   cg->compile_seconds_ = since(t0);
