@@ -461,3 +461,39 @@ TEST_CASE("kiln train, predict and eval from the command line", "[train]") {
   CHECK(losses(dir.file("a.jsonl")).size() == 2);
   CHECK(losses(dir.file("a.jsonl")) == losses(dir.file("b.jsonl")));
 }
+
+TEST_CASE("the jit engine trains like the interpreter and is deterministic", "[train]") {
+  TempDir dir;
+  TrainOptions o;
+  o.epochs = 3;
+  o.val_split = 0.2;
+  o.save = dir.file("interp.safetensors");
+  Run a = train(kIris, o);
+  o.engine.kind = "jit";
+  o.save = dir.file("jit.safetensors");
+  Run b = train(kIris, o), c = train(kIris, o);
+  INFO(b.err.message);
+  REQUIRE(a.result);
+  REQUIRE(b.result);
+  REQUIRE(c.result);
+  REQUIRE(a.result->step_losses.size() == b.result->step_losses.size());
+  for (size_t k = 0; k < a.result->step_losses.size(); ++k)
+    CHECK(b.result->step_losses[k] == Approx(a.result->step_losses[k]).epsilon(1e-5));
+  CHECK(*b.result->epochs.back().val_loss == Approx(*a.result->epochs.back().val_loss).epsilon(1e-5));
+  CHECK(b.result->step_losses == c.result->step_losses);  // bit-identical reruns
+
+  // a checkpoint written by one engine predicts the same with the other
+  SourceFile src("test.model", kIris);
+  PredictOptions po;
+  po.params = dir.file("jit.safetensors");
+  po.data = {iris_csv()};
+  RunError err;
+  Diagnostics d1(&src), d2(&src);
+  auto pi = run_predict(src, po, d1, err);
+  po.engine.kind = "jit";
+  auto pj = run_predict(src, po, d2, err);
+  REQUIRE(pi);
+  REQUIRE(pj);
+  REQUIRE(pi->table.size() == pj->table.size());
+  for (size_t k = 0; k < pi->table.size(); ++k) CHECK(pj->table[k] == Approx(pi->table[k]).margin(1e-6));
+}
