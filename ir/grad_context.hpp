@@ -1,6 +1,5 @@
-// GradContext: what a derivative rule (OpRow::grad) sees while the autodiff pass builds
-// the backward graph — the forward node, its inputs, the output gradient, and node builders
-// that stamp every new node with the forward node's source range.
+// GradContext: what a derivative rule (OpRow::grad) sees while autodiff builds the backward
+// graph: the forward node, its inputs, the output gradient, and loc-stamping node builders.
 #pragma once
 #include "ir/graph.hpp"
 #include <utility>

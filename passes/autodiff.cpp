@@ -15,7 +15,7 @@
 //     op calls its row's grad rule with that total, asking only for active operands.
 //  6. Each contribution a rule adds for operand i is, when larger than the operand (it has
 //     the output's broadcast shape), summed down with sum_to, then queued for operand i.
-//  7. For every param in declaration order append (param, gradient) to g.grads; a param
+//  7. For every param in declaration order set (param, gradient) in g.grads; a param
 //     that does not reach the loss gets zeros (a literal 0 broadcast to its shape), so the
 //     optimizer always has one. Inputs, consts, states and literals get none.
 #include "passes/autodiff.hpp"
@@ -97,7 +97,8 @@ bool differentiate(Graph& g, Diagnostics& d) {
     }
   }
 
-  // 7.
+  // 7. (a second run replaces the gradients of the first; its nodes are left for DCE)
+  g.grads.clear();
   for (NodeId p : g.params) {
     NodeId grad = p < NodeId(n0) && total[p] >= 0 ? total[p] : zeros_like(g, p, g[p].loc);
     g.grads.emplace_back(p, grad);
@@ -109,8 +110,7 @@ namespace {
 struct AutodiffPass : Pass {
   std::string_view name() const override { return "autodiff"; }
   bool run(Graph& g, Diagnostics& d) override {
-    size_t before = g.grads.size();
-    return differentiate(g, d) && g.grads.size() != before;
+    return differentiate(g, d);
   }
 };
 }  // namespace

@@ -10,7 +10,7 @@ namespace kiln {
 // error diagnostic, id "train") when there is nothing to differentiate.
 bool differentiate(Graph& g, Diagnostics& d);
 
-// The pass form of differentiate() ("autodiff"); reports a change when grads were added.
+// The pass form of differentiate() ("autodiff"); reports a change when it succeeded.
 std::unique_ptr<Pass> make_autodiff_pass();
 
 }  // namespace kiln
