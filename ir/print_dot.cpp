@@ -43,7 +43,7 @@ std::string print_ir_dot(const Graph& g) {
   for (auto& [name, id] : g.train.metrics) role(id, "metric " + name);
 
   std::string out = fmt::format("digraph \"{}\" {{\n", dot_escape(g.model_name.empty() ? "ir" : g.model_name));
-  out += "  node [fontname=\"monospace\", fontsize=10];\n  edge [arrowsize=0.6];\n";
+  out += "  node [fontname=\"monospace\", fontsize=10];\n  edge [arrowsize=0.6, fontname=\"monospace\", fontsize=9];\n";
   for (NodeId i = 0; i < size; ++i) {
     const Node& n = g.nodes[i];
     if (static_cast<int>(n.op) >= kNumOps) continue;

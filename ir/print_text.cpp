@@ -103,6 +103,10 @@ std::string print_ir_text(const Graph& g) {
   std::vector<NodeId> derived[4];  // inputs, params, consts, states in node order
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
+    if (static_cast<int>(n.op) >= kNumOps) {  // not readable back; verify_graph reports it
+      out += fmt::format("%{}:{} = <op {}>\n", i, type_str(n.dtype, n.shape), static_cast<int>(n.op));
+      continue;
+    }
     const OpRow& row = op_row(n.op);
     std::string s = fmt::format("%{}:{} = {}", i, type_str(n.dtype, n.shape), row.name);
     if (is_named_leaf(n.op)) s += " " + text::quote(n.name);

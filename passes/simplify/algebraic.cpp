@@ -102,8 +102,18 @@ NodeId reshape_of_reshape(Graph& g, const Match& m) {
   return g.make(Op::reshape, {m.x[0]}, a, g[m.node].loc);
 }
 
+// op(broadcast_to(s), x) -> op(s, x) when op's own broadcasting already gives the
+// node's shape (binary elementwise ops broadcast their operands anyway).
+bool broadcast_absorbed(const Graph& g, const Match& m) {
+  Shape s;
+  return broadcast_shapes(g[m.x[1]].shape, g[m.x[0]].shape, s) && s == g[m.node].shape;
+}
+NodeId operand_left(Graph& g, const Match& m) { return g.make(g[m.node].op, {m.x[1], m.x[0]}, {}, g[m.node].loc); }
+NodeId operand_right(Graph& g, const Match& m) { return g.make(g[m.node].op, {m.x[0], m.x[1]}, {}, g[m.node].loc); }
+
 const std::vector<Rule>& rules() {
-  static const std::vector<Rule> table = {
+  static const std::vector<Rule> table = [] {
+    std::vector<Rule> t = {
       {"x*1", op(Op::mul, {X, ONE}), nullptr, keep_x},
       {"1*x", op(Op::mul, {ONE, X}), nullptr, keep_x},
       {"x+0", op(Op::add, {X, ZERO}), nullptr, keep_x},
@@ -117,7 +127,13 @@ const std::vector<Rule>& rules() {
       {"reshape(x, x.shape)", op(Op::reshape, {X}), same_shape_attr, keep_x},
       {"reshape(reshape(x))", op(Op::reshape, {op(Op::reshape, {X})}), nullptr, reshape_of_reshape},
       {"sum(broadcast_to(s))", op(Op::sum, {op(Op::broadcast_to, {S})}), scalar_x1, sum_of_broadcast},
-  };
+    };
+    for (Op o : {Op::add, Op::sub, Op::mul, Op::div}) {
+      t.push_back({"op(broadcast_to(s), x)", op(o, {op(Op::broadcast_to, {S}), X}), broadcast_absorbed, operand_left});
+      t.push_back({"op(x, broadcast_to(s))", op(o, {X, op(Op::broadcast_to, {S})}), broadcast_absorbed, operand_right});
+    }
+    return t;
+  }();
   return table;
 }
 

@@ -4,8 +4,9 @@
 // Algorithm:
 //  1. Compute the live nodes; walk them in id order (operands before users).
 //  2. Skip leaves (params, inputs, consts and states are never folded; literals already
-//     are values), ops without a reference kernel, and results of more than 1<<16
-//     elements (folding would bloat the program with data).
+//     are values), ops without a reference kernel, results of more than 1<<16 elements
+//     (folding would bloat the program with data), and broadcast_to (it computes
+//     nothing: folding would only store the repeated copies).
 //  3. If every operand is a literal with known data, evaluate the op with its kernel on
 //     those values (in double, like the f64 interpreter) and turn the node, in place,
 //     into a literal with that data. Its id, type, name and source range are kept, so no
@@ -29,7 +30,7 @@ class Fold final : public Pass {
     for (NodeId i = 0; i < static_cast<NodeId>(g.size()); ++i) {
       Node& n = g[i];
       const OpRow& row = op_row(n.op);
-      if (!live[i] || row.cls == OpClass::leaf || !row.eval || n.in.empty()) continue;
+      if (!live[i] || row.cls == OpClass::leaf || !row.eval || n.in.empty() || n.op == Op::broadcast_to) continue;
       if (num_elements(n.shape) > kMaxFoldElements) continue;
       std::vector<Tensor> args;
       args.reserve(n.in.size());

@@ -280,7 +280,41 @@ TEST_CASE("optimizer states are named leaves initialised to zeros", "[optim]") {
   a.g.train.optimizer = spec("adagrad", 0.1);
   REQUIRE(add_optimizer(a.g, d));
   CHECK(a.g[a.g.states[1]].name == "w0.sum_sq");
+  // A declaration named "step" keeps its name; the counter takes one no user can write.
+  Quadratic c({{1.0}}, {{0.0}});
+  leaf(c.g, Op::input, "step", {});
+  REQUIRE(add_optimizer(c.g, d));
+  CHECK(c.g[c.g.states[0]].name == "optimizer.step");
   CHECK_FALSE(d.has_errors());
+}
+
+TEST_CASE("f32 params: f32 states, and f32 arithmetic stays close to the double formulas", "[optim]") {
+  Graph g;
+  NodeId w = leaf(g, Op::param, "w", {2}, DType::f32);
+  Node c{Op::literal, DType::f32, {2}, {}, {}, {}, {}};
+  c.attrs.init.kind = InitKind::literal;
+  c.attrs.init.data = {1.0, -2.0};
+  NodeId diff = g.make(Op::sub, {w, g.append(c)});
+  g.train.present = true;
+  g.train.minimize = g.make(Op::sum, {g.make(Op::square, {diff})});
+  g.grads = {{w, g.make(Op::mul, {g.scalar(2.0, DType::f32), diff})}};
+  g.train.optimizer = spec("adam", 0.1);
+  Diagnostics d;
+  REQUIRE(add_optimizer(g, d));
+  for (NodeId s : g.states) CHECK(g[s].dtype == DType::f32);
+  ValueMap vals = initial_values(g, 1);
+  vals.at("w").data = {0.5, 0.5};
+  Reference ref{g.train.optimizer, {}, std::nullopt, {{0.5, 0.5}}};
+  std::string err;
+  for (int step = 0; step < 4; ++step) {
+    REQUIRE(train_step(g, vals, Precision::f32, err));
+    ref.update({{1.0, -2.0}});
+    for (size_t i = 0; i < 2; ++i) {
+      double got = vals.at("w").data[i];
+      CHECK(got == double(float(got)));  // rounded to f32
+      CHECK(close(got, ref.w[0][i], 1e-5));
+    }
+  }
 }
 
 TEST_CASE("invalid optimizer settings are located diagnostics", "[optim]") {
@@ -299,6 +333,13 @@ TEST_CASE("invalid optimizer settings are located diagnostics", "[optim]") {
     CHECK_FALSE(add_optimizer(q.g, d));
     REQUIRE(d.error_count() == 1);
     CHECK(d.all()[0].id == "schedule");
+  }
+  SECTION("params of two element types") {
+    NodeId v = leaf(q.g, Op::param, "v", {2}, DType::f32);
+    q.g.grads.push_back({v, q.g.make(Op::neg, {v})});
+    CHECK_FALSE(add_optimizer(q.g, d));
+    REQUIRE(d.error_count() == 1);
+    CHECK(d.all()[0].message.find("'v' is f32") != std::string::npos);
   }
   SECTION("beta out of range") {
     q.g.train.optimizer = spec("adam", 0.1);

@@ -2,6 +2,7 @@
 // folding, DCE, the fixed-point pipeline, and value preservation on random inputs.
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
+#include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
 #include <catch2/catch.hpp>
@@ -122,6 +123,30 @@ TEST_CASE("reshape of reshape and sum of a broadcast scalar", "[simplify]") {
   CHECK(count_op(g, Op::sum) == 0);
 }
 
+TEST_CASE("a broadcast_to operand of a binary op is absorbed only when the shape is kept", "[simplify]") {
+  Graph g;
+  NodeId m = leaf(g, Op::input, "m", {2, 3});
+  NodeId s = leaf(g, Op::input, "s", {});
+  NodeId v = leaf(g, Op::input, "v", {3}), u = leaf(g, Op::input, "u", {3});
+  g.outputs.push_back({"left", g.make(Op::mul, {g.make(Op::broadcast_to, {s}, shape_attr({2, 3})), m})});
+  g.outputs.push_back({"right", g.make(Op::div, {m, g.make(Op::broadcast_to, {v}, shape_attr({2, 3}))})});
+  // add(v, u) alone would be [3], not [2,3]: the broadcast must stay.
+  g.outputs.push_back({"kept", g.make(Op::add, {g.make(Op::broadcast_to, {v}, shape_attr({2, 3})), u})});
+  REQUIRE(run(make_algebraic_pass(), g));
+  REQUIRE(run(make_dce_pass(), g));
+  const Node& left = g[out(g, 0)];
+  CHECK(left.op == Op::mul);
+  CHECK(left.shape == Shape{2, 3});
+  CHECK(left.in == std::vector<NodeId>{s, m});
+  const Node& right = g[out(g, 1)];
+  CHECK(right.op == Op::div);
+  CHECK(right.in == std::vector<NodeId>{m, v});
+  const Node& kept = g[out(g, 2)];
+  CHECK(kept.op == Op::add);
+  CHECK(g[kept.in[0]].op == Op::broadcast_to);
+  CHECK(count_op(g, Op::broadcast_to) == 1);
+}
+
 TEST_CASE("algebraic rules keep shapes, NaN and Inf behaviour", "[simplify]") {
   Graph g;
   NodeId x = leaf(g, Op::input, "x", {3});
@@ -183,8 +208,10 @@ TEST_CASE("constant folding computes literal values with the reference kernels",
   NodeId total = g.make(Op::sum, {vec});
   NodeId with_input = g.make(Op::add, {x, vec});
   NodeId with_const = g.make(Op::mul, {c, five});
-  NodeId huge = g.make(Op::broadcast_to, {g.scalar(1.5, DType::f64)}, shape_attr({300, 300}));
-  g.outputs = {{"vec", vec}, {"e", e}, {"total", total}, {"xi", with_input}, {"ci", with_const}, {"huge", huge}};
+  NodeId huge = g.make(Op::exp, {literal(g, std::vector<double>(90000, 0.5), {300, 300})});
+  NodeId splat = g.make(Op::broadcast_to, {g.scalar(1.5, DType::f64)}, shape_attr({2, 2}));
+  g.outputs = {{"vec", vec},       {"e", e},       {"total", total}, {"xi", with_input},
+               {"ci", with_const}, {"huge", huge}, {"splat", splat}};
   REQUIRE(run(make_fold_pass(), g));
   CHECK(lit_data(g, out(g, 0)) == std::vector<double>{5, 10, 15});
   CHECK(lit_data(g, out(g, 1)) == std::vector<double>{1});
@@ -192,7 +219,8 @@ TEST_CASE("constant folding computes literal values with the reference kernels",
   CHECK(g[out(g, 3)].op == Op::add);  // depends on an input
   CHECK(g[g[out(g, 3)].in[1]].op == Op::literal);
   CHECK(g[out(g, 4)].op == Op::mul);  // consts are never folded
-  CHECK(g[out(g, 5)].op == Op::broadcast_to);  // 90000 elements: too large to fold
+  CHECK(g[out(g, 5)].op == Op::exp);  // 90000 elements: too large to fold
+  CHECK(g[out(g, 6)].op == Op::broadcast_to);  // only repeats its operand: kept
   CHECK_FALSE(run(make_fold_pass(), g));
 }
 
@@ -372,4 +400,43 @@ TEST_CASE("simplifying a training graph keeps every step's values", "[simplify]"
     }
   }
   CHECK(va.at("step").data[0] == 5);
+}
+
+TEST_CASE("simplifying a differentiated network keeps its gradients", "[simplify]") {
+  Graph g;
+  NodeId x = leaf(g, Op::input, "x", {5, 4}), y = leaf(g, Op::input, "y", {5, 2});
+  NodeId w1 = leaf(g, Op::param, "w1", {4, 3}), b1 = leaf(g, Op::param, "b1", {3});
+  NodeId w2 = leaf(g, Op::param, "w2", {3, 2}), b2 = leaf(g, Op::param, "b2", {2});
+  NodeId h = g.make(Op::tanh, {g.make(Op::add, {g.make(Op::matmul, {x, w1}), b1})});
+  NodeId z = g.make(Op::add, {g.make(Op::matmul, {h, w2}), b2});
+  NodeId p = g.make(Op::sigmoid, {z});
+  g.train.present = true;
+  g.train.minimize = g.make(Op::mean, {g.make(Op::squared_error, {p, y})});
+  g.outputs = {{"p", p}};
+  Diagnostics d;
+  REQUIRE(differentiate(g, d));
+  REQUIRE(g.grads.size() == 4);
+  Graph s = g;
+  REQUIRE(make_simplify_pipeline().run(s, d));
+  CHECK(s.size() < g.size());
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  ValueMap vals;
+  for (NodeId leaf_id : {x, y, w1, b1, w2, b2}) {
+    Tensor t(DType::f64, g[leaf_id].shape);
+    for (double& v : t.data) v = dist(rng);
+    vals[g[leaf_id].name] = t;
+  }
+  std::string err;
+  auto a = evaluate(g, vals, Precision::f64, err);
+  auto b = evaluate(s, vals, Precision::f64, err);
+  REQUIRE(a);
+  REQUIRE(b);
+  for (size_t k = 0; k < g.grads.size(); ++k) {
+    REQUIRE(g[g.grads[k].first].name == s[s.grads[k].first].name);
+    const auto& ga = (*a)[g.grads[k].second].data;
+    const auto& gb = (*b)[s.grads[k].second].data;
+    REQUIRE(ga.size() == gb.size());
+    for (size_t i = 0; i < ga.size(); ++i) CHECK(gb[i] == Approx(ga[i]).epsilon(1e-12).margin(1e-15));
+  }
 }
