@@ -102,7 +102,7 @@ struct ModuleGen {
     for (size_t i = 0; i < g.size(); ++i) {
       if (!need[i] || !kernels[i]) continue;
       std::vector<Value*> args{where(NodeId(i))};
-      for (NodeId in : g[i].in) args.push_back(where(in));
+      for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
       if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
       b.CreateCall(kernels[i], args);
     }

@@ -24,6 +24,7 @@ struct Gemm {
   int MR;  // rows of C per micro-tile
   int64_t M, K, N;
   Value *A, *B, *C;
+  bool ta, tb;  // A is stored as A^T [K, M]; B as B^T [N, K]
   Value* Bp;  // packed panels of the current k block (scratch), or nullptr: read B in place
   int64_t NR() const { return int64_t(kNV) * W; }
   llvm::Align elem_align() const { return llvm::Align(t->getPrimitiveSizeInBits() / 8); }
@@ -65,7 +66,8 @@ void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv,
     Value* k = b.CreateAdd(k0, kk);
     Values out = a;
     for (int r = 0; r < mr; ++r) {
-      Value* ai = b.CreateAdd(b.CreateMul(b.CreateAdd(i0, i64(b, r)), i64(b, g.K)), k);
+      Value* row = b.CreateAdd(i0, i64(b, r));
+      Value* ai = g.ta ? b.CreateAdd(b.CreateMul(k, i64(b, g.M)), row) : b.CreateAdd(b.CreateMul(row, i64(b, g.K)), k);
       Value* as = b.CreateVectorSplat(g.W, b.CreateLoad(g.t, at(b, g.t, g.A, ai)));
       for (int v = 0; v < nv; ++v)
         out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {g.vt}, {as, bv[v], a[r * nv + v]});
@@ -81,10 +83,30 @@ void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv,
 }
 
 // Packs B[k0 .. k0+kc, :] into panels of NR columns: panel p holds kc rows of NR
-// contiguous elements at Bp + p*kc*NR, the last panel zero-padded.
+// contiguous elements at Bp + p*kc*NR, the last panel zero-padded. B^T is read along its
+// rows (contiguous in k).
 void pack_b(Gemm& g, Value* k0, int64_t kc) {
   Builder& b = g.b;
   int64_t NR = g.NR(), nfull = g.N / NR, ntail = g.N % NR;
+  Value* zero = llvm::ConstantFP::get(g.t, 0);
+  if (g.tb) {
+    auto panel = [&](Value* p, int64_t cols) {  // cols valid columns of NR
+      emit_for(b, NR, [&](Value* jj) {
+        Value* j = b.CreateAdd(b.CreateMul(p, i64(b, NR)), jj);
+        Value* in = b.CreateICmpSLT(jj, i64(b, cols));
+        Value* src = b.CreateAdd(b.CreateMul(b.CreateSelect(in, j, i64(b, 0)), i64(b, g.K)), k0);
+        Value* dst = b.CreateAdd(b.CreateMul(p, i64(b, kc * NR)), jj);
+        emit_for(b, kc, [&](Value* kk) {
+          Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, kk)));
+          x = cols < NR ? b.CreateSelect(in, x, zero) : x;
+          b.CreateStore(x, at(b, g.t, g.Bp, b.CreateAdd(dst, b.CreateMul(kk, i64(b, NR)))));
+        }, "pk");
+      }, "pj");
+    };
+    emit_for(b, nfull, [&](Value* p) { panel(p, NR); }, "pp");
+    if (ntail) panel(i64(b, nfull), ntail);
+    return;
+  }
   emit_for(b, kc, [&](Value* kk) {
     Value* src = b.CreateMul(b.CreateAdd(k0, kk), i64(b, g.N));
     Value* dst = b.CreateMul(kk, i64(b, NR));
@@ -99,7 +121,7 @@ void pack_b(Gemm& g, Value* k0, int64_t kc) {
         Value* in = b.CreateICmpSLT(j, i64(b, ntail));
         Value* safe = b.CreateSelect(in, j, i64(b, 0));
         Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(tsrc, safe)));
-        b.CreateStore(b.CreateSelect(in, x, llvm::ConstantFP::get(g.t, 0)), at(b, g.t, g.Bp, b.CreateAdd(tdst, j)));
+        b.CreateStore(b.CreateSelect(in, x, zero), at(b, g.t, g.Bp, b.CreateAdd(tdst, j)));
       });
     }
   }, "pk");
@@ -130,13 +152,28 @@ void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c) {
 }
 
 int lanes_for(llvm::Type* t, int lanes) { return t->isDoubleTy() ? std::max(2, lanes / 2) : lanes; }
-bool packs(int64_t M, int64_t N) { return M >= kPackM && N > 1; }
+// B is packed when M is large enough to amortise it, and always when it is read as B^T.
+bool packs(int64_t M, int64_t N, bool tb) { return N > 1 && (M >= kPackM || tb); }
 
 void matmul_kernel(KernelCtx& k) {
   const Shape &xs = k.in_shape(0), &ys = k.in_shape(1);
   int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
+  // A [1, K] stored as A^T [K, 1] (and B [K, 1] as B^T [1, K]) has the same layout.
+  bool ta = k.transposed(0) && M > 1, tb = k.transposed(1) && N > 1;
   Builder& b = k.b;
   llvm::Type* t = k.out_type();
+  if (N == 1 && ta) {  // C = A^T-stored @ b: C[i] += At[k, i] b[k], contiguous in i
+    emit_for(b, M, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
+    emit_for(b, K, [&](Value* kk) {
+      Value* bk = k.load_in(1, kk);
+      emit_for(b, M, [&](Value* i) {
+        Value* p = b.CreateFMul(k.load_in(0, b.CreateAdd(b.CreateMul(kk, i64(b, M)), i)), bk);
+        Value* c = b.CreateLoad(t, at(b, t, k.out, i));
+        k.store_out(b.CreateFAdd(c, p), i);
+      });
+    });
+    return;
+  }
   if (N == 1) {  // matrix-vector: C[i] = sum_k A[i, k] B[k], a vectorisable dot product per row
     llvm::FastMathFlags fmf;
     fmf.setAllowReassoc();
@@ -156,8 +193,8 @@ void matmul_kernel(KernelCtx& k) {
   int W = lanes_for(t, k.lanes);
   // 8 x 2 tiles on AVX-512 (16 of its 32 vector registers hold C), 6 x 2 with 16 registers.
   int mr = k.lanes >= 16 ? 8 : 6;
-  Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, M, K, N, k.in[0], k.in[1], k.out,
-         packs(M, N) ? k.scratch : nullptr};
+  Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, M, K, N, k.in[0], k.in[1], k.out, ta, tb,
+         packs(M, N, tb) ? k.scratch : nullptr};
   if (K <= kKC) {
     k_block(g, i64(b, 0), K, false);
     return;
@@ -171,7 +208,7 @@ void matmul_kernel(KernelCtx& k) {
 int64_t matmul_scratch(const Graph& g, const Node& n) {
   const Shape &xs = g[n.in[0]].shape, &ys = g[n.in[1]].shape;
   int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
-  if (!packs(M, N)) return 0;
+  if (!packs(M, N, reads_through_transpose(g, n, 1))) return 0;
   // The widest vectors any host gives (16 f32 lanes): panels sized for them fit all hosts.
   int64_t NR = kNV * (n.dtype == DType::f64 ? 8 : 16);
   int64_t es = n.dtype == DType::f64 ? 8 : 4;

@@ -10,6 +10,17 @@
 
 namespace kiln::backend {
 
+// Operands a kernel reads in place of another node: matmul reads a 2-D transpose operand
+// through it (the transpose's own operand, with rows and columns swapped), so the
+// transpose is only computed when something else needs it.
+inline bool reads_through_transpose(const Graph& g, const Node& n, size_t i) {
+  return n.op == Op::matmul && g[n.in[i]].op == Op::transpose && g[n.in[i]].shape.size() == 2;
+}
+// The node whose storage a kernel gets for operand i.
+inline NodeId effective_input(const Graph& g, const Node& n, size_t i) {
+  return reads_through_transpose(g, n, i) ? g[n.in[i]].in[0] : n.in[i];
+}
+
 // What an element generator sees: one scalar per operand (already loaded, in the
 // operand's own element type) and the node (for attributes and its result type).
 struct ElemCtx {
@@ -42,6 +53,7 @@ struct KernelCtx {
   llvm::Type* in_type(size_t i) const { return type(g[n.in[i]].dtype); }
   const Shape& in_shape(size_t i) const { return g[n.in[i]].shape; }
   llvm::Value* load_in(size_t i, llvm::Value* index) const;
+  bool transposed(size_t i) const { return reads_through_transpose(g, n, i); }  // in[i] is the transpose's operand
   void store_out(llvm::Value* v, llvm::Value* index) const;
   ElemCtx elem() const;
 };
@@ -57,6 +69,7 @@ struct OpGen {
 
 // The generator of an op; all members empty for leaves (and for an op not yet covered).
 const OpGen& op_gen(Op op);
+
 
 // The elementwise loop: out[i] = elem(in_0[...], in_1[...], ...) over the node's shape,
 // each operand read through `strides` (one vector per operand, indexed by output dim;

@@ -64,7 +64,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
       for (auto& u : g.updates) need[u.value] = true;
     for (size_t i = N; i-- > 0;)
       if (need[i])
-        for (NodeId in : g[i].in) need[in] = true;
+        for (size_t j = 0; j < g[i].in.size(); ++j) need[effective_input(g, g[i], j)] = true;
   }
   const auto& all = p.needed[0];
 
@@ -85,7 +85,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
   std::vector<int> last_use(N, -1);
   for (size_t i = 0; i < N; ++i)
     if (all[i])
-      for (NodeId in : g[i].in) last_use[in] = int(i);
+      for (size_t j = 0; j < g[i].in.size(); ++j) last_use[effective_input(g, g[i], j)] = int(i);
   for (auto& r : g.roots()) last_use[r] = int(N);
   for (size_t i = 0; i < N; ++i) {
     if (!all[i]) continue;
