@@ -3,7 +3,11 @@
 #include "frontend/lower.hpp"
 #include "runtime/evaluator.hpp"
 #include "runtime/model.hpp"
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -39,6 +43,23 @@ std::vector<std::pair<std::string, double>> named(const Graph& g, const std::vec
   std::vector<std::pair<std::string, double>> out;
   for (size_t k = 0; k < g.train.metrics.size() && k < v.size(); ++k) out.emplace_back(g.train.metrics[k].first, v[k]);
   return out;
+}
+
+// Whether a file can be created at `path` (its directory exists and is writable, and
+// it is not a directory itself).
+bool can_write(const std::string& path, std::string& err) {
+  std::error_code ec;
+  std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p, ec)) {
+    err = fmt::format("{}: cannot write: Is a directory", path);
+    return false;
+  }
+  std::filesystem::path dir = p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path();
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    err = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -121,6 +142,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
 
   MetricsLog log;
   if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
+  if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
 
   res.model_name = g.model_name;
   res.train_rows = split->train_rows;

@@ -335,7 +335,27 @@ TEST_CASE("saving is atomic: a failed save leaves the old file and no temporary"
   CHECK(!r.result);
   CHECK(r.err.exit_code == 2);
   CHECK(!r.err.message.empty());
+  CHECK(r.err.message == dir.file("sub") + ": cannot write: Is a directory");  // checked before training
+  o.save = dir.file("nodir/p.safetensors");
+  Run r2 = train(kIris, o);
+  CHECK(r2.err.exit_code == 2);
+  CHECK(r2.err.message == o.save + ": cannot write: No such file or directory");
+
+  // the atomic write itself: renaming over a directory fails; nothing is left behind
+  SourceFile src("test.model", kIris);
+  Diagnostics d(&src);
+  auto g = compile_source(src, d);
+  REQUIRE(g);
+  REQUIRE(make_training_graph(*g, d));
+  auto values = initial_values(*g, 1);
+  std::string err;
+  CHECK(!save_checkpoint(dir.file("sub"), *g, values, {}, err));
+  CHECK(!err.empty());
   CHECK(std::filesystem::is_directory(dir.file("sub")));
+  CHECK(dir.entries() == 2);
+  CHECK(test::get_file(dir.file("p.safetensors")) == before);
+  CHECK(save_checkpoint(dir.file("p.safetensors"), *g, values, {}, err));
+  CHECK(test::get_file(dir.file("p.safetensors")) != before);
   CHECK(dir.entries() == 2);
   o.save = dir.file("p.safetensors");
   o.seed = 9;
