@@ -404,6 +404,21 @@ TEST_CASE("predict writes every output as CSV columns, with or without labels", 
   CHECK(!q->loss);
   CHECK(q->table == p->table);
 
+  // in chunks of 64 rows (64, 64, 22): the same outputs; loss and metrics weighted by rows
+  {
+    SourceFile src("test.model", kIris);
+    Diagnostics d(&src);
+    PredictOptions po;
+    po.params = o.save;
+    po.data = {iris_csv()};
+    po.max_chunk = 64;
+    auto chunked = run_predict(src, po, d, err);
+    REQUIRE(chunked);
+    CHECK(chunked->table == p->table);
+    CHECK(*chunked->loss == Approx(*p->loss).epsilon(1e-6));
+    CHECK(chunked->metrics[0].second == Approx(p->metrics[0].second).epsilon(1e-6));
+  }
+
   // eval needs the labels
   CHECK(!predict(kIris, o.save, dir.file("x.csv"), err, false));
   CHECK(err.exit_code == 2);
