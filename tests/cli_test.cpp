@@ -44,7 +44,7 @@ TEST_CASE("usage errors are one line and exit 2", "[cli]") {
   check_usage_error({"dump", "examples/iris.model", "--stage=ast", "--format=dot"}, "text only");
   for (std::string stage : {"fused", "llvm", "asm"})
     check_usage_error({"dump", "examples/iris.model", "--stage=" + stage}, "not available yet");
-  check_usage_error({"train", "examples/iris.model"}, "not available yet");
+  check_usage_error({"train", "examples/iris.model"}, "needs --data");
 }
 
 TEST_CASE("unusable input files are one line and exit 2", "[cli]") {

@@ -88,6 +88,11 @@ Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_fl
     } else if (!spec->takes_value && has_value) {
       throw UsageError("option '--" + name + "' takes no value");
     }
+    if (spec->repeatable) {
+      a.lists[name].push_back(value);
+      a.flags[name] = value;
+      continue;
+    }
     if (name == "help") a.help = true;
     else if (name == "no-color") a.no_color = true;
     else if (a.flags.count(name) && a.flags[name] != value)

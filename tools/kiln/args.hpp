@@ -24,12 +24,14 @@ struct FlagSpec {
   bool takes_value;       // --stage=ir / --stage ir
   std::string help;       // one line for --help
   std::string value_name; // "STAGE"
+  bool repeatable = false; // may be given several times (--data x=x.npy --data y=y.npy)
 };
 
 struct Args {
   std::string command;                       // "check", "dump", or "" (no command)
   std::vector<std::string> positional;       // FILE
   std::map<std::string, std::string> flags;  // name -> value ("" for switches)
+  std::map<std::string, std::vector<std::string>> lists;  // every value of a repeatable flag, in order
   bool help = false, version = false, no_color = false;
 
   bool has(const std::string& name) const { return flags.count(name) != 0; }

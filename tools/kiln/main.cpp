@@ -1,5 +1,6 @@
 // kiln's command-line driver: dispatches to a command, turns usage errors into one line
 // on stderr (exit 2) and any escaping exception into an internal error (exit 3).
+#include "tools/kiln/cmd_train.hpp"
 #include "tools/kiln/commands.hpp"
 #include <cstdio>
 #include <exception>
@@ -19,6 +20,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"check", "parse and check a .model file", kCheckUsage, &check_flags(), run_check},
       {"dump", "print the program after a stage (ast, ir, grad, opt)", kDumpUsage, &dump_flags(), run_dump},
+      {"train", "train a model on data (CSV or NPY)", kTrainUsage, &train_flags(), run_train},
+      {"predict", "write a trained model's outputs for data", kPredictUsage, &predict_flags(), run_predict},
+      {"eval", "print a trained model's loss and metrics on data", kEvalUsage, &eval_flags(), run_eval},
   };
   return cmds;
 }
@@ -32,8 +36,6 @@ const Command* find_command(const std::string& name) {
 
 const std::vector<FlagSpec>* flags_of(const std::string& name) {
   if (auto* c = find_command(name)) return c->flags;
-  if (name == "train" || name == "predict")
-    throw UsageError(fmt::format("command '{}' is not available yet (available: check, dump)", name));
   return nullptr;
 }
 
