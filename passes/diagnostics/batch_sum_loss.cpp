@@ -29,7 +29,7 @@ void check_batch_sum_loss(CheckContext& c) {
                               : std::string_view{};
   if (s.loc.col >= 1 && s.loc.col - 1 <= line.size() && line.substr(s.loc.col - 1, 3) == "sum")
     f.loc = SourceRange{s.loc.line, s.loc.col, s.loc.line, s.loc.col + 3};
-  d->fixits.push_back(f);
+  c.add_fixit(d, f);
 }
 
 }  // namespace kiln

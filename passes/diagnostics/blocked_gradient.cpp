@@ -33,7 +33,7 @@ void check_blocked_gradient(CheckContext& c) {
                                               "gradient: '{}' will never change", pn.name, op, pn.name));
     if (!d) continue;
     d->notes.push_back({fmt::format("'{}' is declared here", pn.name), pn.loc});
-    d->fixits.push_back({blocker >= 0 && g[blocker].op == Op::round
+    c.add_fixit(d, {blocker >= 0 && g[blocker].op == Op::round
                              ? "compute the loss on the unrounded value; keep round for metrics and outputs"
                              : "keep ops without a gradient out of the loss (metrics and outputs may use them)",
                          {}, ""});

@@ -190,6 +190,13 @@ Diagnostic* CheckContext::report(SourceRange loc, std::string message) {
   return &diags.report(s, std::string(current->id), loc, std::move(message));
 }
 
+void CheckContext::add_fixit(Diagnostic* d, FixIt f) const {
+  // A fix-it inside an inlined fn body would edit every call of the fn: keep its text
+  // as advice but drop the range, so tools do not apply it.
+  if (in_fn_body(f.loc)) f.loc = {};
+  d->fixits.push_back(std::move(f));
+}
+
 bool run_static_checks(const Graph& g, Diagnostics& diags, const CheckOptions& opts) {
   size_t errors_before = diags.error_count();
   CheckContext ctx(g, diags, opts);

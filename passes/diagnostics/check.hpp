@@ -93,6 +93,11 @@ struct CheckContext {
   std::string text(NodeId id, int depth = 2) const;
   // The IR expression of a node: names where the user bound one, `...` below `depth`.
   std::string expr(NodeId id, int depth = 2) const;
+  // True when a range lies on a `fn` declaration's line: the node came from inlining a
+  // fn body, so its source text is the body's, not the call's.
+  bool in_fn_body(const SourceRange& r) const;
+  // Adds a fix-it to a diagnostic of this check (dropping a range inside a fn body).
+  void add_fixit(Diagnostic* d, FixIt f) const;
   // "p = sigmoid(...)" for a named node, "sigmoid(...)" otherwise.
   std::string describe(NodeId id) const;
   // A declaration's keyword range (`const`/`param`) when the source shows it.

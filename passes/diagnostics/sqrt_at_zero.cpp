@@ -21,7 +21,7 @@ void check_sqrt_at_zero(CheckContext& c) {
     if (!d) continue;
     d->notes.push_back({fmt::format("{} can take any value in {}", c.text(x), interval_str(r)), g[x].loc});
     std::string repl = fmt::format("{}({} + 1e-12)", op_name(n.op), c.text(x));
-    d->fixits.push_back({fmt::format("add a small epsilon inside: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("add a small epsilon inside: {}", repl), n.loc, repl});
   }
 }
 

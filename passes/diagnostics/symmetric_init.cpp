@@ -63,7 +63,7 @@ void check_symmetric_init(CheckContext& c) {
     std::string repl = relu ? "he_normal" : "glorot_uniform";
     FixIt f{fmt::format("initialise '{}' randomly: {} (constants are fine for biases)", w.name, repl), {}, repl};
     if (auto r = c.init_text_range(p)) f.loc = *r;
-    d->fixits.push_back(f);
+    c.add_fixit(d, f);
   }
 }
 

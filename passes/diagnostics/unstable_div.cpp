@@ -21,7 +21,7 @@ void check_unstable_div(CheckContext& c) {
     if (!d) continue;
     d->notes.push_back({fmt::format("the divisor {} can take any value in {}", c.text(b), interval_str(r)), g[b].loc});
     std::string repl = fmt::format("{} / ({} + 1e-7)", c.text(n.in[0]), c.text(b));
-    d->fixits.push_back({fmt::format("add a small epsilon to the divisor: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("add a small epsilon to the divisor: {}", repl), n.loc, repl});
   }
 }
 

@@ -95,10 +95,10 @@ void check_unstable_log(CheckContext& c) {
       std::string after = fmt::format("log_softmax({})", g[hs->z].name.empty() ? "z" : g[hs->z].name);
       std::string repl = fmt::format("log_softmax({}, axis={})", c.text(hs->z), hs->axis);
       if (c.opts.rewrite)
-        d->fixits.push_back({fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", after),
+        c.add_fixit(d, {fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", after),
                              n.loc, repl});
       else
-        d->fixits.push_back({fmt::format("write {} instead", after), n.loc, repl});
+        c.add_fixit(d, {fmt::format("write {} instead", after), n.loc, repl});
     } else if (rw) {
       std::string repl;
       std::string z = c.text(rw->z), y = rw->y >= 0 ? c.text(rw->y) : "";
@@ -111,13 +111,13 @@ void check_unstable_log(CheckContext& c) {
         case RewriteKind::softmax: break;
       }
       if (c.opts.rewrite)
-        d->fixits.push_back({fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", rw->after),
+        c.add_fixit(d, {fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", rw->after),
                              g[rw->root].loc, repl});
       else
-        d->fixits.push_back({fmt::format("write {} instead", rw->after), g[rw->root].loc, repl});
+        c.add_fixit(d, {fmt::format("write {} instead", rw->after), g[rw->root].loc, repl});
     } else if (n.op == Op::log) {
       std::string repl = fmt::format("log({} + 1e-7)", c.text(x));
-      d->fixits.push_back({fmt::format("add a small epsilon: {}", repl), n.loc, repl});
+      c.add_fixit(d, {fmt::format("add a small epsilon: {}", repl), n.loc, repl});
     }
   }
 }

@@ -71,7 +71,7 @@ void check_vanishing_gradient(CheckContext& c) {
                                     g[a].op == Op::sigmoid ? "1/4" : "1, and near 0 once saturated"),
                         g[a].loc});
   d->notes.push_back({fmt::format("'{}' is declared here (the estimate scales by the initialisers' statistics)", p.name), p.loc});
-  d->fixits.push_back({"use relu-family activations (relu, leaky_relu, gelu, silu) with he_* initialisers", {}, ""});
+  c.add_fixit(d, {"use relu-family activations (relu, leaky_relu, gelu, silu) with he_* initialisers", {}, ""});
 }
 
 }  // namespace kiln

@@ -610,3 +610,18 @@ TEST_CASE("each broken example, fixed as its docs page says, is silent", "[diag]
   }
   CHECK(fixes.size() == 22);
 }
+
+TEST_CASE("inside an inlined fn body, fix-its keep their text but drop the range", "[diag]") {
+  std::string text = "input x : f32[batch, 4]\ninput y : f32[batch, 1]\nparam w1 : f32[4, 8] = glorot_uniform\n"
+                     "param b1 : f32[8] = zeros\nparam w2 : f32[8, 1] = glorot_uniform\nparam b2 : f32[1] = zeros\n"
+                     "fn dense(v, w, b) = v @ w + b\nlogits = dense(dense(x, w1, b1), w2, b2)\n"
+                     "loss = mean(bce_with_logits(logits, y))\ntrain { minimize loss; optimizer = adam(lr = 0.01) }\n";
+  Checked c = check_text("fn.model", text);
+  INFO(c.diags->render_all());
+  const Diagnostic* d = c.first("linear-collapse");
+  REQUIRE(d);
+  REQUIRE(d->fixits.size() == 1);
+  CHECK(d->fixits[0].message == "put an activation between the layers: relu((x @ w1) + b1)");
+  CHECK_FALSE(d->fixits[0].loc.valid());
+  CHECK(d->notes[0].message == "the first product: x @ w1");
+}
