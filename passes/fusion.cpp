@@ -31,6 +31,7 @@
 #include "passes/memory_plan.hpp"
 #include <algorithm>
 #include <cassert>
+#include <cstdlib>
 #include <functional>
 #include <numeric>
 #include <optional>
@@ -417,8 +418,14 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
     if (order.size() == ks.size()) break;
     std::vector<char> done(ks.size(), 0);
     for (int k : order) done[k] = 1;
+    bool demoted = false;
     for (size_t u = 0; u < g.updates.size(); ++u)
-      if (in_place[u] && !done[kernel_of[g.updates[u].value]]) demote(u);
+      if (in_place[u] && !done[kernel_of[g.updates[u].value]]) {
+        demote(u);
+        demoted = true;
+      }
+    assert(demoted && "fusion: the kernel graph has a data cycle");
+    if (!demoted) std::abort();  // an internal error even without asserts: never loop forever
   }
 
   // Writes, outputs, and the final order.
