@@ -62,6 +62,10 @@ struct Kernel {
   std::vector<NodeId> outputs;     // members that are materialised (storage arena, root or target), sorted
   std::vector<Update> writes;      // update targets this kernel writes: target <- value (value in this kernel,
                                    // or for commit any node); per element all loads happen before any store
+  // Scratch memory private to this kernel (e.g. packed matmul panels): set scratch_bytes
+  // and re-run plan_memory; scratch_offset receives its arena offset (-1 when none).
+  int64_t scratch_bytes = 0;
+  int64_t scratch_offset = -1;
 };
 
 // Per node: where its value lives and which kernel computes it.
@@ -75,7 +79,8 @@ struct ValuePlace {
 };
 
 // One arena slot: `node` lives in [offset, offset + bytes) from the start of kernel `first`
-// through the end of kernel `last` (positions in KernelPlan::kernels).
+// through the end of kernel `last` (positions in KernelPlan::kernels). node == -1: the
+// scratch of kernel `first` (== last).
 struct ArenaSlot {
   NodeId node;
   int64_t offset, bytes;
@@ -83,7 +88,7 @@ struct ArenaSlot {
 };
 
 struct MemoryPlan {
-  std::vector<ArenaSlot> slots;  // in increasing node id order
+  std::vector<ArenaSlot> slots;  // values in increasing node id order, then kernel scratch in kernel order
   int64_t peak_bytes = 0;        // arena size
   int64_t unshared_bytes = 0;    // sum of the (64-byte rounded) slot sizes: the arena without reuse
 };

@@ -159,20 +159,27 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
   std::vector<int> slot_of(N, -1);
   for (size_t s = 0; s < slots.size(); ++s) {
     const ArenaSlot& a = slots[s];
-    slot_of[a.node] = int(s);
+    if (a.node < 0) {
+      if (a.first != a.last || a.first < 0 || size_t(a.first) >= plan.kernels.size() ||
+          plan.kernels[a.first].scratch_offset != a.offset || plan.kernels[a.first].scratch_bytes != a.bytes)
+        fail(fmt::format("scratch slot @{} does not match kernel {}", a.offset, a.first));
+    } else {
+      slot_of[a.node] = int(s);
+      if (plan.values[a.node].offset != a.offset) fail(fmt::format("slot of %{} disagrees with its value", a.node));
+      if (a.first != plan.values[a.node].kernel) fail(fmt::format("slot of %{} does not start at its kernel", a.node));
+    }
     if (a.offset % kArenaAlign != 0) fail(fmt::format("slot of %{} is not aligned", a.node));
     if (a.offset + a.bytes > plan.memory.peak_bytes) fail(fmt::format("slot of %{} ends past the peak", a.node));
-    if (plan.values[a.node].offset != a.offset) fail(fmt::format("slot of %{} disagrees with its value", a.node));
-    if (a.first != plan.values[a.node].kernel) fail(fmt::format("slot of %{} does not start at its kernel", a.node));
     for (size_t k = 0; k < plan.kernels.size(); ++k)
       for (NodeId o : plan.kernels[k].inputs)
-        if (plan.values[o].base == a.node && (int(k) > a.last || int(k) < a.first))
+        if (a.node >= 0 && plan.values[o].base == a.node && (int(k) > a.last || int(k) < a.first))
           fail(fmt::format("kernel {} reads %{} outside its live range", k, a.node));
     for (size_t t = 0; t < s; ++t) {
       const ArenaSlot& b = slots[t];
       bool live_together = a.first <= b.last && b.first <= a.last;
       bool overlap = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
-      if (live_together && overlap) fail(fmt::format("slots of %{} and %{} overlap while both live", a.node, b.node));
+      if (live_together && overlap)
+        fail(fmt::format("slots of %{} and %{} overlap while both live (-1: scratch)", a.node, b.node));
     }
   }
   for (NodeId i = 0; i < NodeId(N); ++i)

@@ -88,6 +88,7 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
     std::string reads;
     for (NodeId o : K.inputs) reads += (reads.empty() ? "" : ", ") + input_desc(g, p, o);
     if (!reads.empty()) line("  reads: " + reads);
+    if (K.scratch_offset >= 0) line(fmt::format("  scratch: arena @{} {}B", K.scratch_offset, K.scratch_bytes));
     for (const Update& u : K.writes) {
       const Node& t = g[u.target];
       line(fmt::format("  writes: {} {} (%{}) <- %{}", leaf_word(t.op), t.name, u.target, u.value));
@@ -101,6 +102,10 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
       return a.offset != b.offset ? a.offset < b.offset : a.first < b.first;
     });
     for (const ArenaSlot& s : slots) {
+      if (s.node < 0) {
+        line(fmt::format("  @{:<8} {:>8}B  {:<19} k{}..k{}", s.offset, s.bytes, "scratch", s.first, s.last));
+        continue;
+      }
       const Node& n = g[s.node];
       line(fmt::format("  @{:<8} {:>8}B  {:<6} {:<12} k{}..k{}", s.offset, s.bytes, fmt::format("%{}", s.node),
                        type_str(n.dtype, n.shape), s.first, s.last));

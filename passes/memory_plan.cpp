@@ -4,7 +4,8 @@
 //
 // Algorithm:
 //  1. Every Storage::arena value is defined by its kernel (position `first`) and live
-//     through the last kernel that reads it directly or through a view (`last`).
+//     through the last kernel that reads it directly or through a view (`last`); a
+//     kernel's scratch is live during that kernel only.
 //  2. Sort the values by size (largest first; ties by definition, then node id).
 //  3. For each, collect the already placed values whose live ranges intersect its own,
 //     sorted by offset; take the smallest gap between them (or below the first) that
@@ -69,12 +70,20 @@ void plan_memory(const Graph& g, KernelPlan& plan) {
     req.push_back({v.bytes, v.kernel, std::max(last[i], v.kernel)});
     who.push_back(i);
   }
+  // Kernel scratch: live during its kernel only.
+  for (size_t k = 0; k < plan.kernels.size(); ++k)
+    if (plan.kernels[k].scratch_bytes > 0) {
+      req.push_back({plan.kernels[k].scratch_bytes, int(k), int(k)});
+      who.push_back(-1);
+    }
   // 2-4. Placement.
   MemoryPlan& m = plan.memory;
   m = {};
   std::vector<int64_t> off = assign_offsets(req, m.peak_bytes);
+  for (Kernel& k : plan.kernels) k.scratch_offset = -1;
   for (size_t r = 0; r < req.size(); ++r) {
-    plan.values[who[r]].offset = off[r];
+    if (who[r] >= 0) plan.values[who[r]].offset = off[r];
+    else plan.kernels[req[r].first].scratch_offset = off[r];
     m.slots.push_back({who[r], off[r], req[r].bytes, req[r].first, req[r].last});
     m.unshared_bytes += align_up(req[r].bytes);
   }

@@ -184,6 +184,46 @@ TEST_CASE("memplan: the deep MLP reuses arena memory", "[memplan]") {
   REQUIRE(check_kernel_plan(g, f).empty());
 }
 
+TEST_CASE("memplan: kernel scratch lives during its kernel only", "[memplan]") {
+  Graph g = deep_mlp();
+  REQUIRE(testing::train_passes(g));
+  KernelPlan p = plan_kernels(g);
+  int64_t before = p.memory.peak_bytes;
+  int with_scratch = 0;
+  for (Kernel& k : p.kernels)
+    if (k.kind == KernelKind::matmul) {
+      k.scratch_bytes = 4096;
+      ++with_scratch;
+    }
+  plan_memory(g, p);
+  REQUIRE(check_kernel_plan(g, p).empty());
+  int scratch_slots = 0;
+  for (const Kernel& k : p.kernels) {
+    CHECK((k.scratch_offset >= 0) == (k.scratch_bytes > 0));
+    if (k.scratch_offset >= 0) CHECK(k.scratch_offset % kArenaAlign == 0);
+  }
+  for (const ArenaSlot& s : p.memory.slots) scratch_slots += s.node < 0;
+  CHECK(scratch_slots == with_scratch);
+  CHECK(p.memory.peak_bytes >= before);
+  CHECK(p.memory.peak_bytes < before + with_scratch * 4096);  // scratch slots share memory
+  // The executor overwrites each kernel's scratch before running it: results must not change.
+  ValueMap vm = initial_values(g, 12);
+  testing::random_inputs(g, vm, 12);
+  CHECK(testing::compare_with_interpreter(g, p, vm) == "");
+  CHECK(print_kernel_plan(g, p).find("scratch: arena @") != std::string::npos);
+  // A scratch slot moved onto a live value is caught.
+  KernelPlan bad = p;
+  for (Kernel& k : bad.kernels)
+    if (k.scratch_bytes > 0 && !k.inputs.empty() && bad.values[k.inputs[0]].storage == Storage::arena) {
+      k.scratch_offset = bad.values[k.inputs[0]].offset;
+      for (ArenaSlot& s : bad.memory.slots)
+        if (s.node < 0 && s.first == int(&k - bad.kernels.data())) s.offset = k.scratch_offset;
+      break;
+    }
+  CHECK_FALSE(check_kernel_plan(g, bad).empty());
+  CHECK(testing::compare_with_interpreter(g, bad, vm) != "");
+}
+
 TEST_CASE("memplan: the checker and the executor catch corrupted plans", "[memplan]") {
   Graph g = testing::mlp_adam();
   REQUIRE(testing::train_passes(g));

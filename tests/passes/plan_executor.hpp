@@ -33,6 +33,9 @@ class PlanExecutor {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     arena_.assign(size_t(p_.memory.peak_bytes / 4 + 1), nan);
     for (size_t k = 0; k < p_.kernels.size(); ++k) {
+      const Kernel& K = p_.kernels[k];
+      if (K.scratch_offset >= 0)  // the kernel scribbles over its scratch
+        for (int64_t b = K.scratch_offset / 4; b < (K.scratch_offset + K.scratch_bytes) / 4; ++b) arena_[size_t(b)] = -1e300;
       run_kernel(k);
       for (const ArenaSlot& s : p_.memory.slots)  // poison what dies here
         if (s.last == int(k))
