@@ -9,6 +9,8 @@
 #include "tests/passes/plan_executor.hpp"
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <optional>
 
 using namespace kiln;
 using kiln::testing::Builder;
@@ -371,4 +373,51 @@ TEST_CASE("fusion: the dump format", "[fusion]") {
   CHECK(dump.find("writes: param w1 (%2) <- %60") != std::string::npos);
   CHECK(dump.find("relu \"h\"") != std::string::npos);
   CHECK(dump.find("mlp.model:3:1") != std::string::npos);
+}
+
+TEST_CASE("fusion: every optimizer's update is written in place, one kernel per param", "[fusion]") {
+  struct Config {
+    std::string kind;
+    double momentum = 0, weight_decay = 0;
+    bool nesterov = false;
+    std::optional<double> clip;
+    std::string schedule = "constant";
+  };
+  std::vector<Config> configs = {{"sgd"},
+                                 {"sgd", 0.9, 0, true},
+                                 {"adam", 0, 0.01},
+                                 {"adamw", 0, 0.01, false, 1.0},
+                                 {"rmsprop", 0, 0, false, std::nullopt, "cosine"},
+                                 {"adagrad", 0, 0.1, false, 0.5, "step_decay"}};
+  for (const Config& c : configs) {
+    Graph g = testing::mlp_adam();
+    g.train.optimizer.kind = c.kind;
+    g.train.optimizer.momentum = c.momentum;
+    g.train.optimizer.nesterov = c.nesterov;
+    g.train.optimizer.weight_decay = c.weight_decay;
+    g.train.clip_norm = c.clip;
+    g.train.schedule.kind = c.schedule;
+    g.train.schedule.total = 100;
+    g.train.schedule.every = 3;
+    g.train.schedule.rate = 0.5;
+    REQUIRE(testing::train_passes(g));
+    KernelPlan p = plan_kernels(g);
+    INFO(c.kind << "\n" << print_kernel_plan(g, p));
+    for (const Update& u : g.updates) CHECK(p.values[u.value].storage == Storage::target);
+    CHECK(p.kernels.back().kind != KernelKind::commit);
+    // One update kernel writes each param; it also writes that param's states.
+    for (NodeId param : g.params) {
+      int writers = 0;
+      for (const Kernel& k : p.kernels)
+        for (const Update& u : k.writes)
+          if (u.target == param) {
+            ++writers;
+            CHECK(k.kind == KernelKind::update);
+            for (const Update& w : k.writes)
+              if (w.target != param) CHECK(g[w.target].name.rfind(g[param].name + ".", 0) == 0);
+          }
+      CHECK(writers == 1);
+    }
+    require_sound(g, p, values_for(g, 13));
+  }
 }
