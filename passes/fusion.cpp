@@ -20,7 +20,8 @@
 //  5. Materialise a member when it is a root, an update value, or read by another kernel
 //     or a view; everything else stays in registers.
 //  6. Update writes: an update value is written in place into its target by its own
-//     kernel when its consumers are all in that kernel and the kernel reads the target
+//     kernel when it is no root and no other update's value, its consumers are all in
+//     that kernel, and the kernel reads the target
 //     only elementwise at the same index (not in the anchor or prologue, not through a
 //     view or broadcast); other updates go to a final commit kernel.
 //  7. Order kernels topologically (lowest node id first) with anti-dependencies: every
@@ -333,9 +334,11 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
   std::vector<char> in_place(g.updates.size(), 0);
   std::vector<char> targeted(N, 0);
   if (scope == PlanScope::step) {
+    std::vector<int> uses_as_value(N, 0);  // a value written to two targets lives in memory
+    for (const Update& u : g.updates) ++uses_as_value[u.value];
     for (size_t u = 0; u < g.updates.size(); ++u) {
       NodeId t = g.updates[u].target, val = g.updates[u].value;
-      bool ok = f.kernel_node(val) && !f.is_root[val] && !targeted[t] && plan.values[val].storage != Storage::target;
+      bool ok = f.kernel_node(val) && !f.is_root[val] && !targeted[t] && uses_as_value[val] == 1;
       for (NodeId c : ok ? f.users[val] : std::vector<NodeId>{}) ok = ok && kernel_of[c] == kernel_of[val];
       if (ok)
         for (const KernelNode& kn : ks[kernel_of[val]].nodes)

@@ -255,6 +255,24 @@ TEST_CASE("fusion: update hazards: swaps, prologue reads and readers of old valu
     CHECK(run.leaves["p1"].data == std::vector<double>{4, 5, 6});
     CHECK(run.leaves["p2"].data == std::vector<double>{1, 2, 3});
   }
+  SECTION("one value written to two targets, and a root value, go through the commit") {
+    Builder b;
+    auto p1 = b.param("p1", {3});
+    auto p2 = b.param("p2", {3});
+    auto p3 = b.param("p3", {3});
+    auto v = b.op(Op::tanh, {b.op(Op::add, {p1, p2})});
+    auto r = b.op(Op::mul, {p3, b.g.scalar(3.0, DType::f64)});
+    b.g.outputs.push_back({"r", r});
+    b.g.updates.push_back({p1, v});
+    b.g.updates.push_back({p2, v});
+    b.g.updates.push_back({p3, r});
+    KernelPlan p = plan_kernels(b.g);
+    CHECK(p.values[v].storage == Storage::arena);
+    CHECK(p.values[r].storage == Storage::root);
+    REQUIRE(p.kernels.back().kind == KernelKind::commit);
+    CHECK(p.kernels.back().writes.size() == 3);
+    require_sound(b.g, p, values_for(b.g, 5));
+  }
   SECTION("an update whose kernel reads the target in a reduction prologue is committed") {
     Builder b;
     auto w = b.param("w", {1});
