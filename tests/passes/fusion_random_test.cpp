@@ -1,10 +1,12 @@
 // Fusion and memory planning on random graphs: mixed elementwise ops with broadcasting,
-// reductions, matmuls, transposes, reshapes, softmax, sum_to, and random in-place updates.
+// reductions, matmuls, transposes, reshapes, slices, concats, softmax, cross-entropy with
+// i32 labels, one_hot, where, clip, sum_to, and random in-place updates.
 // Every plan must pass check_kernel_plan and the executor must reproduce the interpreter.
 #include "passes/fusion.hpp"
 #include "tests/passes/fusion_graphs.hpp"
 #include "tests/passes/plan_executor.hpp"
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
 
 using namespace kiln;
@@ -15,6 +17,7 @@ struct RandomGraph {
   std::mt19937_64 rng;
   testing::Builder b;
   std::vector<NodeId> pool;  // float values to build on
+  NodeId half = -1, neg_half = -1, labels = -1;
 
   explicit RandomGraph(uint64_t seed) : rng(seed) {}
 
@@ -28,14 +31,16 @@ struct RandomGraph {
   }
 
   Graph build(int n_ops) {
-    pool = {b.input("x", {4, 3}), b.input("v", {3}), b.input("c", {4, 1}), b.param("p", {4, 3}), b.param("q", {3}),
-            b.g.scalar(0.5, DType::f64)};
+    half = b.g.scalar(0.5, DType::f64);
+    neg_half = b.g.scalar(-0.5, DType::f64);
+    labels = b.input("labels", {4}, DType::i32);
+    pool = {b.input("x", {4, 3}), b.input("v", {3}), b.input("c", {4, 1}), b.param("p", {4, 3}), b.param("q", {3}), half};
     const Op unary[] = {Op::tanh, Op::sigmoid, Op::sin, Op::neg, Op::abs, Op::square, Op::relu};
     const Op binary[] = {Op::add, Op::sub, Op::mul, Op::maximum};
     for (int i = 0; i < n_ops; ++i) {
       NodeId a = any();
       const Shape& s = b.g[a].shape;
-      switch (pick(10)) {
+      switch (pick(14)) {
         case 0:
         case 1: try_add(unary[pick(std::size(unary))], {a}); break;
         case 2:
@@ -63,6 +68,28 @@ struct RandomGraph {
             Attrs at;
             at.axes = {int64_t(s.size()) - 1};
             try_add(coin() ? Op::softmax : Op::log_softmax, {a}, at);
+          }
+          break;
+        case 10: try_add(Op::concat, {a, any()}, [] { Attrs c; c.axes = {0}; return c; }()); break;
+        case 11: try_add(Op::where, {b.g.make(Op::gt, {a, half}), a, any()}); break;
+        case 12:
+          if (s == Shape{4, 3}) {
+            Attrs oh;
+            oh.n = 3;
+            try_add(Op::where, {b.g.make(Op::one_hot, {labels}, oh), a, any()});
+            try_add(Op::softmax_cross_entropy, {a, labels});
+          } else {
+            try_add(Op::clip, {a, neg_half, half});
+          }
+          break;
+        case 13:
+          if (!s.empty() && s[0] > 1) {
+            Attrs sl;
+            sl.axes = {0};
+            sl.n = 1;
+            sl.shape = s;
+            sl.shape[0] = s[0] - 1;
+            try_add(Op::slice, {a}, sl);
           }
           break;
         case 9: {
@@ -95,6 +122,7 @@ struct RandomGraph {
 
 TEST_CASE("fusion: random graphs plan soundly and execute like the interpreter", "[fusion]") {
   int kernels = 0, in_place = 0, committed = 0, fused_nodes = 0;
+  std::map<Op, int> ops;  // planned nodes by op
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     Graph g = RandomGraph(seed).build(int(10 + seed % 30));
     for (PlanScope scope : {PlanScope::step, PlanScope::forward}) {
@@ -104,11 +132,12 @@ TEST_CASE("fusion: random graphs plan soundly and execute like the interpreter",
       for (auto& s : problems) UNSCOPED_INFO(s);
       REQUIRE(problems.empty());
       ValueMap vm = initial_values(g, seed);
-      testing::random_inputs(g, vm, seed);
+      testing::random_inputs(g, vm, seed, 3);  // labels index 3 classes
       REQUIRE(testing::compare_with_interpreter(g, p, vm) == "");
       kernels += int(p.kernels.size());
       for (const Kernel& k : p.kernels) {
         if (k.nodes.size() > 1) fused_nodes += int(k.nodes.size());
+        for (const KernelNode& kn : k.nodes) ++ops[g[kn.id].op];
         (k.kind == KernelKind::commit ? committed : in_place) += int(k.writes.size());
       }
     }
@@ -118,4 +147,9 @@ TEST_CASE("fusion: random graphs plan soundly and execute like the interpreter",
   CHECK(in_place > 50);
   CHECK(committed > 20);
   CHECK(kernels > 0);
+  for (Op op : {Op::matmul, Op::transpose, Op::sum, Op::softmax, Op::softmax_cross_entropy, Op::one_hot, Op::where,
+                Op::concat, Op::slice, Op::clip, Op::sum_to, Op::broadcast_to}) {
+    INFO(op_name(op));
+    CHECK(ops[op] > 5);
+  }
 }
