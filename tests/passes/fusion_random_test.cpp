@@ -131,6 +131,7 @@ TEST_CASE("fusion: random graphs plan soundly and execute like the interpreter",
       INFO("seed " << seed << "\n" << print_kernel_plan(g, p));
       for (auto& s : problems) UNSCOPED_INFO(s);
       REQUIRE(problems.empty());
+      REQUIRE(testing::plan_is_topological(g, p));
       ValueMap vm = initial_values(g, seed);
       testing::random_inputs(g, vm, seed, 3);  // labels index 3 classes
       REQUIRE(testing::compare_with_interpreter(g, p, vm) == "");

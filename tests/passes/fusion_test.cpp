@@ -48,6 +48,7 @@ NodeId find_op(const Graph& g, Op op, int nth = 0) {
 void require_sound(const Graph& g, const KernelPlan& p, const ValueMap& leaves) {
   auto problems = check_kernel_plan(g, p);
   INFO(print_kernel_plan(g, p));
+  CHECK(testing::plan_is_topological(g, p));
   for (auto& s : problems) UNSCOPED_INFO(s);
   REQUIRE(problems.empty());
   CHECK(testing::compare_with_interpreter(g, p, leaves) == "");

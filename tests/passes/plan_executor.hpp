@@ -143,6 +143,26 @@ class PlanExecutor {
   }
 };
 
+// Independent of check_kernel_plan: walking the kernels in order, every operand of every
+// node is a leaf, a literal, a view of something already available, or was computed
+// earlier (in an earlier kernel, or earlier in the same kernel); nothing is computed twice.
+inline bool plan_is_topological(const Graph& g, const KernelPlan& p) {
+  std::vector<char> ready(g.size(), 0);
+  for (NodeId i = 0; i < NodeId(g.size()); ++i) ready[i] = op_row(g[i].op).cls == OpClass::leaf;
+  auto available = [&](NodeId o) {
+    while (!ready[o] && p.values[o].storage == Storage::view) o = g[o].in[0];
+    return ready[o] != 0;
+  };
+  for (const Kernel& k : p.kernels)
+    for (const KernelNode& kn : k.nodes) {
+      if (ready[kn.id]) return false;
+      for (NodeId o : g[kn.id].in)
+        if (!available(o)) return false;
+      ready[kn.id] = 1;
+    }
+  return true;
+}
+
 // The plan's results against the interpreter's: every root and every update, exactly.
 // Returns a description of the first difference, or "" when they agree.
 inline std::string compare_with_interpreter(const Graph& g, const KernelPlan& plan, const ValueMap& leaves) {
