@@ -25,5 +25,11 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
 
 // The text form of `kiln dump --stage=fused` (passes/kernel_plan_print.cpp).
 std::string print_kernel_plan(const Graph& g, const KernelPlan& plan);
+// The same as one JSON object: {model, scope, kernels: [{index, kind, anchor, shape, nodes:
+// [{id, op, name, type, role, storage, bytes, offset, target, loc}], inputs, outputs, writes:
+// [{target, value}], scratch_bytes, scratch_offset}], memory: {slots: [{node, offset, bytes,
+// first, last}], peak_bytes, unshared_bytes}, values: [{id, storage, kernel, base, offset,
+// bytes, target}] (planned nodes only)}. -1 means "none".
+std::string print_kernel_plan_json(const Graph& g, const KernelPlan& plan);
 
 }  // namespace kiln

@@ -1,9 +1,10 @@
 // The text form of a kernel plan (`kiln dump --stage=fused`): a summary, every kernel with
-// the nodes it fuses (role, storage, user name, source location), and the arena layout.
-// Format: docs/fusion.md.
+// the nodes it fuses (role, storage, user name, source location), and the arena layout;
+// and the same as JSON (`--format=json`). Formats: docs/fusion.md.
 #include "passes/fusion.hpp"
 #include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace kiln {
 
@@ -112,6 +113,56 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
     }
   }
   return out;
+}
+
+namespace {
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += {'\\', c};
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", int(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+}  // namespace
+
+std::string print_kernel_plan_json(const Graph& g, const KernelPlan& p) {
+  std::string out = fmt::format("{{\"model\":{},\"scope\":\"{}\",\"kernels\":[", json_string(g.model_name), scope_name(p.scope));
+  for (size_t k = 0; k < p.kernels.size(); ++k) {
+    const Kernel& K = p.kernels[k];
+    out += fmt::format("{}{{\"index\":{},\"kind\":\"{}\",\"anchor\":{},\"shape\":[{}],\"nodes\":[", k ? "," : "", k,
+                       kernel_kind_name(K.kind), K.anchor, fmt::join(K.shape, ","));
+    for (size_t j = 0; j < K.nodes.size(); ++j) {
+      const Node& n = g[K.nodes[j].id];
+      const ValuePlace& v = p.values[K.nodes[j].id];
+      out += fmt::format("{}{{\"id\":{},\"op\":\"{}\",\"name\":{},\"type\":{},\"role\":\"{}\",\"storage\":\"{}\","
+                         "\"bytes\":{},\"offset\":{},\"target\":{},\"loc\":{}}}",
+                         j ? "," : "", K.nodes[j].id, op_name(n.op), json_string(n.name), json_string(type_str(n.dtype, n.shape)),
+                         role_name(K.nodes[j].role), storage_name(v.storage), v.bytes, v.offset, v.target,
+                         json_string(location(g, n)));
+    }
+    out += fmt::format("],\"inputs\":[{}],\"outputs\":[{}],\"writes\":[", fmt::join(K.inputs, ","), fmt::join(K.outputs, ","));
+    for (size_t w = 0; w < K.writes.size(); ++w)
+      out += fmt::format("{}{{\"target\":{},\"value\":{}}}", w ? "," : "", K.writes[w].target, K.writes[w].value);
+    out += fmt::format("],\"scratch_bytes\":{},\"scratch_offset\":{}}}", K.scratch_bytes, K.scratch_offset);
+  }
+  out += "],\"memory\":{\"slots\":[";
+  for (size_t s = 0; s < p.memory.slots.size(); ++s) {
+    const ArenaSlot& a = p.memory.slots[s];
+    out += fmt::format("{}{{\"node\":{},\"offset\":{},\"bytes\":{},\"first\":{},\"last\":{}}}", s ? "," : "", a.node,
+                       a.offset, a.bytes, a.first, a.last);
+  }
+  out += fmt::format("],\"peak_bytes\":{},\"unshared_bytes\":{}}},\"values\":[", p.memory.peak_bytes, p.memory.unshared_bytes);
+  bool first = true;
+  for (NodeId i = 0; i < NodeId(p.values.size()); ++i) {
+    const ValuePlace& v = p.values[i];
+    if (v.storage == Storage::none) continue;
+    out += fmt::format("{}{{\"id\":{},\"storage\":\"{}\",\"kernel\":{},\"base\":{},\"offset\":{},\"bytes\":{},\"target\":{}}}",
+                       first ? "" : ",", i, storage_name(v.storage), v.kernel, v.base, v.offset, v.bytes, v.target);
+    first = false;
+  }
+  return out + "]}\n";
 }
 
 }  // namespace kiln

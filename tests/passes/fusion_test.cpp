@@ -11,6 +11,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <optional>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 
 using namespace kiln;
 using kiln::testing::Builder;
@@ -439,4 +442,58 @@ TEST_CASE("fusion: every optimizer's update is written in place, one kernel per 
     }
     require_sound(g, p, values_for(g, 13));
   }
+}
+
+TEST_CASE("fusion: the JSON form parses and agrees with the plan", "[fusion]") {
+  Graph g = testing::classifier_sgd();
+  REQUIRE(testing::train_passes(g));
+  KernelPlan p = plan_kernels(g);
+  for (Node& n : g.nodes)
+    if (n.name == "logits") n.name = "lo\"g\\its";  // escaping
+  std::string json = print_kernel_plan_json(g, p);
+  if (std::system("python3 -c pass > /dev/null 2>&1") != 0) {
+    WARN("python3 not found: the JSON form is not checked by a parser");
+    return;
+  }
+  std::string path = fmt::format("/tmp/kiln_fusion_plan_{}.json", ::getpid());
+  std::string out_path = path + ".out";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    REQUIRE(f);
+    std::fputs(json.c_str(), f);
+    std::fclose(f);
+  }
+  // The parser summarises: kernels, nodes in kernels, register nodes, writes, arena slots,
+  // peak, and the first node's name.
+  std::string cmd = fmt::format(
+      "python3 -c \"import json,sys; d=json.load(open(sys.argv[1])); k=d['kernels']; "
+      "n=[x for y in k for x in y['nodes']]; "
+      "print(len(k), len(n), sum(x['storage']=='reg' for x in n), sum(len(y['writes']) for y in k), "
+      "len(d['memory']['slots']), d['memory']['peak_bytes'], d['scope'], "
+      "[v for v in d['values'] if v['id']==0][0]['storage'], '|'.join(x['name'] for x in n if x['name']))\" {} > {}",
+      path, out_path);
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::string got;
+  {
+    std::FILE* f = std::fopen(out_path.c_str(), "r");
+    REQUIRE(f);
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, f)) got += buf;
+    std::fclose(f);
+  }
+  std::remove(path.c_str());
+  std::remove(out_path.c_str());
+  size_t nodes = 0, regs = 0, writes = 0;
+  for (const Kernel& k : p.kernels) {
+    nodes += k.nodes.size();
+    writes += k.writes.size();
+    for (const KernelNode& kn : k.nodes) regs += p.values[kn.id].storage == Storage::reg;
+  }
+  std::string names;
+  for (const Kernel& k : p.kernels)
+    for (const KernelNode& kn : k.nodes)
+      if (!g[kn.id].name.empty()) names += (names.empty() ? "" : "|") + g[kn.id].name;
+  CHECK(names == "lo\"g\\its");
+  CHECK(got == fmt::format("{} {} {} {} {} {} step leaf {}\n", p.kernels.size(), nodes, regs, writes,
+                           p.memory.slots.size(), p.memory.peak_bytes, names));
 }
