@@ -24,6 +24,7 @@ const std::vector<Kind>& kinds() {
       {".opt.expected", {"dump", "{}", "--stage=opt"}, false},
       {".dot.expected", {"dump", "{}", "--stage=ir", "--format=dot"}, false},
       {".json.expected", {"dump", "{}", "--stage=ir", "--format=json"}, false},
+      {".fused.expected", {"dump", "{}", "--stage=fused"}, false},
       {".err.expected", {"check", "{}", "--no-color"}, true},
   };
   return k;

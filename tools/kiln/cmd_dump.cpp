@@ -1,8 +1,10 @@
 // `kiln dump FILE --stage=STAGE --format=FORMAT`: prints the program after a stage of the
-// pipeline (ast, ir, grad = ir + autodiff + optimizer update, opt = grad + simplify).
+// pipeline (ast, ir, grad = ir + autodiff + optimizer update, opt = grad + simplify,
+// fused = opt grouped into kernels with the arena layout).
 #include "frontend/ast_print.hpp"
 #include "ir/printer.hpp"
 #include "passes/autodiff.hpp"
+#include "passes/fusion.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
 #include "tools/kiln/commands.hpp"
@@ -19,7 +21,9 @@ const char* const kDumpUsage =
     "  ir     the typed IR graph after lowering (the default)\n"
     "  grad   ir + the backward graph and the optimizer update\n"
     "  opt    grad after simplification (CSE, folding, algebraic rules, DCE)\n"
-    "  fused, llvm, asm   not available yet\n"
+    "  fused  opt grouped into fused kernels (what each fuses) and the arena layout\n"
+    "         (text or json)\n"
+    "  llvm, asm   not available yet\n"
     "FORMAT: text (default; the canonical IR text), dot (Graphviz: kiln dump ... --format=dot\n"
     "| dot -Tsvg > graph.svg), json. For grad and opt, text and dot start with a comment\n"
     "giving the node counts before and after the stage.\n"
@@ -27,7 +31,7 @@ const char* const kDumpUsage =
 
 const std::vector<FlagSpec>& dump_flags() {
   static const std::vector<FlagSpec> flags = {
-      {"stage", true, "ast | ir | grad | opt (default: ir)", "STAGE"},
+      {"stage", true, "ast | ir | grad | opt | fused (default: ir)", "STAGE"},
       {"format", true, "text | dot | json (default: text)", "FORMAT"},
       {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
   };
@@ -66,14 +70,16 @@ std::string pass_summary(const std::vector<PassStat>& stats) {
 
 int run_dump(const Args& a) {
   std::string stage = a.get("stage").value_or("ir"), format = a.get("format").value_or("text");
-  if (stage == "fused" || stage == "llvm" || stage == "asm")
-    throw UsageError(fmt::format("stage '{}' is not available yet (available: ast, ir, grad, opt)", stage));
-  if (stage != "ast" && stage != "ir" && stage != "grad" && stage != "opt")
-    throw UsageError(fmt::format("unknown stage '{}' (expected ast, ir, grad or opt)", stage));
+  if (stage == "llvm" || stage == "asm")
+    throw UsageError(fmt::format("stage '{}' is not available yet (available: ast, ir, grad, opt, fused)", stage));
+  if (stage != "ast" && stage != "ir" && stage != "grad" && stage != "opt" && stage != "fused")
+    throw UsageError(fmt::format("unknown stage '{}' (expected ast, ir, grad, opt or fused)", stage));
   if (format != "text" && format != "dot" && format != "json")
     throw UsageError(fmt::format("unknown format '{}' (expected text, dot or json)", format));
   if (stage == "ast" && format != "text")
     throw UsageError(fmt::format("stage 'ast' is printed as text only, not as {}", format));
+  if (stage == "fused" && format == "dot")
+    throw UsageError("stage 'fused' is printed as text or json, not as dot");
 
   auto file = read_input(a);
   LowerOptions opts = lower_options(a);
@@ -94,6 +100,8 @@ int run_dump(const Args& a) {
     return kCompileError;
   }
   std::string header;
+  bool fused = stage == "fused";
+  if (fused) stage = "opt";
   if (stage == "grad" || stage == "opt") {
     size_t ir_nodes = graph->size();
     // Both return "changed" (false when there is nothing to do, e.g. no train block);
@@ -118,6 +126,12 @@ int run_dump(const Args& a) {
     }
   }
   print_diagnostics(diags, color);  // warnings, if any
+  if (fused) {
+    KernelPlan plan = plan_kernels(*graph, graph->train.minimize ? PlanScope::step : PlanScope::forward);
+    if (format == "json") fmt::print("{}", print_kernel_plan_json(*graph, plan));
+    else fmt::print("# {}\n{}", header, print_kernel_plan(*graph, plan));
+    return kOk;
+  }
   if (!header.empty() && format == "text") fmt::print("# {}\n", header);
   if (!header.empty() && format == "dot") fmt::print("// {}\n", header);
   fmt::print("{}", print_graph(*graph, format));
