@@ -88,7 +88,7 @@ class HostBuffers {
   void get_state(ValueMap& leaves) const;
   void run(Entry e) const { cg_.entry(e)(ptrs_.data()); }
   Tensor get(size_t i) const;
-  void set(size_t i, const Tensor& t);
+  void set(size_t i, const Tensor& t);  // t must have the buffer's number of elements
   void* data(size_t i) const { return ptrs_[i]; }
 
  private:
