@@ -37,6 +37,9 @@ enum class Entry : uint8_t { step, forward, predict };
 
 struct CompileOptions {
   bool keep_ir = false;  // keep the optimised LLVM IR text in CompiledGraph::llvm_ir
+  // f32 lanes the hand-vectorised kernels (GEMM) assume; 0: the host's widest (16 with
+  // AVX-512, 8 with AVX2). Smaller values exercise the narrower hosts' code paths.
+  int lanes = 0;
 };
 
 class CompiledGraph {
