@@ -3,6 +3,7 @@
 #include "ir/printer.hpp"
 #include "ir/text_format.hpp"
 #include <charconv>
+#include <cstdint>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -220,6 +221,16 @@ Init parse_init(Cursor& c) {
   return in;
 }
 
+// Element count of a shape, or -1 when it is negative or absurdly large.
+int64_t checked_elements(const Shape& s) {
+  int64_t n = 1;
+  for (auto d : s) {
+    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d)) return -1;
+    n *= d;
+  }
+  return n;
+}
+
 void parse_attrs(Cursor& c, const OpRow& row, Attrs& a, bool have_literal) {
   if (c.accept('}')) return;
   uint32_t seen = have_literal ? uint32_t{kInit} : 0u;
@@ -241,7 +252,13 @@ void parse_attrs(Cursor& c, const OpRow& row, Attrs& a, bool have_literal) {
     c.expect('=', fmt::format("after '{}'", key));
     switch (bit) {
       case kAxes: a.axes = int_list(c, "the axes"); break;
-      case kShape: a.shape = int_list(c, "the shape"); break;
+      case kShape: {
+        a.shape = int_list(c, "the shape");
+        Shape magnitude;  // the rules multiply the dims: keep the product in range
+        for (auto d : a.shape) magnitude.push_back(d < 0 ? (d == INT64_MIN ? INT64_MAX : -d) : d);
+        if (checked_elements(magnitude) < 0) fail("the shape attribute is too large");
+        break;
+      }
       case kAlpha: a.alpha = c.number("alpha"); break;
       case kN: a.n = c.integer<int64_t>("n"); break;
       case kInit: a.init = parse_init(c); break;
@@ -251,16 +268,6 @@ void parse_attrs(Cursor& c, const OpRow& row, Attrs& a, bool have_literal) {
 }
 
 bool is_named_leaf(Op op) { return op == Op::input || op == Op::param || op == Op::const_ || op == Op::state; }
-
-// Element count of a shape, or -1 when it is negative or absurdly large.
-int64_t checked_elements(const Shape& s) {
-  int64_t n = 1;
-  for (auto d : s) {
-    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d)) return -1;
-    n *= d;
-  }
-  return n;
-}
 
 class Reader {
  public:

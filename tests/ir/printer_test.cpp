@@ -160,6 +160,12 @@ TEST_CASE("parse errors name the line", "[printer]") {
       {"model m\nschedule cosine(total=10\n", "line 2: expected ')' to close the settings, found the end of the line"},
       {"model m batch=99999999999999999999\n", "line 1: expected the batch size (an integer), found '99999999999999999999'"},
       {"model m\n%0:f32[-2] = input \"x\"\n", "line 2: the shape has a negative or too large dimension"},
+      {"model m\n%0:f32[2] = input \"x\"\n%1:f32[2] = reshape %0 {shape=[4294967296,-4294967296]}\n",
+       "line 3: the shape attribute is too large"},
+      {"model m\n%0:f32[2] = input \"x\"\n%1:f32[2,-1] = reshape %0 {shape=[2,-1]}\n",
+       "line 3: the shape has a negative or too large dimension"},
+      {"model m\n%0:f32[2] = input \"x\"\n%1:f32[2,1] = reshape %0 {shape=[2,-1]}\n",
+       "line 3: reshape: reshape target [2,-1] has a dimension that is not positive"},
       {"model m\n%0:f32[2] = input \"x\" ; y\n", "line 2: 'input' is named by its quoted name, not by '; name'"},
   };
   for (const Case& c : cases) {
@@ -221,4 +227,49 @@ TEST_CASE("mutated text never crashes the reader", "[printer]") {
   }
   CHECK(parsed > 10);
   CHECK(rejected > 100);
+}
+
+TEST_CASE("text round trip of every optimizer and schedule, with and without a file", "[printer]") {
+  const char* optimizers[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "my optimizer"};
+  const char* schedules[] = {"constant", "exponential_decay", "step_decay", "cosine"};
+  for (int k = 0; k < 6; ++k) {
+    Graph g = test::tiny_graph();
+    if (k % 2) g.file.clear();
+    OptimizerSpec& o = g.train.optimizer;
+    o.kind = optimizers[k];
+    o.lr = 0.5 / (k + 1);
+    o.momentum = k == 0 ? 0.9 : 0;
+    o.nesterov = k == 0 || k == 5;
+    o.rho = k == 3 ? 0.95 : 0.9;
+    o.weight_decay = k == 5 ? 1e-4 : 0;
+    ScheduleSpec& s = g.train.schedule;
+    s.kind = schedules[k % 4];
+    s.rate = k == 2 ? 0.5 : 1.0;
+    s.every = k == 2 ? 10 : 1;
+    s.total = k % 4 == 3 ? 1000 : 0;
+    s.loc = k % 2 ? SourceRange{17, 3, 17, 60} : SourceRange{};
+    g.train.clip_norm.reset();
+    std::string text = print_ir_text(g);
+    INFO(text);
+    std::string err;
+    auto back = parse_ir_text(text, err);
+    INFO(err);
+    REQUIRE(back);
+    CHECK(test::graph_difference(g, *back) == "");
+    CHECK(print_ir_text(*back) == text);
+    CHECK((text.find(" file=") != std::string::npos) == !g.file.empty());
+  }
+  Graph g = test::tiny_graph();
+  g.file.clear();
+  CHECK(print_ir_text(g).find("%0:f32[4,3] = input \"x\" {normalize}    # 3:1-3:20\n") != std::string::npos);
+  // Without a train block, the defaults are not printed.
+  g.train = {};
+  g.grads.clear();
+  std::string text = print_ir_text(g);
+  CHECK(text.find("train") == std::string::npos);
+  CHECK(text.find("optimizer") == std::string::npos);
+  std::string err;
+  auto back = parse_ir_text(text, err);
+  REQUIRE(back);
+  CHECK(test::graph_difference(g, *back) == "");
 }

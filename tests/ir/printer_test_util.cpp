@@ -138,6 +138,7 @@ Graph all_ops_graph() {
           case Op::one_hot: a.n = 3; mk(op, {lab}, a); break;
           case Op::broadcast_to: a.shape = {4, 3}; mk(op, {v}, a); break;
           case Op::sum_to: a.shape = {1, 3}; mk(op, {x}, a); break;
+          case Op::slice: a.axes = {1}; a.n = 1; a.shape = {4, 2}; mk(op, {x}, a); break;
           default: mk(op, {x}); break;
         }
         break;

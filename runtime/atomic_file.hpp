@@ -1,0 +1,23 @@
+// Atomic file replacement: write a temporary file beside the target, fsync it, rename it
+// over the target and fsync the directory, so a reader never sees a half-written file.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace kiln {
+
+// Fault injection for tests: make write_file_atomic fail at a given step, as a full disk
+// or a crash would, to check that the old target survives and no temporary is left.
+enum class AtomicFault { none, after_partial_write, before_rename };
+
+// Replaces `path` with `bytes`. On failure returns false with `err` set
+// ("out/p.safetensors: cannot write: No space left on device"), removes the temporary
+// file and leaves any existing `path` untouched. A replaced file keeps its permissions;
+// a new one gets 0644.
+bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err,
+                       AtomicFault fault = AtomicFault::none);
+
+// Reads a whole file; on failure returns false with `err` = "PATH: cannot read: REASON".
+bool read_file(const std::string& path, std::string& out, std::string& err);
+
+}  // namespace kiln

@@ -1,0 +1,78 @@
+// Atomic file writes: new files, replacement, and failures that must leave the old file intact.
+#include "runtime/atomic_file.hpp"
+#include "test_util.hpp"
+#include <catch2/catch.hpp>
+
+using namespace kiln;
+using kiln::test::TempDir;
+
+TEST_CASE("atomic write creates and replaces a file", "[runtime]") {
+  TempDir dir;
+  std::string p = dir.file("out.bin"), err;
+  REQUIRE(write_file_atomic(p, std::string("first\0version", 13), err));
+  CHECK(test::get_file(p) == std::string("first\0version", 13));
+  REQUIRE(write_file_atomic(p, "second", err));
+  CHECK(test::get_file(p) == "second");
+  CHECK(dir.entries() == 1);  // no temporary left behind
+  std::string back;
+  REQUIRE(read_file(p, back, err));
+  CHECK(back == "second");
+}
+
+TEST_CASE("atomic write failures leave the old file untouched", "[runtime]") {
+  TempDir dir;
+  std::string p = dir.file("params.safetensors"), err;
+  test::put_file(p, "old contents");
+
+  SECTION("failure in the middle of writing (disk full)") {
+    CHECK_FALSE(write_file_atomic(p, "new contents that are longer", err, AtomicFault::after_partial_write));
+    CHECK(err == p + ": cannot write: No space left on device");
+  }
+  SECTION("failure just before the rename") {
+    CHECK_FALSE(write_file_atomic(p, "new contents", err, AtomicFault::before_rename));
+    CHECK(err == p + ": cannot write: Input/output error");
+  }
+  CHECK(test::get_file(p) == "old contents");
+  CHECK(dir.entries() == 1);  // the temporary file was removed
+}
+
+TEST_CASE("atomic write over a directory fails cleanly", "[runtime]") {
+  TempDir dir;
+  std::string sub = dir.file("sub"), err;
+  std::filesystem::create_directory(sub);
+  test::put_file(sub + "/keep", "x");
+  CHECK_FALSE(write_file_atomic(sub, "data", err));
+  CHECK(err == sub + ": cannot write: Is a directory");
+  CHECK(std::filesystem::is_directory(sub));
+  CHECK(test::get_file(sub + "/keep") == "x");
+  CHECK(dir.entries() == 1);
+}
+
+TEST_CASE("atomic write into a missing directory reports it", "[runtime]") {
+  TempDir dir;
+  std::string p = dir.file("missing/out.csv"), err;
+  CHECK_FALSE(write_file_atomic(p, "data", err));
+  CHECK(err == p + ": cannot write: No such file or directory");
+}
+
+TEST_CASE("read_file errors", "[runtime]") {
+  TempDir dir;
+  std::string out, err;
+  CHECK_FALSE(read_file(dir.file("nope"), out, err));
+  CHECK(err == dir.file("nope") + ": cannot read: No such file or directory");
+  CHECK_FALSE(read_file(dir.path.string(), out, err));
+  CHECK(err == dir.path.string() + ": cannot read: Is a directory");
+}
+
+TEST_CASE("atomic write keeps the permissions of the replaced file", "[runtime]") {
+  TempDir dir;
+  std::string p = dir.file("a"), q = dir.file("b"), err;
+  test::put_file(p, "old");
+  std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  REQUIRE(write_file_atomic(p, "new", err));
+  CHECK(std::filesystem::status(p).permissions() ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  REQUIRE(write_file_atomic(q, "new", err));
+  using P = std::filesystem::perms;
+  CHECK(std::filesystem::status(q).permissions() == (P::owner_read | P::owner_write | P::group_read | P::others_read));
+}
