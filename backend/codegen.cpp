@@ -19,6 +19,7 @@ namespace kiln::backend {
 
 namespace {
 
+using llvm::Value;
 constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
 
 struct ModuleGen {
@@ -135,7 +136,6 @@ struct ModuleGen {
       if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias) make_kernel(NodeId(i));
     for (Entry e : {Entry::step, Entry::forward, Entry::predict}) make_entry(e);
   }
-  using Value = llvm::Value;
 };
 
 std::atomic<int> g_counter{0};
