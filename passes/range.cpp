@@ -134,7 +134,8 @@ std::vector<Interval> compute_ranges(const Graph& g, const RangeOptions& opts) {
     const Node& n = g.nodes[i];
     const OpRow& row = op_row(n.op);
     if (row.cls == OpClass::leaf) {
-      r[i] = leaf_range(n, opts);
+      Interval leaf = leaf_range(n, opts);  // a literal 1 - 1e-9 is exactly 1 in f32
+      r[i] = {round_to(n.dtype, leaf.lo), round_to(n.dtype, leaf.hi), leaf.nan};
       continue;
     }
     ins.clear();

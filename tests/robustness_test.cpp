@@ -3,6 +3,9 @@
 // a sample goes through the binary too (exit 1 or 2, never a signal or an internal error).
 #include "frontend/lower.hpp"
 #include "ir/printer.hpp"
+#include "passes/autodiff.hpp"
+#include "passes/optimizer.hpp"
+#include "passes/simplify.hpp"
 #include "support.hpp"
 #include <catch2/catch.hpp>
 
@@ -15,6 +18,22 @@ struct Outcome {
   bool compiled = false;
   std::string rendered;
 };
+
+// The later stages on a graph that lowered (what `kiln dump --stage=opt` runs): they
+// either succeed with a graph that verifies or report an error; they never crash.
+void run_later_stages(kiln::Graph g, const kiln::SourceFile& file) {
+  kiln::Diagnostics diags(&file);
+  kiln::differentiate(g, diags);
+  if (!diags.has_errors()) kiln::add_optimizer(g, diags);
+  if (!diags.has_errors()) {
+    CHECK(kiln::verify_graph(g).empty());
+    kiln::Pipeline p = kiln::make_simplify_pipeline();
+    bool ok = p.run(g, diags);
+    CHECK(ok == !diags.has_errors());
+    if (ok) CHECK(kiln::verify_graph(g).empty());
+  }
+  for (auto& d : diags.all()) CHECK(d.id != "internal");
+}
 
 // Compiles in-process and checks the contract; returns what happened.
 Outcome compile_and_check(const std::string& name, const std::string& text) {
@@ -29,6 +48,7 @@ Outcome compile_and_check(const std::string& name, const std::string& text) {
   if (graph) {
     auto problems = kiln::verify_graph(*graph);
     CHECK(problems.empty());
+    if (problems.empty()) run_later_stages(std::move(*graph), file);
     return o;
   }
   // At least one error, every error located inside the file, rendered as `file:line:col`.

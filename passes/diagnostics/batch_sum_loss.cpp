@@ -24,10 +24,12 @@ void check_batch_sum_loss(CheckContext& c) {
                                               g.batch));
   if (!d) return;
   FixIt f{"average over the batch: replace 'sum' with 'mean'", {}, "mean"};
-  if (c.opts.source && s.loc.valid() && s.loc.line <= c.opts.source->line_count() &&
-      c.opts.source->line_text(s.loc.line).substr(s.loc.col - 1, 3) == "sum")
+  std::string_view line = c.opts.source && s.loc.valid() && s.loc.line <= c.opts.source->line_count()
+                              ? c.opts.source->line_text(s.loc.line)
+                              : std::string_view{};
+  if (s.loc.col >= 1 && s.loc.col - 1 <= line.size() && line.substr(s.loc.col - 1, 3) == "sum")
     f.loc = SourceRange{s.loc.line, s.loc.col, s.loc.line, s.loc.col + 3};
-  d->fixits.push_back(f);
+  c.add_fixit(d, f);
 }
 
 }  // namespace kiln

@@ -25,13 +25,15 @@ void check_blocked_gradient(CheckContext& c) {
       }
     }
     const Node& pn = g[p];
-    std::string op = blocker >= 0 ? std::string(op_name(g[blocker].op)) : "an op without a gradient";
+    std::string op = blocker < 0                  ? "an op without a gradient"
+                     : g[blocker].op == Op::where ? "the condition of where"
+                                                  : std::string(op_name(g[blocker].op));
     SourceRange loc = blocker >= 0 && g[blocker].loc.valid() ? g[blocker].loc : pn.loc;
     Diagnostic* d = c.report(loc, fmt::format("every path from param '{}' to the loss passes through {}, which has no "
                                               "gradient: '{}' will never change", pn.name, op, pn.name));
     if (!d) continue;
     d->notes.push_back({fmt::format("'{}' is declared here", pn.name), pn.loc});
-    d->fixits.push_back({blocker >= 0 && g[blocker].op == Op::round
+    c.add_fixit(d, {blocker >= 0 && g[blocker].op == Op::round
                              ? "compute the loss on the unrounded value; keep round for metrics and outputs"
                              : "keep ops without a gradient out of the loss (metrics and outputs may use them)",
                          {}, ""});

@@ -40,7 +40,7 @@ void check_broadcast_mismatch(CheckContext& c) {
     const Node& to = g[n.in[1 - k]];
     std::string repl = fmt::format("reshape({}, {})", c.text(n.in[k]), dims(to.shape));
     d->notes.push_back({fmt::format("{} has shape {}", c.text(n.in[k]), dims(from.shape)), from.loc});
-    d->fixits.push_back({fmt::format("make the shapes agree: {}", repl), from.op == Op::input ? SourceRange{} : from.loc, repl});
+    c.add_fixit(d, {fmt::format("make the shapes agree: {}", repl), from.op == Op::input ? SourceRange{} : from.loc, repl});
   }
 }
 

@@ -106,6 +106,47 @@ bool check_enabled(const CheckOptions& opts, std::string_view id) {
   return !opts.disabled.count(s);
 }
 
+bool apply_warning_option(std::string_view option, CheckOptions& opts, std::string& err) {
+  std::string_view o = option;
+  if (o.substr(0, 2) == "--") o.remove_prefix(1);
+  if (!o.empty() && o[0] == '-') o.remove_prefix(1);
+  if (o.substr(0, 1) != "W" || o.size() < 2) {
+    err = "'" + std::string(option) + "' is not a warning option (-W<id>, -Wno-<id>, -Werror)";
+    return false;
+  }
+  o.remove_prefix(1);
+  if (o == "error") { opts.werror = true; return true; }
+  bool off = o.substr(0, 3) == "no-";
+  std::string_view id = off ? o.substr(3) : o;
+  if (!find_check(id)) {
+    std::string known;
+    for (auto& c : check_catalogue()) known += (known.empty() ? "" : ", ") + std::string(c.id);
+    err = "unknown check '" + std::string(id) + "' in '" + std::string(option) + "'; the checks are: " + known;
+    return false;
+  }
+  std::string s(id);
+  if (off) {
+    opts.disabled.insert(s);
+    opts.enabled.erase(s);
+  } else {
+    opts.enabled.insert(s);
+    opts.disabled.erase(s);
+  }
+  return true;
+}
+
+std::string check_list_text() {
+  size_t width = 0;
+  for (auto& c : check_catalogue()) width = std::max(width, c.id.size());
+  std::string out;
+  for (auto& c : check_catalogue()) {
+    out += std::string(c.id) + std::string(width + 2 - c.id.size(), ' ');
+    out += c.severity == Severity::error ? "error    " : "warning  ";
+    out += std::string(c.summary) + "\n";
+  }
+  return out;
+}
+
 std::vector<std::string> ignored_ids(std::string_view line) {
   std::vector<std::string> ids;
   // Only a comment can hold the marker: find '#' and then "kiln:" and "ignore".
@@ -147,6 +188,13 @@ Diagnostic* CheckContext::report(SourceRange loc, std::string message) {
   if (opts.werror && s == Severity::warning) s = Severity::error;
   ++reported;
   return &diags.report(s, std::string(current->id), loc, std::move(message));
+}
+
+void CheckContext::add_fixit(Diagnostic* d, FixIt f) const {
+  // A fix-it inside an inlined fn body would edit every call of the fn: keep its text
+  // as advice but drop the range, so tools do not apply it.
+  if (in_fn_body(f.loc)) f.loc = {};
+  d->fixits.push_back(std::move(f));
 }
 
 bool run_static_checks(const Graph& g, Diagnostics& diags, const CheckOptions& opts) {

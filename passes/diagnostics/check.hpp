@@ -55,6 +55,14 @@ std::vector<std::string> ignored_ids(std::string_view line);
 // An initialiser as the user writes it: "normal(0, 1)", "he_normal", "constant(0.5)".
 std::string init_text(const Init& init);
 
+// Applies one command-line warning option to `opts`: "-Werror", "-W<id>", "-Wno-<id>"
+// (the leading dash optional). Returns false with a message in `err` for an unknown id
+// or an option that is not a warning option.
+bool apply_warning_option(std::string_view option, CheckOptions& opts, std::string& err);
+// The catalogue as `kiln check --list` prints it: one line per check (id, severity,
+// summary), aligned.
+std::string check_list_text();
+
 // Runs every enabled check on a lowered graph (before autodiff). Reports into `diags`;
 // returns false when it reported an error (no-trainable, or any warning under werror).
 bool run_static_checks(const Graph& g, Diagnostics& diags, const CheckOptions& opts = {});
@@ -85,6 +93,11 @@ struct CheckContext {
   std::string text(NodeId id, int depth = 2) const;
   // The IR expression of a node: names where the user bound one, `...` below `depth`.
   std::string expr(NodeId id, int depth = 2) const;
+  // True when a range lies on a `fn` declaration's line: the node came from inlining a
+  // fn body, so its source text is the body's, not the call's.
+  bool in_fn_body(const SourceRange& r) const;
+  // Adds a fix-it to a diagnostic of this check (dropping a range inside a fn body).
+  void add_fixit(Diagnostic* d, FixIt f) const;
   // "p = sigmoid(...)" for a named node, "sigmoid(...)" otherwise.
   std::string describe(NodeId id) const;
   // A declaration's keyword range (`const`/`param`) when the source shows it.

@@ -48,7 +48,7 @@ void check_const_as_param(CheckContext& c) {
     d->notes.push_back({fmt::format("used here: {}", c.text(use)), g[use].loc});
     FixIt f{"replace 'const' with 'param'", {}, "param"};
     if (auto r = c.keyword_range(k, "const")) f.loc = *r;
-    d->fixits.push_back(f);
+    c.add_fixit(d, f);
   }
 }
 

@@ -75,10 +75,17 @@ std::string CheckContext::expr(NodeId id, int depth) const {
   return s + ")";
 }
 
+bool CheckContext::in_fn_body(const SourceRange& r) const {
+  if (!opts.source || !r.valid() || r.line > opts.source->line_count()) return false;
+  std::string_view line = opts.source->line_text(r.line);
+  size_t b = line.find_first_not_of(" \t");
+  return b != std::string_view::npos && line.substr(b, 3) == "fn " ;
+}
+
 std::string CheckContext::text(NodeId id, int depth) const {
   const Node& n = g[id];
   if (!n.name.empty()) return n.name;
-  if (op_row(n.op).cls != OpClass::leaf && opts.source && n.loc.valid() && n.loc.line == n.loc.end_line &&
+  if (op_row(n.op).cls != OpClass::leaf && !in_fn_body(n.loc) && opts.source && n.loc.valid() && n.loc.line == n.loc.end_line &&
       n.loc.line <= opts.source->line_count()) {
     std::string_view line = opts.source->line_text(n.loc.line);
     if (n.loc.col >= 1 && n.loc.end_col > n.loc.col && n.loc.end_col - 1 <= line.size())
@@ -98,7 +105,8 @@ std::optional<SourceRange> CheckContext::keyword_range(NodeId leaf, std::string_
   const Node& n = g[leaf];
   if (!opts.source || !n.loc.valid() || n.loc.line > opts.source->line_count()) return std::nullopt;
   std::string_view line = opts.source->line_text(n.loc.line);
-  if (n.loc.col == 0 || line.substr(n.loc.col - 1, keyword.size()) != keyword) return std::nullopt;
+  if (n.loc.col == 0 || n.loc.col - 1 > line.size() || line.substr(n.loc.col - 1, keyword.size()) != keyword)
+    return std::nullopt;
   return SourceRange{n.loc.line, n.loc.col, n.loc.line, uint32_t(n.loc.col + keyword.size())};
 }
 

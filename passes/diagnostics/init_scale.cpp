@@ -48,7 +48,7 @@ void check_init_scale(CheckContext& c) {
       std::string repl = feeds_relu(c, NodeId(i)) ? "he_normal" : "glorot_normal";
       FixIt f{fmt::format("initialise with {}, which keeps the scale near 1", repl), {}, repl};
       if (auto r = c.init_text_range(wid)) f.loc = *r;
-      d->fixits.push_back(f);
+      c.add_fixit(d, f);
     }
   }
 }

@@ -43,7 +43,7 @@ void check_linear_collapse(CheckContext& c) {
       if (!d) break;
       d->notes.push_back({fmt::format("the first product: {}", c.text(first)), g[first].loc});
       std::string repl = fmt::format("relu({})", c.text(m.in[k]));
-      d->fixits.push_back({fmt::format("put an activation between the layers: {}", repl), g[m.in[k]].loc, repl});
+      c.add_fixit(d, {fmt::format("put an activation between the layers: {}", repl), g[m.in[k]].loc, repl});
       break;
     }
   }

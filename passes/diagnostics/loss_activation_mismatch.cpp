@@ -29,7 +29,7 @@ void check_loss_activation_mismatch(CheckContext& c) {
       if (!d) continue;
       d->notes.push_back({fmt::format("the {} is applied here", op_name(act)), g[p].loc});
       std::string z = c.text(g[p].in[0]);
-      d->fixits.push_back({fmt::format("pass the logits: replace {} with {}", c.text(p), z), g[p].loc, z});
+      c.add_fixit(d, {fmt::format("pass the logits: replace {} with {}", c.text(p), z), g[p].loc, z});
       continue;
     }
     // squared_error(softmax(z), y), or square(softmax(z) - y) / square(y - softmax(z)).
@@ -50,7 +50,7 @@ void check_loss_activation_mismatch(CheckContext& c) {
     if (!d) continue;
     d->notes.push_back({fmt::format("the softmax is applied here: {}", c.describe(sm)), g[sm].loc});
     std::string repl = fmt::format("softmax_cross_entropy({}, {})", c.text(g[sm].in[0]), c.text(target));
-    d->fixits.push_back({fmt::format("train the logits with cross-entropy: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("train the logits with cross-entropy: {}", repl), n.loc, repl});
   }
 }
 

@@ -52,7 +52,7 @@ void check_lr_decay(CheckContext& c) {
     d->notes.push_back({fmt::format("planned steps: {} epochs x at least one batch each (the number of rows is not known "
                                     "here, so this counts the fewest steps any data set gives)", g.train.epochs),
                         g.train.loc});
-  d->fixits.push_back({s.kind == "cosine" ? "set total to the planned number of steps"
+  c.add_fixit(d, {s.kind == "cosine" ? "set total to the planned number of steps"
                                           : "decay more slowly: a rate closer to 1 or a larger 'every'",
                        {}, ""});
 }

@@ -21,7 +21,7 @@ void check_lr_range(CheckContext& c) {
                                              o.kind, lo, hi);
   Diagnostic* d = c.report(loc, fmt::format("learning rate {:g} is {}", o.lr, what));
   if (!d) return;
-  d->fixits.push_back({fmt::format("start from lr = {:g}", o.kind == "sgd" ? 0.01 : 0.001), {}, ""});
+  c.add_fixit(d, {fmt::format("start from lr = {:g}", o.kind == "sgd" ? 0.01 : 0.001), {}, ""});
 }
 
 }  // namespace kiln

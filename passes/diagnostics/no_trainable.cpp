@@ -26,7 +26,7 @@ void check_no_trainable(CheckContext& c) {
       d->notes.push_back({fmt::format("it depends on input '{}', which comes from the data", n.name), n.loc});
   }
   if (leaves.empty()) d->notes.push_back({"it depends on no declaration at all: it is a constant", {}});
-  d->fixits.push_back({"declare the weights that should learn with 'param' instead of 'const'", {}, ""});
+  c.add_fixit(d, {"declare the weights that should learn with 'param' instead of 'const'", {}, ""});
 }
 
 }  // namespace kiln

@@ -13,7 +13,7 @@ void check_sqrt_at_zero(CheckContext& c) {
     if ((n.op != Op::sqrt && n.op != Op::rsqrt) || !c.feeds_loss[i]) continue;
     NodeId x = n.in[0];
     const Interval& r = c.ranges[x];
-    if (r.lo > 0 && !r.nan) continue;
+    if (r.lo > 0) continue;
     Diagnostic* d = c.report(
         n.loc, n.op == Op::sqrt
                    ? "sqrt of a value that can be 0: its gradient 1 / (2 sqrt(x)) is infinite there"
@@ -21,7 +21,7 @@ void check_sqrt_at_zero(CheckContext& c) {
     if (!d) continue;
     d->notes.push_back({fmt::format("{} can take any value in {}", c.text(x), interval_str(r)), g[x].loc});
     std::string repl = fmt::format("{}({} + 1e-12)", op_name(n.op), c.text(x));
-    d->fixits.push_back({fmt::format("add a small epsilon inside: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("add a small epsilon inside: {}", repl), n.loc, repl});
   }
 }
 

@@ -18,7 +18,7 @@ bool constant_init(const Init& in) {
 // True when another matmul lies downstream of `m` on the way to the loss.
 bool feeds_hidden(const CheckContext& c, NodeId m) {
   std::vector<char> seen(c.g.size(), 0);
-  std::vector<NodeId> stack(c.users[m].begin(), c.users[m].end());
+  std::vector<NodeId> stack = c.users[m];
   while (!stack.empty()) {
     NodeId u = stack.back();
     stack.pop_back();
@@ -63,7 +63,7 @@ void check_symmetric_init(CheckContext& c) {
     std::string repl = relu ? "he_normal" : "glorot_uniform";
     FixIt f{fmt::format("initialise '{}' randomly: {} (constants are fine for biases)", w.name, repl), {}, repl};
     if (auto r = c.init_text_range(p)) f.loc = *r;
-    d->fixits.push_back(f);
+    c.add_fixit(d, f);
   }
 }
 

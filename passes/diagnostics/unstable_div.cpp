@@ -16,12 +16,12 @@ void check_unstable_div(CheckContext& c) {
     if (n.op != Op::div || softmax_root[i] || !c.feeds_loss[i]) continue;
     NodeId b = n.in[1];
     const Interval& r = c.ranges[b];
-    if (!r.contains_zero() && !r.nan) continue;
+    if (!r.contains_zero()) continue;
     Diagnostic* d = c.report(n.loc, "division by a value that can be 0: the result and its gradient become inf or NaN");
     if (!d) continue;
     d->notes.push_back({fmt::format("the divisor {} can take any value in {}", c.text(b), interval_str(r)), g[b].loc});
     std::string repl = fmt::format("{} / ({} + 1e-7)", c.text(n.in[0]), c.text(b));
-    d->fixits.push_back({fmt::format("add a small epsilon to the divisor: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("add a small epsilon to the divisor: {}", repl), n.loc, repl});
   }
 }
 

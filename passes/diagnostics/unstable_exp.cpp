@@ -23,10 +23,10 @@ void check_unstable_exp(CheckContext& c) {
     d->notes.push_back({fmt::format("{} can take any value in {}", c.text(r.z), interval_str(c.ranges[r.z])), g[r.z].loc});
     std::string repl = fmt::format("softmax({}, axis={})", c.text(r.z), r.axis);
     if (c.opts.rewrite)
-      d->fixits.push_back({fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", r.after),
+      c.add_fixit(d, {fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", r.after),
                            root.loc, repl});
     else
-      d->fixits.push_back({fmt::format("write {} instead: it subtracts the maximum first", repl), root.loc, repl});
+      c.add_fixit(d, {fmt::format("write {} instead: it subtracts the maximum first", repl), root.loc, repl});
   }
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g.nodes[i];
@@ -39,7 +39,7 @@ void check_unstable_exp(CheckContext& c) {
     if (!d) continue;
     d->notes.push_back({fmt::format("{} can take any value in {}", c.text(x), interval_str(c.ranges[x])), g[x].loc});
     std::string repl = fmt::format("exp(clip({}, -80, 80))", c.text(x));
-    d->fixits.push_back({fmt::format("shift the argument (subtract its maximum) or clip it: {}", repl), n.loc, repl});
+    c.add_fixit(d, {fmt::format("shift the argument (subtract its maximum) or clip it: {}", repl), n.loc, repl});
   }
 }
 

@@ -15,8 +15,15 @@ bool is_one(const Node& n) {
 }
 
 // Why a value can be exactly 0 (or 1): a note naming the op that saturates.
-std::string cause(const CheckContext& c, NodeId x, bool both_ends) {
+// `hand_softmax`: x is a hand-written softmax exp(z) / sum(exp(z)).
+std::string cause(const CheckContext& c, NodeId x, bool both_ends, bool hand_softmax) {
   const Graph& g = c.g;
+  if (hand_softmax) {
+    const FloatLimits& L = float_limits(g[x].dtype);
+    return fmt::format("{}{}, a hand-written softmax, rounds to exactly 0 in {} once its inputs differ by more than {:.0f}",
+                       c.text(x), g[x].loc.valid() ? fmt::format(" (line {})", g[x].loc.line) : "",
+                       dtype_name(g[x].dtype), -L.exp_underflow);
+  }
   bool one_minus = g[x].op == Op::sub && is_one(g[g[x].in[0]]);
   NodeId s = one_minus ? g[x].in[1] : x;
   const Node& n = g[s];
@@ -37,7 +44,11 @@ std::string cause(const CheckContext& c, NodeId x, bool both_ends) {
     case Op::exp: return fmt::format("{} underflows to 0 in {} once its argument is below {:.0f}", who, ty, L.exp_underflow);
     case Op::softplus:
       return fmt::format("{} underflows to 0 in {} once its argument is below {:.0f}", who, ty, L.exp_underflow);
-    default: return fmt::format("{} can take any value in {}", c.text(x), interval_str(c.ranges[x]));
+    default:
+      if (one_minus && c.ranges[s].hi >= 1)
+        return fmt::format("1 - {} is 0 when {} is exactly 1 in {}: it can take any value in {}", c.text(s), who, ty,
+                           interval_str(c.ranges[s]));
+      return fmt::format("{} can take any value in {}", c.text(x), interval_str(c.ranges[x]));
   }
 }
 }  // namespace
@@ -48,8 +59,12 @@ void check_unstable_log(CheckContext& c) {
   std::vector<const StableRewrite*> by_node(g.size(), nullptr);
   std::vector<char> silent(g.size(), 0);
   std::vector<StableRewrite> rewrites = find_stable_rewrites(g);
+  std::vector<const StableRewrite*> hand_softmax(g.size(), nullptr);
   for (auto& r : rewrites) {
-    if (r.kind == RewriteKind::softmax) continue;
+    if (r.kind == RewriteKind::softmax) {
+      hand_softmax[r.root] = &r;
+      continue;
+    }
     by_node[r.covered[0]] = &r;
     for (size_t k = 1; k < r.covered.size(); ++k) silent[r.covered[k]] = 1;
   }
@@ -61,21 +76,30 @@ void check_unstable_log(CheckContext& c) {
     const Interval& r = c.ranges[x];
     std::string msg;
     if (n.op == Op::log) {
-      if (r.lo > 0 && !r.nan) continue;
+      if (r.lo > 0) continue;  // NaN alone is reported where it arises (a division, a log of a negative)
       msg = r.lo == 0 ? "log of a value that can be exactly 0" : "log of a value that can be 0 or negative";
     } else if (n.op == Op::log1p) {
-      if (r.lo > -1 && !r.nan) continue;
+      if (r.lo > -1) continue;
       msg = r.lo == -1 ? "log1p of a value that can be exactly -1" : "log1p of a value that can be -1 or less";
     } else {
-      if (r.lo > 0 && r.hi < 1 && !r.nan) continue;
+      if (r.lo > 0 && r.hi < 1) continue;
       msg = "bce of a probability that can be exactly 0 or 1: its logs saturate and the gradient stops";
     }
     const StableRewrite* rw = by_node[i];
     Diagnostic* d = c.report(n.loc, msg);
     if (!d) continue;
     bool both = rw && (rw->kind == RewriteKind::hand_bce || rw->kind == RewriteKind::bce_sigmoid);
-    d->notes.push_back({cause(c, x, both), {}});
-    if (rw) {
+    const StableRewrite* hs = n.op == Op::log ? hand_softmax[x] : nullptr;
+    d->notes.push_back({cause(c, x, both, hs != nullptr), {}});
+    if (hs) {  // log(exp(z) / sum(exp(z))): two rounds of the rewrite give log_softmax(z)
+      std::string after = fmt::format("log_softmax({})", g[hs->z].name.empty() ? "z" : g[hs->z].name);
+      std::string repl = fmt::format("log_softmax({}, axis={})", c.text(hs->z), hs->axis);
+      if (c.opts.rewrite)
+        c.add_fixit(d, {fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", after),
+                             n.loc, repl});
+      else
+        c.add_fixit(d, {fmt::format("write {} instead", after), n.loc, repl});
+    } else if (rw) {
       std::string repl;
       std::string z = c.text(rw->z), y = rw->y >= 0 ? c.text(rw->y) : "";
       switch (rw->kind) {
@@ -87,13 +111,13 @@ void check_unstable_log(CheckContext& c) {
         case RewriteKind::softmax: break;
       }
       if (c.opts.rewrite)
-        d->fixits.push_back({fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", rw->after),
+        c.add_fixit(d, {fmt::format("rewritten as {}; pass --no-rewrite to keep the expression as written", rw->after),
                              g[rw->root].loc, repl});
       else
-        d->fixits.push_back({fmt::format("write {} instead", rw->after), g[rw->root].loc, repl});
+        c.add_fixit(d, {fmt::format("write {} instead", rw->after), g[rw->root].loc, repl});
     } else if (n.op == Op::log) {
       std::string repl = fmt::format("log({} + 1e-7)", c.text(x));
-      d->fixits.push_back({fmt::format("add a small epsilon: {}", repl), n.loc, repl});
+      c.add_fixit(d, {fmt::format("add a small epsilon: {}", repl), n.loc, repl});
     }
   }
 }

@@ -18,7 +18,7 @@ void check_unused_param(CheckContext& c) {
     else
       d->notes.push_back({"it is only used here, which the loss does not depend on", g[c.users[p][0]].loc});
     if (g.train.minimize_loc.valid()) d->notes.push_back({"the loss is minimised here", g.train.minimize_loc});
-    d->fixits.push_back({fmt::format("use '{}' in the computation of the loss, or remove it", n.name), {}, ""});
+    c.add_fixit(d, {fmt::format("use '{}' in the computation of the loss, or remove it", n.name), {}, ""});
   }
 }
 

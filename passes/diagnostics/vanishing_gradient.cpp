@@ -59,18 +59,19 @@ void check_vanishing_gradient(CheckContext& c) {
   }
   const Node& p = g[first];
   SourceRange loc = g[acts.front()].loc.valid() ? g[acts.front()].loc : p.loc;
-  std::string size = factor > 0 && factor < 1 ? fmt::format("about {:.0f}x smaller", 1.0 / factor)
-                                              : "no larger (tanh' <= 1 even before it saturates)";
+  std::string effect = factor > 0 && factor < 0.5
+                           ? fmt::format("arrives about {:.0f}x smaller than it left the loss", 1.0 / factor)
+                           : "shrinks towards 0 as they saturate (their derivatives vanish for large inputs)";
   Diagnostic* d = c.report(loc, fmt::format("the gradient reaching '{}' passes through {} saturating activations ({}) "
-                                            "and arrives {} than it left the loss",
-                                            p.name, acts.size(), kinds, size));
+                                            "and {}",
+                                            p.name, acts.size(), kinds, effect));
   if (!d) return;
   for (NodeId a : acts)
     d->notes.push_back({fmt::format("{}: its derivative is at most {}", c.describe(a),
                                     g[a].op == Op::sigmoid ? "1/4" : "1, and near 0 once saturated"),
                         g[a].loc});
   d->notes.push_back({fmt::format("'{}' is declared here (the estimate scales by the initialisers' statistics)", p.name), p.loc});
-  d->fixits.push_back({"use relu-family activations (relu, leaky_relu, gelu, silu) with he_* initialisers", {}, ""});
+  c.add_fixit(d, {"use relu-family activations (relu, leaky_relu, gelu, silu) with he_* initialisers", {}, ""});
 }
 
 }  // namespace kiln

@@ -1,6 +1,8 @@
 // Golden tests of the static checks ("[diag]"): every check fires on its broken examples
 // with the expected id, location and message, and stays silent on near-miss variants
 // (the fixed model, safe look-alikes) and on every model in examples/.
+#include "ir/printer.hpp"
+#include "passes/stabilize.hpp"
 #include "tests/passes/diag_test_util.hpp"
 #include <algorithm>
 #include <filesystem>
@@ -259,6 +261,7 @@ TEST_CASE("near misses: the fixed models and safe look-alikes stay silent", "[di
       {"log_sigmoid", model("z = x @ w + b\nloss = -mean(y * log_sigmoid(z) + (1 - y) * log_sigmoid(-z))")},
       {"bce_with_logits", model("loss = mean(bce_with_logits(x @ w + b, y))")},
       {"log of sigmoid plus epsilon", model("p = sigmoid(x @ w + b)\nloss = -mean(y * log(p + 1e-6) + (1 - y) * log(1 - p + 1e-6))")},
+      {"clipped probabilities", model("p = clip(sigmoid(x @ w + b), 1e-7, 1 - 1e-7)\nloss = -mean(y * log(p) + (1 - y) * log(1 - p))")},
       {"log of softplus plus one", model("loss = mean(log(1 + exp(-abs(x @ w + b))) + square(y))")},
       {"log of square plus one", model("loss = mean(log(square(x @ w + b - y) + 1))")},
       // unstable-exp: exp of a bounded value
@@ -416,4 +419,209 @@ TEST_CASE("unstable-log names the saturating op and rewrites each stable form", 
       CHECK(d->fixits[0].message == k.after);
     }
   }
+}
+
+TEST_CASE("command-line warning options and the --list text", "[diag]") {
+  CheckOptions o;
+  std::string err;
+  CHECK(apply_warning_option("-Wno-unstable-log", o, err));
+  CHECK_FALSE(check_enabled(o, "unstable-log"));
+  CHECK(apply_warning_option("-Wunstable-log", o, err));  // the last option wins
+  CHECK(check_enabled(o, "unstable-log"));
+  CHECK(apply_warning_option("-Werror", o, err));
+  CHECK(o.werror);
+  CHECK_FALSE(apply_warning_option("-Wno-such-check", o, err));
+  CHECK_THAT(err, Catch::Contains("unknown check 'such-check'"));
+  CHECK_FALSE(apply_warning_option("--batch", o, err));
+  std::string list = check_list_text();
+  for (auto& c : check_catalogue()) CHECK_THAT(list, Catch::Contains(std::string(c.id)));
+  CHECK_THAT(list, Catch::Contains("no-trainable              error    the minimised loss depends on no param\n"));
+  CHECK(std::count(list.begin(), list.end(), '\n') == long(check_catalogue().size()));
+}
+
+TEST_CASE("log of a hand-written softmax is reported with its two-step rewrite", "[diag]") {
+  std::string text = "input x : f32[batch, 4]\ninput y : f32[batch, 3]\nparam w : f32[4, 3] = glorot_uniform\n"
+                     "z = x @ w\ne = exp(z)\nloss = -mean(sum(y * log(e / sum(e, axis=1, keepdims=true)), axis=1))\n"
+                     "train { minimize loss; optimizer = adam(lr = 0.01) }\n";
+  Checked c = check_text("h.model", text);
+  INFO(c.diags->render_all());
+  const Diagnostic* d = c.first("unstable-log");
+  REQUIRE(d);
+  CHECK(d->notes[0].message ==
+        "e / sum(e, axis=1, keepdims=true) (line 6), a hand-written softmax, rounds to exactly 0 in f32 once its "
+        "inputs differ by more than 104");
+  CHECK(d->fixits[0].message == "rewritten as log_softmax(z); pass --no-rewrite to keep the expression as written");
+  CHECK(d->fixits[0].replacement == "log_softmax(z, axis=1)");
+  CHECK(c.count("unstable-exp") == 1);  // the hand-written softmax itself
+  CHECK(c.count("unstable-div") == 0);  // reported once, as unstable-exp
+}
+
+TEST_CASE("checks and the stabilize pass run cleanly on every model in the repository", "[diag]") {
+  namespace fs = std::filesystem;
+  std::string root = KILN_SOURCE_DIR;
+  size_t n = 0;
+  for (const char* dir : {"examples", "examples/broken", "tests/golden/lang", "tests/golden/errors", "tests/golden/fragments"}) {
+    if (!fs::exists(root + "/" + dir)) continue;
+    for (auto& e : fs::directory_iterator(root + "/" + dir)) {
+      if (e.path().extension() != ".model") continue;
+      std::string rel = std::string(dir) + "/" + e.path().filename().string();
+      INFO(rel);
+      SourceFile f(rel, read_source(rel));
+      Diagnostics d(&f);
+      auto g = compile_source(f, d);
+      if (!g) continue;  // the error models stop at lowering
+      CheckOptions o;
+      o.source = &f;
+      run_static_checks(*g, d, o);
+      for (auto& x : d.all()) {
+        if (x.loc.valid()) {
+          CHECK(x.loc.line >= 1);
+          CHECK(x.loc.line <= f.line_count());
+        }
+        CHECK_FALSE(x.message.empty());
+      }
+      Graph s = *g;
+      bool changed = stabilize(s, d);
+      CHECK(verify_graph(s).empty());
+      if (changed) CHECK(print_ir_text(s) != print_ir_text(*g));
+      ++n;
+    }
+  }
+  CHECK(n >= 25);
+}
+
+TEST_CASE("variants that must fire", "[diag]") {
+  struct Case {
+    std::string name, text, id, message;
+  };
+  const std::vector<Case> cases = {
+      {"tanh stack", "input x : f32[batch, 4]\ninput y : f32[batch, 1]\nparam w1 : f32[4, 8] = glorot_normal\n"
+                     "param w2 : f32[8, 8] = glorot_normal\nparam w3 : f32[8, 8] = glorot_normal\nparam w4 : f32[8, 1] = glorot_normal\n"
+                     "h = tanh(tanh(tanh(x @ w1) @ w2) @ w3)\nloss = mean(bce_with_logits(h @ w4, y))\n"
+                     "train { minimize loss; optimizer = adam(lr = 0.01) }\n",
+       "vanishing-gradient",
+       // glorot_normal on the narrow output layer w4 [8, 1] scales the gradient by sqrt(1 * 2/9)
+       "the gradient reaching 'w1' passes through 3 saturating activations (tanh) and arrives about 2x smaller than it "
+       "left the loss"},
+      {"stop_gradient", model("loss = mean(squared_error(stop_gradient(x @ w + b), y))"), "blocked-gradient",
+       "every path from param 'w' to the loss passes through stop_gradient, which has no gradient: 'w' will never change"},
+      {"where condition only", "input x : f32[batch, 4]\ninput y : f32[batch, 1]\nparam w : f32[4, 1] = glorot_uniform\n"
+                               "loss = mean(where(x @ w > 0, y, 1 - y))\ntrain { minimize loss; optimizer = adam(lr = 0.01) }\n",
+       "blocked-gradient",
+       "every path from param 'w' to the loss passes through the condition of where, which has no gradient: 'w' will "
+       "never change"},
+      {"tiny sgd lr", model("loss = mean(squared_error(x @ w + b, y))", "optimizer = sgd(lr = 0.00001)"), "lr-range",
+       "learning rate 1e-05 is below the usual range for sgd (0.0001 .. 1): each step moves the weights by about lr x "
+       "gradient, so they barely change and learning looks frozen"},
+      {"step decay", model("loss = mean(squared_error(x @ w + b, y))",
+                           "optimizer = sgd(lr = 0.1); schedule = step_decay(rate = 0.1, every = 5); epochs = 40"),
+       "lr-decay",
+       "the schedule drives the learning rate below 1% of its start (0.1 -> 0.001) after 15 steps, before half of the "
+       "40 planned steps: learning stalls early"},
+      {"rsqrt", model("loss = mean(squared_error(x @ w + b, y) * rsqrt(square(y)))"), "sqrt-at-zero",
+       "rsqrt of a value that can be 0: the value and its gradient are infinite there"},
+      {"softmax into softmax_cross_entropy", "input x : f32[batch, 4]\ninput labels : i32[batch]\nparam w : f32[4, 3] = glorot_uniform\n"
+                                             "loss = mean(softmax_cross_entropy(softmax(x @ w, axis=1), labels))\n"
+                                             "train { minimize loss; optimizer = adam(lr = 0.01) }\n",
+       "loss-activation-mismatch",
+       "softmax_cross_entropy expects logits, but gets probabilities from softmax(...): the squashing is applied twice, "
+       "outputs stay within a narrow band around 1/n and learning stalls"},
+      {"transposed column", model("loss = mean(square(transpose(x @ w) - y))"), "broadcast-mismatch",
+       "transpose(x @ w) f32[1,32] and y f32[32,1] broadcast to f32[32,32]: every element of one is paired with every "
+       "element of the other"},
+      {"scaled layers", "input x : f32[batch, 4]\ninput y : f32[batch, 1]\nparam w1 : f32[4, 8] = glorot_uniform\n"
+                        "param w2 : f32[8, 1] = glorot_uniform\nloss = mean(bce_with_logits((2 * (x @ w1)) @ w2, y))\n"
+                        "train { minimize loss; optimizer = adam(lr = 0.01) }\n",
+       "linear-collapse",
+       "two matrix products follow each other with no non-linearity between them: the stack is one linear map"},
+      {"clip bound that rounds to 1 in f32", model("p = clip(sigmoid(x @ w + b), 1e-9, 1 - 1e-9)\nloss = -mean(y * log(p) + (1 - y) * log(1 - p))"),
+       "unstable-log", "log of a value that can be exactly 0"},
+      {"negated batch sum", model("loss = -sum(log_sigmoid(x @ w + b))"), "batch-sum-loss",
+       "the loss sums over the batch dimension (32 examples): the gradient, and the size of every update, grow with the "
+       "batch size"},
+  };
+  for (auto& k : cases) {
+    SECTION(k.name) {
+      Checked c = check_text(k.name + ".model", k.text);
+      INFO(c.diags->render_all());
+      const Diagnostic* d = c.first(k.id);
+      REQUIRE(d);
+      CHECK(d->message == k.message);
+      CHECK(d->loc.valid());
+      if (k.name == "clip bound that rounds to 1 in f32") {
+        REQUIRE(d->notes.size() == 1);
+        CHECK(d->notes[0].message == "1 - p is 0 when p = clip(...) (line 5) is exactly 1 in f32: it can take any "
+                                     "value in [1e-09, 1]");
+      }
+    }
+  }
+}
+
+TEST_CASE("each broken example, fixed as its docs page says, is silent", "[diag]") {
+  struct Fix {
+    std::string file;
+    std::vector<std::pair<std::string, std::string>> edits;  // every occurrence replaced
+  };
+  const std::vector<Fix> fixes = {
+      {"no-trainable", {{"const w", "param w"}}},
+      {"const-as-param", {{"const w", "param w"}}},
+      {"unused-param", {{"squared_error(x @ w + b, y)", "squared_error(x @ w + b + x @ w_extra, y)"}}},
+      {"blocked-gradient", {{"round(sigmoid(x @ w + b))", "sigmoid(x @ w + b)"}}},
+      {"unstable-log", {{"log(softmax(logits, axis=1))", "log_softmax(logits, axis=1)"}}},
+      {"unstable-log-relu", {{"log(rate)", "log(rate + 1e-6)"}}},
+      {"unstable-exp", {{"exp(z)", "exp(clip(z, -80, 80))"}}},
+      {"unstable-exp-softmax", {{"e / sum(e, axis=1, keepdims=true)", "softmax(logits, axis=1)"}}},
+      {"unstable-div", {{"/ y)", "/ (abs(y) + 1))"}}},
+      {"sqrt-at-zero", {{"sqrt(mean(squared_error(pred, y)))", "sqrt(mean(squared_error(pred, y)) + 1e-12)"}}},
+      {"vanishing-gradient", {{"sigmoid(", "relu("}}},
+      {"init-scale", {{"normal(0, 1)", "he_normal"}}},
+      {"symmetric-init", {{"param w1 : f32[4, 16] = zeros", "param w1 : f32[4, 16] = he_normal"}}},
+      {"batch-sum-loss", {{"loss = sum(", "loss = mean("}}},
+      {"lr-range", {{"adam(lr = 1)", "adam(lr = 0.001)"}}},
+      {"lr-decay", {{"rate = 0.5, every = 1", "rate = 0.96, every = 100"}}},
+      {"linear-collapse", {{"h = x @ w1 + b1", "h = relu(x @ w1 + b1)"}}},
+      {"broadcast-mismatch", {{"input y : f32[batch]", "input y : f32[batch, 1]"}}},
+      {"loss-activation-mismatch", {{"bce_with_logits(sigmoid(logits), y)", "bce_with_logits(logits, y)"}}},
+      {"loss-activation-mismatch-mse",
+       {{"squared_error(softmax(logits, axis=1), target)", "softmax_cross_entropy(logits, target)"}}},
+      {"sigmoid_stack",
+       {{"p = sigmoid(sigmoid(sigmoid(x @ w1 + b1) @ w2 + b2) @ w3 + b3)", "z = relu(relu(x @ w1 + b1) @ w2 + b2) @ w3 + b3"},
+        {"-mean(y * log(p) + (1 - y) * log(1 - p))", "mean(bce_with_logits(z, y))"}}},
+      {"const_weights", {{"const ", "param "}}},
+  };
+  for (const Fix& fix : fixes) {
+    SECTION(fix.file) {
+      std::string rel = "examples/broken/" + fix.file + ".model";
+      std::string text = read_source(rel);
+      REQUIRE_FALSE(check_file(rel).diags->all().empty());  // broken as it stands
+      for (auto& [from, to] : fix.edits) {
+        size_t n = 0;
+        for (size_t p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size())) {
+          text.replace(p, from.size(), to);
+          ++n;
+        }
+        REQUIRE(n > 0);
+      }
+      Checked c = check_text(rel, text);
+      INFO(text);
+      INFO(c.diags->render_all());
+      CHECK(c.diags->all().empty());
+    }
+  }
+  CHECK(fixes.size() == 22);
+}
+
+TEST_CASE("inside an inlined fn body, fix-its keep their text but drop the range", "[diag]") {
+  std::string text = "input x : f32[batch, 4]\ninput y : f32[batch, 1]\nparam w1 : f32[4, 8] = glorot_uniform\n"
+                     "param b1 : f32[8] = zeros\nparam w2 : f32[8, 1] = glorot_uniform\nparam b2 : f32[1] = zeros\n"
+                     "fn dense(v, w, b) = v @ w + b\nlogits = dense(dense(x, w1, b1), w2, b2)\n"
+                     "loss = mean(bce_with_logits(logits, y))\ntrain { minimize loss; optimizer = adam(lr = 0.01) }\n";
+  Checked c = check_text("fn.model", text);
+  INFO(c.diags->render_all());
+  const Diagnostic* d = c.first("linear-collapse");
+  REQUIRE(d);
+  REQUIRE(d->fixits.size() == 1);
+  CHECK(d->fixits[0].message == "put an activation between the layers: relu((x @ w1) + b1)");
+  CHECK_FALSE(d->fixits[0].loc.valid());
+  CHECK(d->notes[0].message == "the first product: x @ w1");
 }

@@ -179,3 +179,56 @@ TEST_CASE("transfer functions are sound: the f32 interpreter stays inside the ra
   run(Op::bce, 2, Interval{0.01, 0.99, false}, Interval{0, 1, false});
   run(Op::bce_with_logits, 2, a, Interval{0, 1, false});
 }
+
+TEST_CASE("reductions, matmul and the softmax family are sound against the f32 interpreter", "[range]") {
+  std::mt19937 rng(11);
+  struct Case {
+    Op op;
+    Attrs attrs;
+    bool two;  // second operand: a [6, 5] matrix (matmul) or labels (losses)
+  };
+  auto axes = [](std::vector<int64_t> a, bool keep = false) {
+    Attrs at;
+    at.axes = std::move(a);
+    at.keepdims = keep;
+    return at;
+  };
+  const std::vector<Case> cases = {
+      {Op::sum, axes({}), false},          {Op::sum, axes({1}, true), false}, {Op::mean, axes({0}), false},
+      {Op::max, axes({1}), false},         {Op::min, axes({}), false},        {Op::logsumexp, axes({1}), false},
+      {Op::softmax, axes({1}), false},     {Op::log_softmax, axes({1}), false}, {Op::argmax, axes({1}), false},
+      {Op::transpose, {}, false},          {Op::matmul, {}, true},             {Op::softmax_cross_entropy, {}, true},
+  };
+  for (const Case& k : cases) {
+    INFO(op_name(k.op));
+    for (const Interval& in : {Interval{-3, 3, false}, Interval{-60, 60, false}, Interval{0.5, 2, false}}) {
+      Builder b;
+      NodeId x = b.input("x", {4, 6}, DType::f32);
+      NodeId y = k.op == Op::matmul ? b.input("y", {6, 5}, DType::f32) : b.input("y", {4, 6}, DType::f32);
+      b.op(k.op, k.two ? std::vector<NodeId>{x, y} : std::vector<NodeId>{x}, k.attrs);
+      RangeOptions o;
+      o.input_ranges["x"] = in;
+      o.input_ranges["y"] = k.op == Op::matmul ? in : Interval{0, 1, false};
+      Interval r = compute_ranges(b.g, o).back();
+      for (int trial = 0; trial < 20; ++trial) {
+        ValueMap leaves;
+        Tensor tx(DType::f32, {4, 6}), ty(DType::f32, b.g[y].shape);
+        std::uniform_real_distribution<double> d(in.lo, in.hi);
+        for (double& v : tx.data) v = trial == 0 ? in.lo : trial == 1 ? in.hi : d(rng);
+        for (size_t i = 0; i < ty.size(); ++i)
+          ty.data[i] = k.op == Op::matmul ? d(rng) : double(int64_t(i % 6) == int64_t(i / 6) % 6);  // one-hot rows
+        leaves["x"] = tx;
+        leaves["y"] = ty;
+        std::string err;
+        auto vals = evaluate(b.g, leaves, Precision::f32, err);
+        REQUIRE(vals);
+        for (double v : vals->back().data) {
+          INFO(v << " not in " << interval_str(r) << " for inputs in " << interval_str(in));
+          double tol = 1e-5 * std::max(1.0, std::fabs(v));
+          CHECK(v >= r.lo - tol);
+          CHECK(v <= r.hi + tol);
+        }
+      }
+    }
+  }
+}
