@@ -1,6 +1,8 @@
 // HostBuffers: aligned host memory for a compiled graph's buffer table and arena, with
 // conversions from and to the interpreter's tensors.
 #include "backend/codegen.hpp"
+#include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
@@ -25,7 +27,9 @@ HostBuffers::~HostBuffers() {
 
 void HostBuffers::set(size_t i, const Tensor& t) {
   const BufferSpec& s = cg_.buffers()[i];
-  for (size_t j = 0; j < t.data.size(); ++j) switch (s.dtype) {
+  assert(int64_t(t.data.size()) == num_elements(s.shape) && "HostBuffers::set: wrong number of elements");
+  size_t n = std::min<size_t>(t.data.size(), size_t(num_elements(s.shape)));
+  for (size_t j = 0; j < n; ++j) switch (s.dtype) {
       case DType::f32: static_cast<float*>(ptrs_[i])[j] = float(t.data[j]); break;
       case DType::f64: static_cast<double*>(ptrs_[i])[j] = t.data[j]; break;
       case DType::i32: static_cast<int32_t*>(ptrs_[i])[j] = int32_t(t.data[j]); break;

@@ -19,6 +19,7 @@ namespace kiln::backend {
 
 namespace {
 
+using llvm::Value;
 constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
 
 struct ModuleGen {
@@ -135,7 +136,6 @@ struct ModuleGen {
       if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias) make_kernel(NodeId(i));
     for (Entry e : {Entry::step, Entry::forward, Entry::predict}) make_entry(e);
   }
-  using Value = llvm::Value;
 };
 
 std::atomic<int> g_counter{0};
@@ -171,7 +171,7 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
 
 // Builds and verifies the module of a graph (not yet optimised).
 std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Plan& plan,
-                                           std::string& prefix, std::string& err) {
+                                           std::string& prefix, std::string& err, int lanes = 0) {
   if (!make_plan(g, plan, err)) return nullptr;
   for (const Update& u : g.updates) {
     const Loc& l = plan.loc[u.target];
@@ -183,7 +183,7 @@ std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::
   prefix = fmt::format("kiln{}", g_counter++);
   auto m = std::make_unique<llvm::Module>("kiln." + (g.model_name.empty() ? std::string("model") : g.model_name), ctx);
   je.configure(*m);
-  ModuleGen gen{g, plan, *m, je.vector_lanes(), prefix, perf_map_wanted()};
+  ModuleGen gen{g, plan, *m, lanes > 0 ? lanes : je.vector_lanes(), prefix, perf_map_wanted()};
   gen.emit();
   std::string msg;
   llvm::raw_string_ostream os(msg);
@@ -211,7 +211,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   auto ctx = std::make_unique<llvm::LLVMContext>();
   Plan plan;
   std::string prefix;
-  auto m = build_module(g, *je, *ctx, plan, prefix, err);
+  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes);
   if (!m) return nullptr;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
   cg->phase_[0] = since(t0);

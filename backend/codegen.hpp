@@ -37,6 +37,9 @@ enum class Entry : uint8_t { step, forward, predict };
 
 struct CompileOptions {
   bool keep_ir = false;  // keep the optimised LLVM IR text in CompiledGraph::llvm_ir
+  // f32 lanes the hand-vectorised kernels (GEMM) assume; 0: the host's widest (16 with
+  // AVX-512, 8 with AVX2). Smaller values exercise the narrower hosts' code paths.
+  int lanes = 0;
 };
 
 class CompiledGraph {
@@ -88,7 +91,7 @@ class HostBuffers {
   void get_state(ValueMap& leaves) const;
   void run(Entry e) const { cg_.entry(e)(ptrs_.data()); }
   Tensor get(size_t i) const;
-  void set(size_t i, const Tensor& t);
+  void set(size_t i, const Tensor& t);  // t must have the buffer's number of elements
   void* data(size_t i) const { return ptrs_[i]; }
 
  private:

@@ -50,6 +50,7 @@ TEST_CASE("GEMM throughput", "[.][jitbench]") {
 TEST_CASE("dump a GEMM's assembly", "[.][jitdump]") {
   Cases c;
   c.out(c.op(Op::matmul, {c.uniform({128, 784}, -1, 1), c.uniform({784, 512}, -1, 1)}));
+  c.out(c.op(Op::sigmoid, {c.uniform({64, 128}, -1, 1)}));
   std::string out, err;
   REQUIRE(backend::dump_assembly(c.g, out, err));
   CHECK(out.find("kiln") != std::string::npos);

@@ -271,3 +271,71 @@ TEST_CASE("compile errors are messages, not crashes", "[jit]") {
   CHECK(backend::compile_graph(g, {}, err) == nullptr);
   CHECK(err.find("not among the graph's declared") != std::string::npos);
 }
+
+TEST_CASE("roots that are leaves, literals, shared or i32", "[jit]") {
+  // An output that is a param (its value before the step's update), a literal output, a
+  // metric that is the loss node itself, an i32 argmax output, and a grad that is also an
+  // output: every root buffer holds what the interpreter's evaluate gives before updates.
+  Graph g;
+  NodeId x = leaf(g, Op::input, "x", {5, 3});
+  NodeId w = leaf(g, Op::param, "w", {3, 2}, DType::f32, InitKind::glorot_uniform);
+  NodeId z = g.make(Op::matmul, {x, w});
+  NodeId loss = g.make(Op::mean, {g.make(Op::square, {z})});
+  g.train.present = true;
+  g.train.minimize = loss;
+  g.train.optimizer.kind = "sgd";
+  g.train.optimizer.lr = 0.1;
+  Node lit{Op::literal, DType::f32, {2}, {}, {}, {}, ""};
+  lit.attrs.init.kind = InitKind::literal;
+  lit.attrs.init.data = {1.5, -2};
+  NodeId l = g.append(lit);
+  Attrs ax;
+  ax.axes = {1};
+  g.outputs = {{"w_now", w}, {"lit", l}, {"best", g.make(Op::argmax, {z}, ax)}};
+  g.train.metrics = {{"loss_again", loss}};
+  Diagnostics d;
+  Pipeline p;
+  p.add(make_autodiff_pass()).add(make_optimizer_pass());
+  bool ok = p.run(g, d);
+  INFO(d.render_all());
+  REQUIRE(ok);
+  REQUIRE(!g.grads.empty());
+  g.outputs.push_back({"grad_w", g.grads[0].second});
+  std::string err;
+  auto cg = backend::compile_graph(g, {}, err);
+  INFO(err);
+  REQUIRE(cg);
+  ValueMap v = initial_values(g, 9);
+  std::mt19937 rng(2);
+  fill(v, "x", {5, 3}, rng, -2, 2);
+  auto ref = evaluate(g, v, Precision::f32, err);
+  REQUIRE(ref);
+  backend::HostBuffers hb(*cg);
+  REQUIRE(hb.set_leaves(v, err));
+  hb.run(Entry::step);
+  for (auto& [name, id] : g.outputs) {
+    INFO("output " << name);
+    CHECK(worst_err(hb.get(cg->find(BufferKind::output, name)), (*ref)[id], true) <= 1e-6);
+  }
+  CHECK(hb.get(cg->find(BufferKind::metric, "loss_again")).data == hb.get(cg->find(BufferKind::loss, "loss")).data);
+  CHECK(worst_err(hb.get(cg->find(BufferKind::grad, "w")), (*ref)[g.grads[0].second], true) <= 1e-6);
+  ValueMap after;
+  hb.get_state(after);
+  CHECK(after.at("w").data != v.at("w").data);  // the update happened after the outputs were taken
+}
+
+TEST_CASE("dumps of the optimised LLVM IR and the host assembly", "[jit]") {
+  Graph g;
+  NodeId x = leaf(g, Op::input, "x", {4, 8});
+  NodeId w = leaf(g, Op::param, "w", {8, 32});
+  g.outputs = {{"y", g.make(Op::relu, {g.make(Op::matmul, {x, w})})}};
+  std::string ir, assembly, err;
+  REQUIRE(backend::dump_llvm_ir(g, ir, err));
+  CHECK(ir.find("define void @kiln") != std::string::npos);
+  CHECK(ir.find("_step(ptr") != std::string::npos);
+  CHECK(ir.find("_matmul_") != std::string::npos);
+  CHECK(ir.find("fmuladd") != std::string::npos);
+  REQUIRE(backend::dump_assembly(g, assembly, err));
+  CHECK(assembly.find("_predict:") != std::string::npos);
+  CHECK(assembly.find("vfmadd") != std::string::npos);
+}

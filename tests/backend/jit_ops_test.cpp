@@ -2,6 +2,7 @@
 // (Precision::f32) on random operands of many shapes (vector-width remainders, broadcasting).
 #include "backend/ops.hpp"
 #include "jit_test_util.hpp"
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
 #include <functional>
@@ -226,11 +227,12 @@ bool accumulates(Op op) {
 
 // Compiles each op's cases in one graph and compares every output, in both f32 entries
 // that compute outputs. Returns (graphs, results) counted.
-void compare_all_ops(DType ft, Precision p, double tol, double& compile_s, int& graphs, int& results) {
+void compare_all_ops(DType ft, Precision p, double tol, double& compile_s, int& graphs, int& results,
+                     std::vector<Op> only = {}, int lanes = 0) {
   for (int i = 0; i < kNumOps; ++i) {
     Op op = Op(i);
     auto make = cases_for(op);
-    if (!make) continue;
+    if (!make || (!only.empty() && std::find(only.begin(), only.end(), op) == only.end())) continue;
     Cases c;
     c.ft = ft;
     make(c, op);
@@ -238,7 +240,9 @@ void compare_all_ops(DType ft, Precision p, double tol, double& compile_s, int& 
     auto ref = evaluate(c.g, c.leaves, p, err);
     INFO("op " << op_name(op) << " in " << dtype_name(ft) << ": " << err);
     REQUIRE(ref);
-    auto cg = backend::compile_graph(c.g, {}, err);
+    backend::CompileOptions opt;
+    opt.lanes = lanes;
+    auto cg = backend::compile_graph(c.g, opt, err);
     REQUIRE(cg);
     compile_s += cg->compile_seconds();
     ++graphs;
@@ -288,6 +292,17 @@ TEST_CASE("JIT agrees with the interpreter on every op (f32)", "[jit]") {
   compare_all_ops(DType::f32, Precision::f32, 1e-5, compile_s, graphs, results);
   WARN(fmt::format("f32: {} op graphs, {} results compared; compile {:.3f} s total, {:.1f} ms per graph", graphs,
                    results, compile_s, 1e3 * compile_s / std::max(graphs, 1)));
+}
+
+TEST_CASE("the GEMM for narrower vector units (8 and 4 lanes)", "[jit]") {
+  double compile_s = 0;
+  int graphs = 0, results = 0;
+  for (int lanes : {8, 4}) {
+    INFO(lanes << " lanes");
+    compare_all_ops(DType::f32, Precision::f32, 1e-5, compile_s, graphs, results, {Op::matmul}, lanes);
+    compare_all_ops(DType::f64, Precision::f64, 1e-12, compile_s, graphs, results, {Op::matmul}, lanes);
+  }
+  CHECK(graphs == 4);
 }
 
 TEST_CASE("JIT agrees with the interpreter on every op (f64)", "[jit]") {
