@@ -42,8 +42,9 @@ TEST_CASE("usage errors are one line and exit 2", "[cli]") {
   check_usage_error({"dump", "examples/iris.model", "--stage=bogus"}, "unknown stage 'bogus'");
   check_usage_error({"dump", "examples/iris.model", "--format=svg"}, "unknown format 'svg'");
   check_usage_error({"dump", "examples/iris.model", "--stage=ast", "--format=dot"}, "text only");
-  for (std::string stage : {"fused", "llvm", "asm"})
-    check_usage_error({"dump", "examples/iris.model", "--stage=" + stage}, "not available yet");
+  check_usage_error({"dump", "examples/iris.model", "--stage=fused", "--format=dot"}, "text or json");
+  for (std::string stage : {"llvm", "asm"})
+    check_usage_error({"dump", "examples/iris.model", "--stage=" + stage, "--format=json"}, "text only");
   check_usage_error({"train", "examples/iris.model"}, "needs --data");
 }
 
@@ -218,6 +219,21 @@ TEST_CASE("grad and opt dumps report node counts; opt is smaller", "[cli]") {
     CHECK(o_nodes < o_grad);
     CHECK(ir.out.rfind("# stage", 0) != 0);  // the ir stage prints the canonical text alone
   }
+}
+
+TEST_CASE("llvm and asm dumps show the compiled training step", "[cli]") {
+  RunResult llvm = run_kiln({"dump", "examples/iris.model", "--stage=llvm"});
+  REQUIRE(llvm.exit_code == 0);
+  CHECK(llvm.out.find("target triple") != std::string::npos);
+  CHECK(llvm.out.find("define ") != std::string::npos);
+  RunResult asm_ = run_kiln({"dump", "examples/iris.model", "--stage=asm"});
+  REQUIRE(asm_.exit_code == 0);
+  CHECK(asm_.out.find(".text") != std::string::npos);
+  CHECK(asm_.out.find("ret") != std::string::npos);
+  RunResult fused = run_kiln({"dump", "examples/iris.model", "--stage=fused"});
+  REQUIRE(fused.exit_code == 0);
+  CHECK(fused.out.find("kernel 0 matmul") != std::string::npos);
+  CHECK(fused.out.find("arena:") != std::string::npos);
 }
 
 TEST_CASE("colour only on a terminal, and never with --no-color or NO_COLOR", "[cli]") {

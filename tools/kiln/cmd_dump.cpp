@@ -1,6 +1,7 @@
 // `kiln dump FILE --stage=STAGE --format=FORMAT`: prints the program after a stage of the
 // pipeline (ast, ir, grad = ir + autodiff + optimizer update, opt = grad + simplify,
 // fused = opt grouped into kernels with the arena layout).
+#include "backend/codegen.hpp"
 #include "frontend/ast_print.hpp"
 #include "ir/printer.hpp"
 #include "passes/autodiff.hpp"
@@ -9,6 +10,7 @@
 #include "passes/simplify.hpp"
 #include "tools/kiln/commands.hpp"
 #include <fmt/format.h>
+#include <algorithm>
 #include <map>
 
 namespace kiln::cli {
@@ -23,7 +25,8 @@ const char* const kDumpUsage =
     "  opt    grad after simplification (CSE, folding, algebraic rules, DCE)\n"
     "  fused  opt grouped into fused kernels (what each fuses) and the arena layout\n"
     "         (text or json)\n"
-    "  llvm, asm   not available yet\n"
+    "  llvm   the optimised LLVM IR of the compiled training step (text only)\n"
+    "  asm    the host machine code of it, as assembly (text only)\n"
     "FORMAT: text (default; the canonical IR text), dot (Graphviz: kiln dump ... --format=dot\n"
     "| dot -Tsvg > graph.svg), json. For grad and opt, text and dot start with a comment\n"
     "giving the node counts before and after the stage.\n"
@@ -31,7 +34,7 @@ const char* const kDumpUsage =
 
 const std::vector<FlagSpec>& dump_flags() {
   static const std::vector<FlagSpec> flags = {
-      {"stage", true, "ast | ir | grad | opt | fused (default: ir)", "STAGE"},
+      {"stage", true, "ast | ir | grad | opt | fused | llvm | asm (default: ir)", "STAGE"},
       {"format", true, "text | dot | json (default: text)", "FORMAT"},
       {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
   };
@@ -70,16 +73,17 @@ std::string pass_summary(const std::vector<PassStat>& stats) {
 
 int run_dump(const Args& a) {
   std::string stage = a.get("stage").value_or("ir"), format = a.get("format").value_or("text");
-  if (stage == "llvm" || stage == "asm")
-    throw UsageError(fmt::format("stage '{}' is not available yet (available: ast, ir, grad, opt, fused)", stage));
-  if (stage != "ast" && stage != "ir" && stage != "grad" && stage != "opt" && stage != "fused")
-    throw UsageError(fmt::format("unknown stage '{}' (expected ast, ir, grad, opt or fused)", stage));
+  static const std::vector<std::string> stages = {"ast", "ir", "grad", "opt", "fused", "llvm", "asm"};
+  if (std::find(stages.begin(), stages.end(), stage) == stages.end())
+    throw UsageError(fmt::format("unknown stage '{}' (expected ast, ir, grad, opt, fused, llvm or asm)", stage));
   if (format != "text" && format != "dot" && format != "json")
     throw UsageError(fmt::format("unknown format '{}' (expected text, dot or json)", format));
   if (stage == "ast" && format != "text")
     throw UsageError(fmt::format("stage 'ast' is printed as text only, not as {}", format));
   if (stage == "fused" && format == "dot")
     throw UsageError("stage 'fused' is printed as text or json, not as dot");
+  if ((stage == "llvm" || stage == "asm") && format != "text")
+    throw UsageError(fmt::format("stage '{}' is printed as text only, not as {}", stage, format));
 
   auto file = read_input(a);
   LowerOptions opts = lower_options(a);
@@ -100,8 +104,9 @@ int run_dump(const Args& a) {
     return kCompileError;
   }
   std::string header;
+  std::string final_stage = stage;
   bool fused = stage == "fused";
-  if (fused) stage = "opt";
+  if (stage == "fused" || stage == "llvm" || stage == "asm") stage = "opt";
   if (stage == "grad" || stage == "opt") {
     size_t ir_nodes = graph->size();
     // Both return "changed" (false when there is nothing to do, e.g. no train block);
@@ -126,6 +131,16 @@ int run_dump(const Args& a) {
     }
   }
   print_diagnostics(diags, color);  // warnings, if any
+  if (final_stage == "llvm" || final_stage == "asm") {
+    std::string out, err;
+    bool ok = final_stage == "llvm" ? backend::dump_llvm_ir(*graph, out, err) : backend::dump_assembly(*graph, out, err);
+    if (!ok) {
+      fmt::print(stderr, "kiln: error: cannot compile {}: {}\n", graph->file, err);
+      return kCompileError;
+    }
+    fmt::print("{}", out);
+    return kOk;
+  }
   if (fused) {
     KernelPlan plan = plan_kernels(*graph, graph->train.minimize ? PlanScope::step : PlanScope::forward);
     if (format == "json") fmt::print("{}", print_kernel_plan_json(*graph, plan));
