@@ -158,7 +158,7 @@ TEST_CASE("same seed and data give bit-identical runs; another seed differs", "[
   CHECK(d.result->step_losses != a.result->step_losses);  // file order vs shuffled
 }
 
-TEST_CASE("--val-split holds out the last rows and evaluates them each epoch", "[train]") {
+TEST_CASE("val-split holds out the last rows and evaluates them each epoch", "[train]") {
   TrainOptions o;
   o.epochs = 2;
   o.val_split = 0.2;
