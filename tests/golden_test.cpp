@@ -1,6 +1,7 @@
 // Golden tests: runs the kiln binary on every model of examples/ and tests/golden/ and
 // compares its output with the checked-in NAME.<kind>.expected files (see tests/README.md).
 // KILN_UPDATE_GOLDEN=1 rewrites them (and creates the ones each folder requires).
+#include "passes/diagnostics/check.hpp"
 #include "support.hpp"
 #include <catch2/catch.hpp>
 #include <map>
@@ -25,6 +26,8 @@ const std::vector<Kind>& kinds() {
       {".dot.expected", {"dump", "{}", "--stage=ir", "--format=dot"}, false},
       {".json.expected", {"dump", "{}", "--stage=ir", "--format=json"}, false},
       {".err.expected", {"check", "{}", "--no-color"}, true},
+      {".check-json.expected", {"check", "{}", "--format=json"}, false},
+      {".sarif.expected", {"check", "{}", "--format=sarif"}, false},
   };
   return k;
 }
@@ -158,8 +161,16 @@ TEST_CASE("every example passes kiln check without a diagnostic", "[golden]") {
   }
   for (auto& m : models_in("examples/broken")) {  // they parse and lower; warnings allowed
     INFO(m);
-    RunResult r = run_kiln({"check", m});
-    CHECK(r.exit_code == 0);
+    RunResult r = run_kiln({"check", m, "--no-color"});
+    CHECK(r.exit_code == (r.err.find(": error: ") != std::string::npos ? 1 : 0));
+    if (r.exit_code == 1) {  // only the checks whose severity is error (no-trainable), no lowering error
+      auto id_at = r.err.find("]", r.err.find(": error: "));
+      auto lb = r.err.rfind('[', id_at);
+      std::string id = r.err.substr(lb + 1, id_at - lb - 1);
+      INFO(id);
+      auto* c = kiln::find_check(id);
+      CHECK((c && c->severity == kiln::Severity::error));
+    }
   }
 }
 
