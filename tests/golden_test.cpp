@@ -15,6 +15,7 @@ struct Kind {
   const char* suffix;              // ".ir.expected"
   std::vector<std::string> args;   // after `kiln`; "{}" is the model's path
   bool is_check;                   // compare stderr + exit code (check), else stdout of a dump
+  bool may_fail = false;           // stdout compared even with exit code 1 (diagnostics as JSON/SARIF)
 };
 
 const std::vector<Kind>& kinds() {
@@ -26,8 +27,8 @@ const std::vector<Kind>& kinds() {
       {".dot.expected", {"dump", "{}", "--stage=ir", "--format=dot"}, false},
       {".json.expected", {"dump", "{}", "--stage=ir", "--format=json"}, false},
       {".err.expected", {"check", "{}", "--no-color"}, true},
-      {".check-json.expected", {"check", "{}", "--format=json"}, false},
-      {".sarif.expected", {"check", "{}", "--format=sarif"}, false},
+      {".check-json.expected", {"check", "{}", "--format=json"}, false, true},
+      {".sarif.expected", {"check", "{}", "--format=sarif"}, false, true},
   };
   return k;
 }
@@ -63,7 +64,7 @@ std::string produce(const Kind& k, const std::string& model, bool& ok, std::stri
     if (!ok) why = "killed by signal " + std::to_string(r.signal);
     return r.err + "# exit code: " + std::to_string(r.exit_code) + "\n";
   }
-  if (r.exit_code != 0) {
+  if (r.exit_code != 0 && !(k.may_fail && r.exit_code == 1)) {
     ok = false;
     why = "exit code " + std::to_string(r.exit_code) + ", stderr:\n" + r.err;
   }
@@ -153,9 +154,18 @@ TEST_CASE("every example passes kiln check without a diagnostic", "[golden]") {
   auto models = models_in("examples");
   for (auto& m : models_in("tests/golden/lang")) models.push_back(m);
   REQUIRE(models.size() >= 7);
+  // LANGUAGE.md shows two models as broken on purpose: they must report their check.
+  const std::map<std::string, std::string> documented_broken = {
+      {"tests/golden/lang/const_weights.model", "[no-trainable]"},
+      {"tests/golden/lang/sigmoid_stack.model", "[unstable-log]"},
+  };
   for (auto& m : models) {
     INFO(m);
     RunResult r = run_kiln({"check", m});
+    if (auto it = documented_broken.find(m); it != documented_broken.end()) {
+      CHECK(r.err.find(it->second) != std::string::npos);
+      continue;
+    }
     CHECK(r.exit_code == 0);
     CHECK(r.err == "");
   }
