@@ -366,3 +366,21 @@ TEST_CASE("train runs the checks first: warnings printed once, errors and -Werro
   CHECK(off.err.find("note: rewrote") == std::string::npos);
   CHECK(run_kiln({"train", m, "--data", "x.csv", "-Wnope"}).exit_code == 2);
 }
+
+TEST_CASE("train trains the rewritten graph: finite where --no-rewrite goes NaN", "[diagout]") {
+  // The hand-written cross-entropy over a saturating sigmoid stack, unnormalised data and a
+  // large step: the sigmoid reaches exactly 0 or 1 and log gives -inf; bce_with_logits does not.
+  std::vector<std::string> args = {"train", "examples/broken/sigmoid_stack.model", "--data",
+                                   "examples/data/breast_cancer.csv", "--epochs", "20", "--lr", "0.5",
+                                   "--engine", "interp", "--no-color"};
+  RunResult rewritten = run_kiln(args);
+  INFO(rewritten.err);
+  CHECK(rewritten.exit_code == 0);
+  CHECK(count(rewritten.err, "note: rewrote ") == 1);
+  args.push_back("--no-rewrite");
+  RunResult as_written = run_kiln(args);
+  INFO(as_written.err);
+  CHECK(as_written.exit_code == 1);
+  CHECK(as_written.err.find("nan") != std::string::npos);
+  CHECK(as_written.err.find("note: rewrote ") == std::string::npos);
+}
