@@ -3,6 +3,7 @@
 // --list, --no-rewrite, and the checks before `kiln train`.
 #include "json_value.hpp"
 #include "passes/diagnostics/check.hpp"
+#include "passes/diagnostics/format.hpp"
 #include "support.hpp"
 #include <catch2/catch.hpp>
 #include <cctype>
@@ -386,4 +387,32 @@ TEST_CASE("train trains the rewritten graph: finite where --no-rewrite goes NaN"
   for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
   CHECK(lower.find("nan") != std::string::npos);
   CHECK(as_written.err.find("note: rewrote ") == std::string::npos);
+}
+
+TEST_CASE("JSON quoting and SARIF columns in code points", "[diagout]") {
+  CHECK(kiln::json_quote("a\"b\\c\nd\te\x01") == "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  CHECK(kiln::json_quote("µ") == "\"µ\"");
+  // "µ" (bytes 9-10) is 2 bytes: 'z' at byte column 12 is code-point column 11.
+  kiln::SourceFile f("dir with space/m.model", "x = 1 # µ z\n");
+  kiln::Diagnostics d(&f);
+  d.warning("unstable-div", {1, 12, 1, 13}, "msg \"quoted\"");
+  d.report(kiln::Severity::note, "custom-id", {}, "no location");
+  Json log = parse_json(kiln::diagnostics_sarif(d, "9.9"));
+  CHECK(sarif_problems(log).empty());
+  const Json& run = log.at("runs").items.at(0);
+  CHECK(run.at("tool").at("driver").at("version").str == "9.9");
+  const Json& res = run.at("results").items.at(0);
+  CHECK(res.at("message").at("text").str == "msg \"quoted\"");
+  const Json& loc = res.at("locations").items.at(0).at("physicalLocation");
+  CHECK(loc.at("artifactLocation").at("uri").str == "dir%20with%20space/m.model");
+  CHECK(loc.at("region").at("startColumn").num == 11);
+  CHECK(loc.at("region").at("endColumn").num == 12);
+  // An id outside the catalogue still gets a rule; a result without a location has no region.
+  const Json& res2 = run.at("results").items.at(1);
+  CHECK(res2.at("ruleId").str == "custom-id");
+  CHECK(!res2.at("locations").items.at(0).at("physicalLocation").has("region"));
+  Json arr = parse_json(kiln::diagnostics_json(d));
+  REQUIRE(arr.items.size() == 2);
+  CHECK(arr.items[0].at("column").num == 12);  // JSON columns are bytes, as in the text output
+  CHECK(arr.items[1].at("line").kind == Json::null);
 }
