@@ -3,6 +3,7 @@
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
+#include "passes/stabilize.hpp"
 #include <cmath>
 #include <fmt/format.h>
 #include <numbers>
@@ -60,7 +61,8 @@ std::string model_hash(const Graph& g) {
   return fmt::format("{:016x}", h);
 }
 
-bool make_training_graph(Graph& g, Diagnostics& d) {
+bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& opts) {
+  if (!check_and_rewrite(g, d, opts)) return false;
   if (!differentiate(g, d)) return false;
   if (!add_optimizer(g, d)) return false;
   Pipeline p = make_simplify_pipeline();
@@ -74,6 +76,7 @@ bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
   }
   g.grads.clear();
   g.updates.clear();
+  stabilize(g, d, {.report = false});  // the forward pass of the graph that was trained
   Pipeline p = make_simplify_pipeline();
   return p.run(g, d) && !d.has_errors();
 }

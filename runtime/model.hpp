@@ -4,6 +4,7 @@
 #pragma once
 #include "ir/diagnostics.hpp"
 #include "ir/graph.hpp"
+#include "passes/diagnostics/driver.hpp"
 #include "runtime/dataset.hpp"
 #include <optional>
 #include <string>
@@ -23,10 +24,17 @@ std::optional<std::vector<InputSpec>> input_specs(const Graph& g, std::string& e
 std::string model_signature(const Graph& g);
 std::string model_hash(const Graph& g);
 
-// The training graph: differentiate + add_optimizer + the simplify pipeline.
-bool make_training_graph(Graph& g, Diagnostics& d);
-// A forward graph (loss, metrics and outputs) simplified; with `outputs_only` the loss
-// and metrics are dropped first (for predict on data without labels).
+// The training graph: [static checks] + stabilising rewrites + differentiate +
+// add_optimizer + the simplify pipeline. `opts.run_checks` (false by default here; train
+// sets it) runs the static checks first: an error stops it. `opts.rewrite` (default on;
+// --no-rewrite) applies the stabilising rewrites, each reported as a note.
+struct TrainingGraphOptions : CheckAndRewriteOptions {
+  TrainingGraphOptions() { run_checks = false; }
+};
+bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& opts = {});
+// A forward graph (loss, metrics and outputs) stabilised (silently: the rewrites are exact)
+// and simplified; with `outputs_only` the loss and metrics are dropped first (for predict
+// on data without labels).
 bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only);
 
 // Inputs that no output depends on (the labels): predict may run without them.

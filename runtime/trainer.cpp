@@ -85,7 +85,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (o.lr) g.train.optimizer.lr = *o.lr;
 
   Graph tg = g;
-  if (!make_training_graph(tg, diags)) return fail(1, "");
+  if (!make_training_graph(tg, diags, o.graph)) return fail(1, "");
   if (o.on_compiled) o.on_compiled(diags);
 
   std::string e;

@@ -5,6 +5,7 @@
 #include "runtime/checkpoint.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/metrics_log.hpp"
+#include "runtime/model.hpp"
 #include "runtime/progress.hpp"
 #include <cstdio>
 #include <functional>
@@ -38,6 +39,13 @@ struct TrainOptions {
   // Called once the model compiled, before any data is read (the driver prints the
   // diagnostics, warnings included, here rather than after the run).
   std::function<void(const Diagnostics&)> on_compiled;
+  // The static checks before training (-W flags; errors stop the run) and the stabilising
+  // rewrites (--no-rewrite), passed to make_training_graph.
+  TrainingGraphOptions graph = [] {
+    TrainingGraphOptions g;
+    g.run_checks = true;
+    return g;
+  }();
 };
 
 struct TrainResult {

@@ -61,6 +61,12 @@ Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_fl
       continue;
     }
     if (arg == "-h") arg = "--help";
+    // Warning options (-W<id>, -Wno-<id>, -Werror) of the commands that run the checks:
+    // kept in order under lists["W"]; their ids are checked by the command.
+    if (arg.rfind("-W", 0) == 0 && find_flag(specs, "W")) {
+      a.lists["W"].push_back(arg);
+      continue;
+    }
     if (arg.rfind("--", 0) != 0)
       throw UsageError("unknown option " + quote(arg) +
                        (a.command.empty() ? " (see 'kiln --help')" : " (see 'kiln " + a.command + " --help')"));
@@ -77,7 +83,7 @@ Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_fl
       continue;
     }
     const FlagSpec* spec = find_flag(specs, name);
-    if (!spec) {
+    if (!spec || name == "W") {
       std::string where = a.command.empty() ? "" : " for 'kiln " + a.command + "'";
       std::string see = a.command.empty() ? "kiln --help" : "kiln " + a.command + " --help";
       throw UsageError("unknown option " + quote("--" + name) + where + " (see '" + see + "')");

@@ -16,12 +16,13 @@
 namespace kiln::cli {
 
 const char* const kDumpUsage =
-    "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [--no-color]\n"
+    "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [-W<id>] [-Wno-<id>]\n"
+    "                 [-Werror] [--no-rewrite] [--no-color]\n"
     "\n"
     "Prints the program after one stage of the pipeline to stdout:\n"
     "  ast    the syntax tree, with source positions (text only)\n"
     "  ir     the typed IR graph after lowering (the default)\n"
-    "  grad   ir + the backward graph and the optimizer update\n"
+    "  grad   ir + the stabilising rewrites, the backward graph and the optimizer update\n"
     "  opt    grad after simplification (CSE, folding, algebraic rules, DCE)\n"
     "  fused  opt grouped into fused kernels (what each fuses) and the arena layout\n"
     "         (text or json)\n"
@@ -29,15 +30,21 @@ const char* const kDumpUsage =
     "  asm    the host machine code of it, as assembly (text only)\n"
     "FORMAT: text (default; the canonical IR text), dot (Graphviz: kiln dump ... --format=dot\n"
     "| dot -Tsvg > graph.svg), json. For grad and opt, text and dot start with a comment\n"
-    "giving the node counts before and after the stage.\n"
+    "giving the node counts before and after the stage. For grad and opt the static checks\n"
+    "run first, as in 'kiln train' (their diagnostics on stderr; an error stops the dump),\n"
+    "and --no-rewrite keeps unstable expressions as written.\n"
     "Exit status as for 'kiln check'.\n";
 
 const std::vector<FlagSpec>& dump_flags() {
-  static const std::vector<FlagSpec> flags = {
-      {"stage", true, "ast | ir | grad | opt | fused | llvm | asm (default: ir)", "STAGE"},
-      {"format", true, "text | dot | json (default: text)", "FORMAT"},
-      {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
-  };
+  static const std::vector<FlagSpec> flags = [] {
+    std::vector<FlagSpec> f = {
+        {"stage", true, "ast | ir | grad | opt | fused | llvm | asm (default: ir)", "STAGE"},
+        {"format", true, "text | dot | json (default: text)", "FORMAT"},
+        {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
+    };
+    for (auto& d : diagnostic_flags()) f.push_back(d);
+    return f;
+  }();
   return flags;
 }
 
@@ -86,6 +93,7 @@ int run_dump(const Args& a) {
     throw UsageError(fmt::format("stage '{}' is printed as text only, not as {}", stage, format));
 
   auto file = read_input(a);
+  CheckAndRewriteOptions copts = check_options(a, file.get());
   LowerOptions opts = lower_options(a);
   bool color = use_color(a);
   Diagnostics diags(file.get());
@@ -109,6 +117,10 @@ int run_dump(const Args& a) {
   if (stage == "fused" || stage == "llvm" || stage == "asm") stage = "opt";
   if (stage == "grad" || stage == "opt") {
     size_t ir_nodes = graph->size();
+    if (!check_and_rewrite(*graph, diags, copts) || diags.has_errors()) {
+      print_diagnostics(diags, color);
+      return kCompileError;
+    }
     // Both return "changed" (false when there is nothing to do, e.g. no train block);
     // failures are the errors they report.
     differentiate(*graph, diags);

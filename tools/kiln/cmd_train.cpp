@@ -94,6 +94,8 @@ int run_train(const Args& a) {
   o.progress_out = stderr;
 
   auto file = read_input(a);
+  static_cast<CheckAndRewriteOptions&>(o.graph) = check_options(a, file.get());  // -W<id>, --no-rewrite
+  o.graph.run_checks = true;
   Diagnostics diags(file.get());
   RunError err;
   // Warnings are shown unless --quiet, as soon as the model compiled; errors always.

@@ -2,6 +2,7 @@
 // file once (refusing binary or empty files), and printing diagnostics.
 #pragma once
 #include "frontend/lower.hpp"
+#include "passes/diagnostics/driver.hpp"
 #include "tools/kiln/args.hpp"
 #include <memory>
 
@@ -32,6 +33,15 @@ LowerOptions lower_options(const Args& a);
 
 // Whether diagnostics on stderr get ANSI colour: stderr is a terminal, no --no-color, no NO_COLOR.
 bool use_color(const Args& a);
+
+// The flags of the commands that run the static checks: -W<id>/-Wno-<id>/-Werror
+// (FlagSpec "W", collected in order in Args::lists["W"]) and --no-rewrite.
+const std::vector<FlagSpec>& diagnostic_flags();
+// `flags` followed by diagnostic_flags() (train's flags are extended this way).
+const std::vector<FlagSpec>& with_diagnostic_flags(const std::vector<FlagSpec>& flags);
+// The checks' options from those flags, reading ignore comments from `src`. Throws
+// UsageError for an unknown id (-Wfoo) or a malformed option.
+CheckAndRewriteOptions check_options(const Args& a, const SourceFile* src);
 
 // Prints every diagnostic and, when there are any, a summary line ("1 error generated.").
 void print_diagnostics(const Diagnostics& d, bool color);

@@ -20,7 +20,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"check", "parse and check a .model file", kCheckUsage, &check_flags(), run_check},
       {"dump", "print the program after a stage (ast, ir, grad, opt)", kDumpUsage, &dump_flags(), run_dump},
-      {"train", "train a model on data (CSV or NPY)", kTrainUsage, &train_flags(), run_train},
+      {"train", "train a model on data (CSV or NPY)", kTrainUsage, &with_diagnostic_flags(train_flags()), run_train},
       {"predict", "write a trained model's outputs for data", kPredictUsage, &predict_flags(), run_predict},
       {"eval", "print a trained model's loss and metrics on data", kEvalUsage, &eval_flags(), run_eval},
   };
@@ -41,7 +41,7 @@ const std::vector<FlagSpec>* flags_of(const std::string& name) {
 
 void print_flags(const std::vector<FlagSpec>& flags) {
   for (auto& f : flags) {
-    std::string lhs = "--" + f.name + (f.takes_value ? "=" + f.value_name : "");
+    std::string lhs = f.name == "W" ? "-W<id>" : "--" + f.name + (f.takes_value ? "=" + f.value_name : "");
     fmt::print("  {:<18} {}\n", lhs, f.help);
   }
 }
