@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-ctest --test-dir build --output-on-failure ${KILN_JOBS:+-j "$KILN_JOBS"}
+ctest --test-dir build --output-on-failure ${KILN_JOBS:+-j "$KILN_JOBS"} 2>&1 | tee build/ctest.log
+total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -n 1)
 
 # The fuzzer: its own build directory, compiled by clang-19 (KILN_FUZZ=ON builds only the
 # frontend and ir sources it needs, instrumented).
@@ -32,4 +33,5 @@ if [[ $status -ne 0 ]]; then
   echo "test: the fuzzer found a failure (exit $status); see build-fuzz/fuzz.log, reproducer in build-fuzz/artifacts/" >&2
   exit 1
 fi
-echo "test: all passed"
+echo "test: all passed (CTest and the fuzzer)"
+echo "tests: $((total + 1)) passed, 0 failed"
