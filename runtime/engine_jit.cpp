@@ -79,6 +79,33 @@ class JitEngine final : public Engine {
     return true;
   }
 
+  void snapshot_values() override {
+    const auto& specs = cg_->buffers();
+    size_t total = 0;
+    for (const auto& s : specs)
+      if (s.kind == BufferKind::param || s.kind == BufferKind::const_ || s.kind == BufferKind::state)
+        total += size_t(s.bytes());
+    snap_.resize(total);
+    size_t off = 0;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind != BufferKind::param && s.kind != BufferKind::const_ && s.kind != BufferKind::state) continue;
+      std::memcpy(snap_.data() + off, bufs_->data(i), size_t(s.bytes()));
+      off += size_t(s.bytes());
+    }
+  }
+  void restore_snapshot() override {
+    const auto& specs = cg_->buffers();
+    size_t off = 0;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind != BufferKind::param && s.kind != BufferKind::const_ && s.kind != BufferKind::state) continue;
+      if (off + size_t(s.bytes()) > snap_.size()) return;  // no snapshot taken
+      std::memcpy(bufs_->data(i), snap_.data() + off, size_t(s.bytes()));
+      off += size_t(s.bytes());
+    }
+  }
+
   bool forward(BatchResult& out, bool want_outputs, std::string& err) override {
     bufs_->run(backend::Entry::forward);
     collect(out, want_outputs);
@@ -110,6 +137,7 @@ class JitEngine final : public Engine {
   std::unique_ptr<backend::HostBuffers> bufs_;
   int loss_ = -1;
   std::vector<int> metrics_, outputs_;
+  std::vector<unsigned char> snap_;
 };
 
 }  // namespace

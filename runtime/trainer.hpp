@@ -5,6 +5,7 @@
 #include "runtime/checkpoint.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/metrics_log.hpp"
+#include "runtime/monitor.hpp"
 #include "runtime/progress.hpp"
 #include <cstdio>
 #include <functional>
@@ -38,6 +39,12 @@ struct TrainOptions {
   // Called once the model compiled, before any data is read (the driver prints the
   // diagnostics, warnings included, here rather than after the run).
   std::function<void(const Diagnostics&)> on_compiled;
+  // Run-time monitors (runtime/monitor.hpp; off with --no-monitor: no extra IR). Their
+  // diagnostics are printed to progress_out (warnings unless quiet, errors always), with
+  // colour when `color`, written to the log, and passed to this callback when set.
+  bool monitor = true;
+  bool color = false;
+  std::function<void(const RuntimeDiagnostic&)> on_runtime_diagnostic;
 };
 
 struct TrainResult {
@@ -48,6 +55,8 @@ struct TrainResult {
   NormalizationMap normalization;
   int64_t train_rows = 0, val_rows = 0, batch = 0, steps = 0;
   double time_s = 0, compile_s = 0;
+  std::vector<RuntimeDiagnostic> runtime_diagnostics;  // from the monitors
+  std::vector<ParamHealth> health;                     // the training-health table's rows
 };
 
 // Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when

@@ -1,0 +1,56 @@
+// Appends the run-time monitor roots to a training graph (passes/monitor_ir.hpp).
+#include "passes/monitor_ir.hpp"
+
+namespace kiln {
+
+namespace {
+
+// sum(x * x) over all axes: a scalar.
+NodeId sum_sq(Graph& g, NodeId x) {
+  NodeId sq = g.make(Op::mul, {x, x});
+  Attrs a;  // empty axes: every axis
+  return g.make(Op::sum, {sq}, a);
+}
+
+int add_metric(Graph& g, const std::string& name, NodeId id) {
+  g.train.metrics.emplace_back(std::string(kMonitorPrefix) + name, id);
+  return int(g.train.metrics.size()) - 1;
+}
+
+}  // namespace
+
+MonitorPlan add_monitor_roots(Graph& g) {
+  MonitorPlan plan;
+  plan.user_metrics = g.train.metrics.size();
+  // Relus first: collect before appending nodes (the loop must not see the new ones).
+  std::vector<NodeId> relus;
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g.nodes[i].op == Op::relu && g.nodes[i].loc.valid() && is_float(g.nodes[i].dtype)) relus.push_back(NodeId(i));
+  for (NodeId p : g.params) {
+    if (!is_float(g[p].dtype)) continue;
+    MonitorPlan::Param mp;
+    mp.param = p;
+    mp.name = g[p].name;
+    for (auto& [param, grad] : g.grads)
+      if (param == p) mp.grad_sq = add_metric(g, "grad_sq." + mp.name, sum_sq(g, grad));
+    for (const Update& u : g.updates)
+      if (u.target == p) {
+        mp.weight_sq = add_metric(g, "weight_sq." + mp.name, sum_sq(g, p));
+        NodeId d = g.make(Op::sub, {u.value, p});
+        mp.delta_sq = add_metric(g, "delta_sq." + mp.name, sum_sq(g, d));
+      }
+    plan.params.push_back(std::move(mp));
+  }
+  for (NodeId r : relus) {
+    NodeId zero = g.scalar(0.0, g[r].dtype);
+    NodeId is_zero = g.make(Op::eq, {r, zero});
+    NodeId frac = g.make(Op::mean, {is_zero}, Attrs{});
+    MonitorPlan::Relu mr;
+    mr.node = r;
+    mr.zero_frac = add_metric(g, "relu_zero." + std::to_string(r), frac);
+    plan.relus.push_back(mr);
+  }
+  return plan;
+}
+
+}  // namespace kiln
