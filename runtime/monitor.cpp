@@ -176,7 +176,12 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
   if (n > w) {
     double before = *std::min_element(L.begin(), L.end() - w);
     double recent = *std::min_element(L.end() - w, L.end());
-    if (std::isfinite(before) && before > 1e-6 && recent > before - t_.plateau_rel * std::abs(before))
+    // Flat, not growing: a loss far above its best is loss-diverging's.
+    bool diverged = fired_.count("loss-diverging/loss") > 0 || recent > t_.diverging_factor * before;
+    // A model whose loss fell far below its start is converging, not stuck.
+    bool stuck = before > t_.plateau_start_fraction * L.front();
+    if (std::isfinite(before) && before > 1e-6 && !diverged && stuck &&
+        recent > before - t_.plateau_rel * std::abs(before))
       emit(Severity::warning, "loss-plateau", "loss", loc,
            fmt::format("the loss stopped improving: its best over epochs {}-{} ({}) is no better than before "
                        "({}), at learning rate {}",

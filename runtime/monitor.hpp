@@ -26,6 +26,7 @@ struct MonitorThresholds {
   double dead_relu_fraction = 0.9;    // dead-relu: zero outputs over an epoch above this
   int64_t plateau_window = 5;         // loss-plateau: the best epoch loss of the last 5 epochs ...
   double plateau_rel = 1e-4;          // ... improved on the best before them by less than this (relative)
+  double plateau_start_fraction = 0.5;  // ... while that best is still above this x the first epoch's loss
   int64_t diverging_window = 3;       // loss-diverging: the epoch loss grew over 3 epochs in a row ...
   double diverging_factor = 1.5;      // ... to more than this x the best epoch loss so far
 };
