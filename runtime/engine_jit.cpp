@@ -83,13 +83,13 @@ class JitEngine final : public Engine {
     const auto& specs = cg_->buffers();
     size_t total = 0;
     for (const auto& s : specs)
-      if (s.kind == BufferKind::param || s.kind == BufferKind::const_ || s.kind == BufferKind::state)
+      if (s.kind == BufferKind::param || s.kind == BufferKind::state)
         total += size_t(s.bytes());
     snap_.resize(total);
     size_t off = 0;
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto& s = specs[i];
-      if (s.kind != BufferKind::param && s.kind != BufferKind::const_ && s.kind != BufferKind::state) continue;
+      if (s.kind != BufferKind::param && s.kind != BufferKind::state) continue;  // consts never change
       std::memcpy(snap_.data() + off, bufs_->data(i), size_t(s.bytes()));
       off += size_t(s.bytes());
     }
@@ -99,7 +99,7 @@ class JitEngine final : public Engine {
     size_t off = 0;
     for (size_t i = 0; i < specs.size(); ++i) {
       const auto& s = specs[i];
-      if (s.kind != BufferKind::param && s.kind != BufferKind::const_ && s.kind != BufferKind::state) continue;
+      if (s.kind != BufferKind::param && s.kind != BufferKind::state) continue;
       if (off + size_t(s.bytes()) > snap_.size()) return;  // no snapshot taken
       std::memcpy(bufs_->data(i), snap_.data() + off, size_t(s.bytes()));
       off += size_t(s.bytes());
@@ -114,6 +114,9 @@ class JitEngine final : public Engine {
 
  private:
   double scalar(int i) const {
+    const auto& spec = cg_->buffers()[size_t(i)];
+    if (spec.shape.empty() && spec.dtype == DType::f32)  // scalars (every monitor root): no copy
+      return double(*static_cast<const float*>(bufs_->data(size_t(i))));
     Tensor t = bufs_->get(size_t(i));
     double s = 0;
     for (double v : t.data) s += v;

@@ -105,7 +105,8 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
     }
     // exploding-gradient: against the median of the previous steps.
     if (s.history.size() >= t_.exploding_min_history) {
-      std::vector<double> h(s.history.begin(), s.history.end());
+      std::vector<double>& h = scratch_;
+      h.assign(s.history.begin(), s.history.end());
       auto mid = h.begin() + std::ptrdiff_t(h.size() / 2);
       std::nth_element(h.begin(), mid, h.end());
       double med = *mid;
@@ -178,7 +179,7 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
     double recent = *std::min_element(L.end() - w, L.end());
     // Flat, not growing: a loss far above its best is loss-diverging's.
     bool diverged = fired_.count("loss-diverging/loss") > 0 || recent > t_.diverging_factor * before;
-    // A model whose loss fell far below its start is converging, not stuck.
+    // A model whose loss fell well below its start is converged, not stuck.
     bool stuck = before > t_.plateau_start_fraction * L.front();
     if (std::isfinite(before) && before > 1e-6 && !diverged && stuck &&
         recent > before - t_.plateau_rel * std::abs(before))
@@ -193,7 +194,10 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
     bool growing = true;
     for (int64_t i = n - dw; i < n; ++i) growing = growing && L[size_t(i)] > L[size_t(i - 1)];
     double best = *std::min_element(L.begin(), L.end());
-    if (growing && L.back() > t_.diverging_factor * best && best >= 0)
+    // Noise around a converged loss is not divergence: the loss must also give back more
+    // than half of what it gained from the first epoch to its best.
+    bool gave_back = L.back() - best > 0.5 * (L.front() - best);
+    if (growing && gave_back && L.back() > t_.diverging_factor * best && best >= 0)
       emit(Severity::warning, "loss-diverging", "loss", loc,
            fmt::format("the loss is diverging: it grew for {} epochs in a row to {} ({}x its best, {}) at learning "
                        "rate {}",

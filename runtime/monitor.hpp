@@ -26,9 +26,10 @@ struct MonitorThresholds {
   double dead_relu_fraction = 0.9;    // dead-relu: zero outputs over an epoch above this
   int64_t plateau_window = 5;         // loss-plateau: the best epoch loss of the last 5 epochs ...
   double plateau_rel = 1e-4;          // ... improved on the best before them by less than this (relative)
-  double plateau_start_fraction = 0.5;  // ... while that best is still above this x the first epoch's loss
+  double plateau_start_fraction = 0.9;  // ... while that best is still above this x the first epoch's loss
   int64_t diverging_window = 3;       // loss-diverging: the epoch loss grew over 3 epochs in a row ...
-  double diverging_factor = 1.5;      // ... to more than this x the best epoch loss so far
+  double diverging_factor = 1.5;      // ... to more than this x the best epoch loss so far, giving back
+                                      // more than half of the improvement from the first epoch to the best
 };
 
 // A run-time diagnostic with the step (of this run, from 1) it was found at.
@@ -98,6 +99,7 @@ class Monitor {
   std::map<std::string, std::string> status_;  // param name -> status
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;
+  std::vector<double> scratch_;  // for the running medians
 };
 
 // Re-runs one step on the reference interpreter with every node checked: the first node

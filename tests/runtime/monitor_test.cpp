@@ -244,6 +244,29 @@ TEST_CASE("dead-relu fires on an always-off relu, names it", "[monitor]") {
   CHECK(subjects(r, "frozen-param") == std::set<std::string>{"w1", "b1", "w2"});
 }
 
+TEST_CASE("vanishing-gradient names the param whose gradient is 1e-4 of the largest", "[monitor]") {
+  const char* model = R"(model vanish
+dim batch = 16
+input x : f32[batch, 4] normalize
+input species : i32[batch]
+param w1 : f32[4, 3] = glorot_uniform
+param w2 : f32[4, 3] = glorot_uniform
+param b : f32[3] = zeros
+logits = (x @ w1) * 0.00001 + x @ w2 + b
+loss = mean(softmax_cross_entropy(logits, species))
+train { minimize loss; optimizer = sgd(lr = 0.1); epochs = 2 }
+)";
+  TrainOptions o;
+  MonRun r = train_text(model, o);
+  REQUIRE(r.result);
+  CHECK(subjects(r, "vanishing-gradient") == std::set<std::string>{"w1"});
+  for (auto& d : r.diags)
+    if (d.diag.id == "vanishing-gradient") {
+      CHECK(d.diag.loc.line == 5);
+      CHECK(d.step == 9);  // the end of epoch 1
+    }
+}
+
 TEST_CASE("loss-plateau fires when the loss stops improving", "[monitor]") {
   TrainOptions o;
   o.lr = 1e-9;
@@ -254,14 +277,26 @@ TEST_CASE("loss-plateau fires when the loss stops improving", "[monitor]") {
   CHECK(count_id(r, "loss-diverging") == 0);
 }
 
-TEST_CASE("healthy models are silent: a relu MLP and examples/iris.model", "[monitor]") {
-  for (std::string model : {std::string(kHealthy), example("iris.model")}) {
+TEST_CASE("healthy models are silent: a relu MLP and every model in examples/", "[monitor]") {
+  std::string ex = std::string(KILN_SOURCE_DIR) + "/examples/";
+  struct Case {
+    std::string model, data;
+    std::optional<int64_t> epochs;
+  };
+  std::vector<Case> cases = {{kHealthy, test::data_path("iris_shuffled.csv"), {}},
+                             {example("iris.model"), ex + "data/iris.csv", {}},  // 100 epochs, converged
+                             {example("diabetes.model"), ex + "data/diabetes.csv", {}},
+                             {example("wine.model"), ex + "data/wine.csv", {}},
+                             {example("breast_cancer.model"), ex + "data/breast_cancer.csv", {}},
+                             {example("digits.model"), ex + "data/digits.csv", 3}};
+  for (auto& c : cases) {
+    CAPTURE(c.model.substr(0, 40));
     TrainOptions o;
-    o.epochs = model == kHealthy ? 12 : 40;
-    MonRun r = train_text(model, o, test::data_path("iris_shuffled.csv"));
+    o.epochs = c.epochs;
+    MonRun r = train_text(c.model, o, c.data);
     REQUIRE(r.result);
     CHECK(r.rendered == "");
-    REQUIRE(r.result->health.size() == 4);
+    REQUIRE(!r.result->health.empty());
     for (auto& h : r.result->health) {
       CHECK(h.status == "ok");
       CHECK(h.grad_norm > 0);
