@@ -105,11 +105,15 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
     }
     // exploding-gradient: against the median of the previous steps.
     if (s.history.size() >= t_.exploding_min_history) {
-      std::vector<double>& h = scratch_;
-      h.assign(s.history.begin(), s.history.end());
-      auto mid = h.begin() + std::ptrdiff_t(h.size() / 2);
-      std::nth_element(h.begin(), mid, h.end());
-      double med = *mid;
+      // The median moves slowly: recomputed every 8 steps (and while the history fills).
+      if (s.history.size() < 2 * t_.exploding_min_history || step % 8 == 0 || s.median <= 0) {
+        std::vector<double>& h = scratch_;
+        h.assign(s.history.begin(), s.history.end());
+        auto mid = h.begin() + std::ptrdiff_t(h.size() / 2);
+        std::nth_element(h.begin(), mid, h.end());
+        s.median = *mid;
+      }
+      double med = s.median;
       if (med > 0 && gn > t_.exploding_factor * med) {
         std::string clip = g_.train.clip_norm ? fmt::format("lower clip_norm (now {})", g3(*g_.train.clip_norm))
                                               : fmt::format("add 'clip_norm = {}' to the train block", g3(10 * med));

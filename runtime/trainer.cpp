@@ -206,7 +206,9 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
       BatchResult r;
       if (!engine->set_batch(names, bufs, e)) return fail(1, e);
-      if (mon) engine->snapshot_values();
+      // One snapshot per epoch (cheap); a non-finite step replays the epoch's earlier
+      // steps from it, which the engines reproduce exactly (they are deterministic).
+      if (mon && b == 0) engine->snapshot_values();
       if (!engine->step(r, e)) return fail(1, e);
       ++res.steps;
       double loss = r.loss.value_or(0);
@@ -214,6 +216,12 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       if (mon && !mon->step_finite(r)) {
         // Back to the last finite step; name the op by re-running this one with checks.
         engine->restore_snapshot();
+        for (int64_t k = 0; k < b; ++k) {
+          BatchResult again;
+          gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
+          if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
+        }
+        gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
         ValueMap leaves = engine->values();
         for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
         std::string why;

@@ -353,3 +353,78 @@ TEST_CASE("kiln train: monitor output on stderr, exit status, --no-monitor", "[m
   CHECK(q.err.find("[frozen-param]") == std::string::npos);
   CHECK(q.err.find("training health") == std::string::npos);
 }
+
+// Hidden timing ("[.][monitorbench]"): the monitors' cost on a JIT training step of
+// examples/digits.model (batch 64), single thread, CPU time of this thread (the machine is
+// shared). Alternates blocks of steps with and without the monitor roots + host rules +
+// one snapshot per 28 steps (an epoch of digits), and reports the medians.
+#include <algorithm>
+#include <ctime>
+#include <fmt/format.h>
+
+static double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+TEST_CASE("monitor overhead on a digits JIT step", "[.][monitorbench]") {
+  SourceFile src("digits.model", example("digits.model"));
+  Diagnostics d(&src);
+  auto g = compile_source(src, d, LowerOptions{});
+  REQUIRE(g);
+  Graph plain = *g;
+  REQUIRE(make_training_graph(plain, d));
+  Graph mg = plain;
+  MonitorPlan plan = add_monitor_roots(mg);
+  EngineOptions eo;
+  eo.kind = "jit";
+  eo.threads = 1;
+  std::string err;
+  auto e0 = make_engine(plain, eo, err);
+  auto e1 = make_engine(mg, eo, err);
+  REQUIRE(e0);
+  REQUIRE(e1);
+  ValueMap init = initial_values(plain, 1);
+  REQUIRE(e0->set_values(init, err));
+  REQUIRE(e1->set_values(init, err));
+  BatchBuffer x{DType::f32, {64, 64}, std::vector<unsigned char>(64 * 64 * 4)};
+  BatchBuffer y{DType::i32, {64}, std::vector<unsigned char>(64 * 4)};
+  for (int i = 0; i < 64 * 64; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = float(std::sin(i * 0.37));
+  for (int i = 0; i < 64; ++i) reinterpret_cast<int32_t*>(y.bytes.data())[i] = i % 10;
+  std::vector<std::string> names = {"x", "labels"};
+  std::vector<BatchBuffer> bufs = {x, y};
+  REQUIRE(e0->set_batch(names, bufs, err));
+  REQUIRE(e1->set_batch(names, bufs, err));
+  Monitor mon(mg, plan, &src);
+  const int block = 280, rounds = 30;
+  std::vector<double> t0, t1, t2;
+  int64_t step = 0;
+  for (int r = 0; r < rounds; ++r) {
+    BatchResult br;
+    double a = thread_cpu_seconds();
+    for (int k = 0; k < block; ++k) REQUIRE(e0->step(br, err));
+    double b = thread_cpu_seconds();
+    for (int k = 0; k < block; ++k) {
+      if (k % 28 == 0) e1->snapshot_values();
+      REQUIRE(e1->step(br, err));
+      REQUIRE(mon.step_finite(br));
+      mon.on_step(br, ++step, 1, 0.005);
+    }
+    double c = thread_cpu_seconds();
+    for (int k = 0; k < block; ++k) REQUIRE(e1->step(br, err));
+    double dd = thread_cpu_seconds();
+    t0.push_back((b - a) / block);
+    t1.push_back((c - b) / block);
+    t2.push_back((dd - c) / block);
+  }
+  std::sort(t2.begin(), t2.end());
+  fmt::print("  the monitored graph's step alone: {:.2f} us\n", t2[t2.size() / 2] * 1e6);
+  std::sort(t0.begin(), t0.end());
+  std::sort(t1.begin(), t1.end());
+  double m0 = t0[t0.size() / 2], m1 = t1[t1.size() / 2];
+  fmt::print("digits JIT step (median of {} blocks of {} steps, thread CPU time): without monitors {:.2f} us, with "
+             "{:.2f} us: overhead {:.1f}%\n",
+             rounds, block, m0 * 1e6, m1 * 1e6, 100 * (m1 / m0 - 1));
+  CHECK(m1 > 0);
+}
