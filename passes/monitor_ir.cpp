@@ -47,12 +47,28 @@ MonitorPlan add_monitor_roots(Graph& g) {
       }
     plan.params.push_back(std::move(mp));
   }
+  auto is_zero_literal = [&](NodeId id) {
+    const Node& n = g[id];
+    return n.op == Op::literal && n.shape.empty() && n.attrs.init.data.size() == 1 && n.attrs.init.data[0] == 0;
+  };
   for (NodeId r : relus) {
-    NodeId zero = g.scalar(0.0, g[r].dtype);
-    NodeId is_zero = g.make(Op::eq, {r, zero});
-    NodeId frac = g.make(Op::mean, {is_zero}, Attrs{});
     MonitorPlan::Relu mr;
     mr.node = r;
+    // The backward pass already holds relu's mask gt(x, 0) (autodiff's d_relu): its mean
+    // is the fraction of non-zero outputs, one reduction. Otherwise mean(relu(x) == 0).
+    NodeId x = g[r].in[0], mask = -1;
+    for (size_t i = 0; i < g.size() && mask < 0; ++i) {
+      const Node& n = g.nodes[i];
+      if (n.op == Op::gt && n.in.size() == 2 && n.in[0] == x && is_zero_literal(n.in[1]) && n.shape == g[r].shape)
+        mask = NodeId(i);
+    }
+    NodeId frac;
+    if (mask >= 0) {
+      frac = g.make(Op::mean, {mask}, Attrs{});
+      mr.active = true;
+    } else {
+      frac = g.make(Op::mean, {g.make(Op::eq, {r, g.scalar(0.0, g[r].dtype)})}, Attrs{});
+    }
     mr.zero_frac = add_metric(g, "relu_zero." + std::to_string(r), frac);
     plan.relus.push_back(mr);
   }

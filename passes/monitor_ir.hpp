@@ -23,7 +23,8 @@ struct MonitorPlan {
   };
   struct Relu {
     NodeId node = -1;  // the relu (its loc is the user's call)
-    int zero_frac = -1;  // mean(relu(..) == 0) over the batch
+    int zero_frac = -1;  // mean(relu(..) == 0) over the batch; with `active`, mean(x > 0) (1 - that)
+    bool active = false;
   };
   size_t user_metrics = 0;  // the model's own metrics come first
   std::vector<Param> params;

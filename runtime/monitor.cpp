@@ -127,7 +127,10 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
     s.history.push_back(gn);
     if (s.history.size() > t_.exploding_history) s.history.pop_front();
   }
-  for (size_t k = 0; k < plan_.relus.size(); ++k) relu_sum_[k] += metric(r, plan_.relus[k].zero_frac);
+  for (size_t k = 0; k < plan_.relus.size(); ++k) {
+    double v = metric(r, plan_.relus[k].zero_frac);
+    relu_sum_[k] += plan_.relus[k].active ? 1 - v : v;
+  }
   ++relu_steps_;
 }
 
