@@ -130,6 +130,7 @@ class JitEngine final : public Engine {
       for (double v : t.data) s += v;
       out.loss = s;
     }
+    out.metrics.reserve(metrics_.size());
     for (int i : metrics_) out.metrics.push_back(i >= 0 ? scalar(i) : 0.0);
     if (want_outputs)
       for (int i : outputs_) out.outputs.push_back(i >= 0 ? bufs_->get(size_t(i)) : Tensor());
