@@ -18,9 +18,10 @@ const char* const kTrainUsage =
     "Trains the model of FILE on the data: D is a CSV file with a header (columns map to the\n"
     "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
     "the train block. Progress goes to stderr (a live line on a terminal); --quiet prints only\n"
-    "errors. Run-time monitors (non-finite, frozen-param, ...; docs/checks/) watch the\n"
-    "training and print a health table at the end; --no-monitor turns them off. See docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run,\n"
-    "2 usage error or unusable data/checkpoint.\n";
+    "errors. Run-time monitors (non-finite, frozen-param, ...: docs/checks/runtime.md) watch\n"
+    "the training and print a health table at the end; --no-monitor turns them off. See\n"
+    "docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite\n"
+    "step included), 2 usage error or unusable data/checkpoint.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
