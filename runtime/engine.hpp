@@ -60,6 +60,18 @@ class Engine {
   // intermediate-value arena in bytes, when the engine plans one.
   virtual double compile_seconds() const { return 0; }
   virtual std::optional<int64_t> arena_bytes() const { return std::nullopt; }
+
+  // For the run-time monitors: remember the current params, consts and states, and go
+  // back to them (after a step that produced NaN or Inf). The default copies values();
+  // engines override it with a cheaper copy.
+  virtual void snapshot_values() { snapshot_ = values(); }
+  virtual void restore_snapshot() {
+    std::string err;
+    set_values(snapshot_, err);
+  }
+
+ private:
+  ValueMap snapshot_;
 };
 
 // The reference interpreter as an engine (runtime/engine_interp.cpp).

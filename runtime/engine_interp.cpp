@@ -99,6 +99,12 @@ class InterpEngine final : public Engine {
     return true;
   }
 
+  void snapshot_values() override { snap_ = leaves_; }
+  void restore_snapshot() override {
+    for (auto& [name, t] : snap_)
+      if (g_[leaf_.at(name)].op != Op::input) leaves_[name] = t;
+  }
+
   bool forward(BatchResult& out, bool want_outputs, std::string& err) override {
     auto vals = evaluate(g_, leaves_, precision_, err);
     if (!vals) return false;
@@ -122,7 +128,7 @@ class InterpEngine final : public Engine {
   Graph g_;
   Precision precision_;
   std::map<std::string, NodeId> leaf_;
-  ValueMap leaves_;
+  ValueMap leaves_, snap_;
 };
 
 }  // namespace

@@ -79,6 +79,33 @@ class JitEngine final : public Engine {
     return true;
   }
 
+  void snapshot_values() override {
+    const auto& specs = cg_->buffers();
+    size_t total = 0;
+    for (const auto& s : specs)
+      if (s.kind == BufferKind::param || s.kind == BufferKind::state)
+        total += size_t(s.bytes());
+    snap_.resize(total);
+    size_t off = 0;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind != BufferKind::param && s.kind != BufferKind::state) continue;  // consts never change
+      std::memcpy(snap_.data() + off, bufs_->data(i), size_t(s.bytes()));
+      off += size_t(s.bytes());
+    }
+  }
+  void restore_snapshot() override {
+    const auto& specs = cg_->buffers();
+    size_t off = 0;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind != BufferKind::param && s.kind != BufferKind::state) continue;
+      if (off + size_t(s.bytes()) > snap_.size()) return;  // no snapshot taken
+      std::memcpy(bufs_->data(i), snap_.data() + off, size_t(s.bytes()));
+      off += size_t(s.bytes());
+    }
+  }
+
   bool forward(BatchResult& out, bool want_outputs, std::string& err) override {
     bufs_->run(backend::Entry::forward);
     collect(out, want_outputs);
@@ -87,6 +114,9 @@ class JitEngine final : public Engine {
 
  private:
   double scalar(int i) const {
+    const auto& spec = cg_->buffers()[size_t(i)];
+    if (spec.shape.empty() && spec.dtype == DType::f32)  // scalars (every monitor root): no copy
+      return double(*static_cast<const float*>(bufs_->data(size_t(i))));
     Tensor t = bufs_->get(size_t(i));
     double s = 0;
     for (double v : t.data) s += v;
@@ -100,6 +130,7 @@ class JitEngine final : public Engine {
       for (double v : t.data) s += v;
       out.loss = s;
     }
+    out.metrics.reserve(metrics_.size());
     for (int i : metrics_) out.metrics.push_back(i >= 0 ? scalar(i) : 0.0);
     if (want_outputs)
       for (int i : outputs_) out.outputs.push_back(i >= 0 ? bufs_->get(size_t(i)) : Tensor());
@@ -110,6 +141,7 @@ class JitEngine final : public Engine {
   std::unique_ptr<backend::HostBuffers> bufs_;
   int loss_ = -1;
   std::vector<int> metrics_, outputs_;
+  std::vector<unsigned char> snap_;
 };
 
 }  // namespace

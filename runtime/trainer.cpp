@@ -3,6 +3,8 @@
 #include "frontend/lower.hpp"
 #include "runtime/evaluator.hpp"
 #include "runtime/model.hpp"
+#include "passes/monitor_ir.hpp"
+#include "ir/interpreter.hpp"
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -87,6 +89,15 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   Graph tg = g;
   if (!make_training_graph(tg, diags, o.graph)) return fail(1, "");
   if (o.on_compiled) o.on_compiled(diags);
+  // Run-time monitors: their roots are added after simplification (so they are computed
+  // from the step's own values); `plain` is the step without them, for the re-run.
+  Graph plain;
+  std::optional<Monitor> mon;
+  if (o.monitor) {
+    plain = tg;
+    MonitorPlan plan = add_monitor_roots(tg);
+    mon.emplace(tg, std::move(plan), &src);
+  }
 
   std::string e;
   auto inputs = input_specs(g, e);
@@ -104,6 +115,25 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
                                split->train_rows, g.batch, o.val_split > 0 ? " or --val-split" : ""));
 
   Progress progress(o.progress, o.progress_out, g.train.epochs, batches_per_epoch(split->train_rows, g.batch));
+  MetricsLog log;
+  // Prints, logs and hands on the monitors' new diagnostics.
+  auto flush_monitor = [&](TrainResult& r) -> bool {
+    if (!mon) return true;
+    for (auto& d : mon->take_new()) {
+      std::string text = mon->render(d.diag, o.color);
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      if (d.diag.severity == Severity::error && o.progress == ProgressMode::quiet) {
+        fmt::print(o.progress_out, "{}\n", text);
+        std::fflush(o.progress_out);
+      } else {
+        progress.message(text);
+      }
+      if (log.is_open() && !log.write(diagnostic_line(d.diag, d.step, src.path()), e)) return false;
+      if (o.on_runtime_diagnostic) o.on_runtime_diagnostic(d);
+      r.runtime_diagnostics.push_back(std::move(d));
+    }
+    return true;
+  };
 
   // Initial values, then the checkpoint given with --load.
   ValueMap values;
@@ -129,8 +159,17 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       apply_standardization(*ds, k, st);
       res.normalization[in.name] = std::move(st);
     } else if (in.dtype != DType::i32 && in.width() > 1) {
-      if (auto m = data_scale_message(*ds, k, split->train_rows))
-        progress.message(fmt::format("warning: {} (declare the input with 'normalize') [data-scale]", *m));
+      if (!mon) continue;
+      if (auto m = data_scale_message(*ds, k, split->train_rows)) {
+        SourceRange loc;
+        for (NodeId id : g.inputs)
+          if (g[id].name == in.name) loc = g[id].loc;
+        mon->emit(Severity::warning, "data-scale", in.name, loc, *m,
+                  {{"declare the input with 'normalize' (input " + in.name + " : ... normalize) so that every column "
+                    "is standardised with the training rows' mean and std",
+                    {}}},
+                  0);
+      }
     }
   }
 
@@ -140,9 +179,9 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   RowEvaluator val_eval(forward_builder(src), o.engine);
   res.compile_s = seconds_since(t_compile) + engine->compile_seconds();
 
-  MetricsLog log;
   if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
   if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
+  if (!flush_monitor(res)) return fail(2, e);
 
   res.model_name = g.model_name;
   res.train_rows = split->train_rows;
@@ -161,13 +200,55 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     progress.begin_epoch(epoch);
     auto order = epoch_order(split->train_rows, o.shuffle, g.train.seed, epoch);
     double loss_sum = 0;
-    std::vector<double> metric_sums(tg.train.metrics.size(), 0.0);
+    std::vector<double> metric_sums(g.train.metrics.size(), 0.0);
+    double lr = 0;
     for (int64_t b = 0; b < per_epoch; ++b) {
       gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
       BatchResult r;
-      if (!engine->set_batch(names, bufs, e) || !engine->step(r, e)) return fail(1, e);
+      if (!engine->set_batch(names, bufs, e)) return fail(1, e);
+      // One snapshot per epoch (cheap); a non-finite step replays the epoch's earlier
+      // steps from it, which the engines reproduce exactly (they are deterministic).
+      if (mon && b == 0) engine->snapshot_values();
+      if (!engine->step(r, e)) return fail(1, e);
       ++res.steps;
       double loss = r.loss.value_or(0);
+      lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
+      if (mon && !mon->step_finite(r)) {
+        // Back to the last finite step; name the op by re-running this one with checks.
+        engine->restore_snapshot();
+        for (int64_t k = 0; k < b; ++k) {
+          BatchResult again;
+          gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
+          if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
+        }
+        gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
+        ValueMap leaves = engine->values();
+        for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
+        std::string why;
+        auto d = locate_non_finite(plain, leaves, &src, res.steps, epoch, why);
+        if (!d) {
+          d.emplace();
+          d->severity = Severity::error;
+          d->id = "non-finite";
+          d->loc = tg.train.minimize_loc;
+          d->message = fmt::format("the loss or a gradient became NaN or Inf at step {} (epoch {}); training stopped",
+                                   res.steps, epoch);
+          d->notes.push_back({why, {}});
+        }
+        mon->emit(d->severity, d->id, "step", d->loc, d->message, d->notes, res.steps);
+        if (!flush_monitor(res)) return fail(2, e);
+        res.health = mon->health();
+        if (!mon->health_table().empty()) progress.message(mon->health_table());
+        res.values = engine->values();
+        if (!log.close(e)) return fail(2, e);
+        if (!o.save.empty()) {
+          if (!save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
+          progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save,
+                                       res.steps - 1));
+        }
+        return fail(1, "");
+      }
+      if (mon) mon->on_step(r, res.steps, epoch, lr);
       if (!std::isfinite(loss))
         return fail(1, fmt::format("training diverged: the loss is {} at epoch {}, step {} (try a smaller --lr)",
                                    loss, epoch, res.steps));
@@ -175,7 +256,6 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       loss_sum += loss;
       for (size_t k = 0; k < metric_sums.size() && k < r.metrics.size(); ++k) metric_sums[k] += r.metrics[k];
       if (o.log_every > 0 && res.steps % o.log_every == 0) {
-        double lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
         if (!log.write(step_line(epoch, res.steps, loss, lr), e)) return fail(2, e);
       }
       if (o.progress == ProgressMode::live) {
@@ -185,6 +265,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       } else {
         progress.step(b + 1, 0, {});
       }
+      if (mon && !flush_monitor(res)) return fail(2, e);
     }
     EpochRecord rec;
     rec.epoch = epoch;
@@ -198,6 +279,10 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       rec.val_loss = vr.loss;
       rec.val_metrics = vr.metrics;
     }
+    if (mon) {
+      mon->on_epoch(epoch, rec.loss, res.steps, lr);
+      if (!flush_monitor(res)) return fail(2, e);
+    }
     rec.time_s = seconds_since(t_epoch);
     if (!log.write(epoch_line(rec), e)) return fail(2, e);
     progress.end_epoch(rec);
@@ -206,6 +291,11 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   res.time_s = seconds_since(t_start);
   res.compile_s += val_eval.compile_seconds();
   res.values = engine->values();
+  if (mon) {
+    mon->on_end(res.steps, scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + std::max<int64_t>(res.steps - 1, 0)));
+    if (!flush_monitor(res)) return fail(2, e);
+    res.health = mon->health();
+  }
   if (!log.close(e)) return fail(2, e);
   if (!o.save.empty() && !save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
 
@@ -218,6 +308,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   sum.last = res.epochs.empty() ? nullptr : &res.epochs.back();
   sum.engine = std::string(engine->kind());
   progress.summary(sum);
+  if (mon && !mon->health_table().empty()) progress.message(mon->health_table());
   if (!o.save.empty()) progress.message(fmt::format("saved {}", o.save));
   return res;
 }

@@ -6,6 +6,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/metrics_log.hpp"
 #include "runtime/model.hpp"
+#include "runtime/monitor.hpp"
 #include "runtime/progress.hpp"
 #include <cstdio>
 #include <functional>
@@ -46,6 +47,12 @@ struct TrainOptions {
     g.run_checks = true;
     return g;
   }();
+  // Run-time monitors (runtime/monitor.hpp; off with --no-monitor: no extra IR). Their
+  // diagnostics are printed to progress_out (warnings unless quiet, errors always), with
+  // colour when `color`, written to the log, and passed to this callback when set.
+  bool monitor = true;
+  bool color = false;
+  std::function<void(const RuntimeDiagnostic&)> on_runtime_diagnostic;
 };
 
 struct TrainResult {
@@ -56,6 +63,8 @@ struct TrainResult {
   NormalizationMap normalization;
   int64_t train_rows = 0, val_rows = 0, batch = 0, steps = 0;
   double time_s = 0, compile_s = 0;
+  std::vector<RuntimeDiagnostic> runtime_diagnostics;  // from the monitors
+  std::vector<ParamHealth> health;                     // the training-health table's rows
 };
 
 // Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when

@@ -6,6 +6,7 @@
 #include "passes/diagnostics/format.hpp"
 #include "support.hpp"
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <cctype>
 #include <set>
 
@@ -107,6 +108,15 @@ std::vector<std::string> sarif_problems(const Json& log) {
 }
 
 // The models whose check reports something, and the error cases.
+// Broken examples for the run-time monitors only (their first line says so): the static
+// checks are rightly silent on some of them.
+bool runtime_only(const std::string& model) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + model);
+  std::string first;
+  std::getline(in, first);
+  return first.find("(run-time monitor") != std::string::npos;
+}
+
 std::vector<std::string> reporting_models() {
   auto ms = models_in("examples/broken");
   for (auto& m : models_in("tests/golden/errors")) ms.push_back(m);
@@ -166,7 +176,7 @@ TEST_CASE("check --format=json: one object per diagnostic with the documented fi
     CHECK(r.err.empty());
     Json arr = parse_json(r.out);
     REQUIRE(arr.kind == Json::array);
-    CHECK(!arr.items.empty());
+    if (!runtime_only(m)) CHECK(!arr.items.empty());
     for (const Json& d : arr.items) {
       for (auto key : {"id", "severity", "file", "line", "column", "end_line", "end_column", "message", "notes", "fixits"})
         CHECK(d.has(key));

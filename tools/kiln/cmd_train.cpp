@@ -13,12 +13,15 @@ const char* const kTrainUsage =
     "usage: kiln train FILE --data D [--epochs N] [--batch N] [--lr X] [--seed S] [--no-shuffle]\n"
     "                  [--val-split F] [--load P.safetensors] [--save P.safetensors] [--log M.jsonl]\n"
     "                  [--log-every N] [--threads N] [--engine jit|interp] [--quiet]\n"
+    "                  [--no-monitor]\n"
     "\n"
     "Trains the model of FILE on the data: D is a CSV file with a header (columns map to the\n"
     "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
     "the train block. Progress goes to stderr (a live line on a terminal); --quiet prints only\n"
-    "errors. See docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run,\n"
-    "2 usage error or unusable data/checkpoint.\n";
+    "errors. Run-time monitors (non-finite, frozen-param, ...: docs/checks/runtime.md) watch\n"
+    "the training and print a health table at the end; --no-monitor turns them off. See\n"
+    "docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite\n"
+    "step included), 2 usage error or unusable data/checkpoint.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
@@ -36,6 +39,7 @@ const std::vector<FlagSpec>& train_flags() {
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
       {"quiet", false, "print nothing but errors", ""},
+      {"no-monitor", false, "turn the run-time monitors off (no extra work in the training step)", ""},
   };
   return flags;
 }
@@ -92,6 +96,8 @@ int run_train(const Args& a) {
   o.engine = engine_options(a);
   o.progress = detect_progress_mode(stderr, a.has("quiet"));
   o.progress_out = stderr;
+  o.monitor = !a.has("no-monitor");
+  o.color = use_color(a);
 
   auto file = read_input(a);
   static_cast<CheckAndRewriteOptions&>(o.graph) = check_options(a, file.get());  // -W<id>, --no-rewrite

@@ -1,0 +1,266 @@
+// The run-time monitor rules (runtime/monitor.hpp): frozen-param, vanishing-gradient,
+// exploding-gradient, dead-relu, loss-plateau, loss-diverging; the health table.
+#include "runtime/monitor.hpp"
+#include "runtime/metrics_log.hpp"
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+std::string g3(double v) { return fmt::format("{:.3g}", v); }
+}  // namespace
+
+Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t)
+    : g_(tg), plan_(std::move(plan)), src_(src), t_(t), render_(src) {
+  ps_.resize(plan_.params.size());
+  relu_sum_.assign(plan_.relus.size(), 0.0);
+}
+
+double Monitor::metric(const BatchResult& r, int i) const {
+  return i >= 0 && size_t(i) < r.metrics.size() ? r.metrics[size_t(i)] : 0.0;
+}
+
+std::string Monitor::source_text(SourceRange r) const {
+  if (!src_ || !r.valid()) return "";
+  std::string out;
+  for (uint32_t l = r.line; l <= r.end_line && l <= src_->line_count(); ++l) {
+    std::string_view t = src_->line_text(l);
+    size_t b = l == r.line ? std::min<size_t>(r.col - 1, t.size()) : 0;
+    size_t e = l == r.end_line ? std::min<size_t>(r.end_col - 1, t.size()) : t.size();
+    if (e > b) out += std::string(t.substr(b, e - b));
+    if (l != r.end_line) out += " ";
+  }
+  return out;
+}
+
+bool Monitor::step_finite(const BatchResult& r) const {
+  if (r.loss && !std::isfinite(*r.loss)) return false;
+  for (const auto& p : plan_.params)
+    if (!std::isfinite(metric(r, p.grad_sq)) || !std::isfinite(metric(r, p.delta_sq))) return false;
+  return true;
+}
+
+void Monitor::emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
+                   std::vector<DiagNote> notes, int64_t step) {
+  if (!fired_.insert(id + "/" + subject).second) return;
+  Diagnostic d;
+  d.severity = s;
+  d.id = id;
+  d.message = std::move(message);
+  d.loc = loc;
+  d.notes = std::move(notes);
+  all_.push_back({std::move(d), step});
+}
+
+std::vector<RuntimeDiagnostic> Monitor::take_new() {
+  std::vector<RuntimeDiagnostic> out(all_.begin() + std::ptrdiff_t(taken_), all_.end());
+  taken_ = all_.size();
+  return out;
+}
+
+void Monitor::frozen(size_t k, int64_t steps, int64_t step, double lr) {
+  const auto& p = plan_.params[k];
+  const ParamState& s = ps_[k];
+  std::vector<DiagNote> notes;
+  if (s.grad_norm == 0)
+    notes.push_back({fmt::format("its gradient is exactly 0: the loss does not reach '{}' through any differentiable "
+                                 "path (a stop_gradient, a comparison or argmax, a relu that is always off, or a "
+                                 "branch the loss does not use)",
+                                 p.name),
+                     {}});
+  else
+    notes.push_back({fmt::format("the update (about lr x gradient norm = {}) is below the float32 resolution of its "
+                                 "values (about 6e-8 relative): the learning rate {} is too small",
+                                 g3(s.lr_grad), g3(lr)),
+                     {}});
+  emit(Severity::warning, "frozen-param", p.name, g_[p.param].loc,
+       fmt::format("'{}' is not updating: its relative update |dw|/|w| stayed below {} for {} steps (gradient norm "
+                   "{}, learning rate {})",
+                   p.name, g3(t_.frozen_ratio), steps, g3(s.grad_norm), g3(lr)),
+       std::move(notes), step);
+  status_[p.name] = "frozen";
+}
+
+void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double lr) {
+  (void)epoch;
+  ++total_steps_;
+  for (size_t k = 0; k < plan_.params.size(); ++k) {
+    const auto& p = plan_.params[k];
+    ParamState& s = ps_[k];
+    double gn = std::sqrt(std::max(0.0, metric(r, p.grad_sq)));
+    double wn = std::sqrt(std::max(0.0, metric(r, p.weight_sq)));
+    double dn = std::sqrt(std::max(0.0, metric(r, p.delta_sq)));
+    s.grad_norm = gn;
+    s.lr_grad = lr * gn;
+    s.ratio = wn > 0 ? dn / wn : (dn > 0 ? INFINITY : 0.0);
+    s.epoch_grad_sum += gn;
+    ++s.epoch_steps;
+    // frozen-param
+    if (s.ratio < t_.frozen_ratio) {
+      if (++s.frozen_run == t_.frozen_window) frozen(k, s.frozen_run, step, lr);
+    } else {
+      s.frozen_run = 0;
+    }
+    // exploding-gradient: against the median of the previous steps.
+    if (s.history.size() >= t_.exploding_min_history) {
+      // The median moves slowly: recomputed every 8 steps (and while the history fills).
+      if (s.history.size() < 2 * t_.exploding_min_history || step % 8 == 0 || s.median <= 0) {
+        std::vector<double>& h = scratch_;
+        h.assign(s.history.begin(), s.history.end());
+        auto mid = h.begin() + std::ptrdiff_t(h.size() / 2);
+        std::nth_element(h.begin(), mid, h.end());
+        s.median = *mid;
+      }
+      double med = s.median;
+      if (med > 0 && gn > t_.exploding_factor * med) {
+        std::string clip = g_.train.clip_norm ? fmt::format("lower clip_norm (now {})", g3(*g_.train.clip_norm))
+                                              : fmt::format("add 'clip_norm = {}' to the train block", g3(10 * med));
+        emit(Severity::warning, "exploding-gradient", p.name, g_[p.param].loc,
+             fmt::format("the gradient norm of '{}' jumped to {} at step {}, {}x its running median {}", p.name,
+                         g3(gn), step, g3(gn / med), g3(med)),
+             {{fmt::format("{}, or lower the learning rate ({})", clip, g3(lr)), {}}}, step);
+        status_[p.name] = "exploding";
+      }
+    }
+    s.history.push_back(gn);
+    if (s.history.size() > t_.exploding_history) s.history.pop_front();
+  }
+  for (size_t k = 0; k < plan_.relus.size(); ++k) {
+    double v = metric(r, plan_.relus[k].zero_frac);
+    relu_sum_[k] += plan_.relus[k].active ? 1 - v : v;
+  }
+  ++relu_steps_;
+}
+
+void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
+  // vanishing-gradient: epoch-mean grad norms against the largest.
+  double largest = 0;
+  size_t arg = 0;
+  std::vector<double> mean(ps_.size(), 0.0);
+  for (size_t k = 0; k < ps_.size(); ++k) {
+    mean[k] = ps_[k].epoch_steps ? ps_[k].epoch_grad_sum / double(ps_[k].epoch_steps) : 0.0;
+    if (plan_.params[k].grad_sq >= 0 && mean[k] > largest) largest = mean[k], arg = k;
+  }
+  if (largest > 0 && std::isfinite(largest))
+    for (size_t k = 0; k < ps_.size(); ++k) {
+      if (plan_.params[k].grad_sq < 0 || mean[k] == 0 || mean[k] > t_.vanishing_ratio * largest) continue;
+      const auto& p = plan_.params[k];
+      emit(Severity::warning, "vanishing-gradient", p.name, g_[p.param].loc,
+           fmt::format("the gradient reaching '{}' is vanishing: its norm {} (mean over epoch {}) is {} of the "
+                       "largest ('{}': {})",
+                       p.name, g3(mean[k]), epoch, g3(mean[k] / largest), plan_.params[arg].name, g3(largest)),
+           {{"the layers between the loss and this param shrink the gradient (saturated sigmoid/tanh, tiny "
+             "weights); use relu-family activations, a better initialiser, or normalised inputs",
+             {}}},
+           step);
+      if (status_[p.name].empty() || status_[p.name] == "ok") status_[p.name] = "vanishing";
+    }
+  for (auto& s : ps_) s.epoch_grad_sum = 0, s.epoch_steps = 0;
+  // dead-relu
+  for (size_t k = 0; k < plan_.relus.size() && relu_steps_ > 0; ++k) {
+    double frac = relu_sum_[k] / double(relu_steps_);
+    NodeId n = plan_.relus[k].node;
+    if (frac > t_.dead_relu_fraction) {
+      std::string expr = source_text(g_[n].loc);
+      emit(Severity::warning, "dead-relu", std::to_string(n), g_[n].loc,
+           fmt::format("relu outputs 0 for {:.1f}% of its units over epoch {}{}", 100 * frac, epoch,
+                       expr.empty() ? "" : fmt::format(" ('{}')", expr)),
+           {{"a unit that is always 0 passes no gradient to the weights before it; lower the learning rate, check "
+             "the bias and initialisation, or use leaky_relu",
+             {}}},
+           step);
+    }
+    relu_sum_[k] = 0;
+  }
+  relu_steps_ = 0;
+  // loss-plateau / loss-diverging over the epoch losses.
+  epoch_losses_.push_back(loss);
+  const auto& L = epoch_losses_;
+  SourceRange loc = g_.train.minimize ? g_[*g_.train.minimize].loc : SourceRange{};
+  if (g_.train.minimize_loc.valid()) loc = g_.train.minimize_loc;
+  int64_t n = int64_t(L.size()), w = t_.plateau_window;
+  if (n > w) {
+    double before = *std::min_element(L.begin(), L.end() - w);
+    double recent = *std::min_element(L.end() - w, L.end());
+    // Flat, not growing: a loss far above its best is loss-diverging's.
+    bool diverged = fired_.count("loss-diverging/loss") > 0 || recent > t_.diverging_factor * before;
+    // A model whose loss fell well below its start is converged, not stuck.
+    bool stuck = before > t_.plateau_start_fraction * L.front();
+    if (std::isfinite(before) && before > 1e-6 && !diverged && stuck &&
+        recent > before - t_.plateau_rel * std::abs(before))
+      emit(Severity::warning, "loss-plateau", "loss", loc,
+           fmt::format("the loss stopped improving: its best over epochs {}-{} ({}) is no better than before "
+                       "({}), at learning rate {}",
+                       n - w + 1, n, g3(recent), g3(before), g3(lr)),
+           {{"if it is not converged, try a larger learning rate or another optimizer (adam)", {}}}, step);
+  }
+  int64_t dw = t_.diverging_window;
+  if (n > dw) {
+    bool growing = true;
+    for (int64_t i = n - dw; i < n; ++i) growing = growing && L[size_t(i)] > L[size_t(i - 1)];
+    double best = *std::min_element(L.begin(), L.end());
+    // Noise around a converged loss is not divergence: the loss must also give back more
+    // than half of what it gained from the first epoch to its best.
+    bool gave_back = L.back() - best > 0.5 * (L.front() - best);
+    if (growing && gave_back && L.back() > t_.diverging_factor * best && best >= 0)
+      emit(Severity::warning, "loss-diverging", "loss", loc,
+           fmt::format("the loss is diverging: it grew for {} epochs in a row to {} ({}x its best, {}) at learning "
+                       "rate {}",
+                       dw, g3(L.back()), g3(L.back() / best), g3(best), g3(lr)),
+           {{"lower the learning rate, or add clip_norm to the train block", {}}}, step);
+  }
+}
+
+void Monitor::on_end(int64_t step, double lr) {
+  for (size_t k = 0; k < ps_.size(); ++k)
+    if (ps_[k].frozen_run > 0 && ps_[k].frozen_run < t_.frozen_window && ps_[k].frozen_run == total_steps_)
+      frozen(k, ps_[k].frozen_run, step, lr);
+}
+
+std::vector<ParamHealth> Monitor::health() const {
+  std::vector<ParamHealth> out;
+  for (size_t k = 0; k < ps_.size(); ++k) {
+    ParamHealth h;
+    h.name = plan_.params[k].name;
+    h.grad_norm = ps_[k].grad_norm;
+    h.update_ratio = ps_[k].ratio;
+    if (auto it = status_.find(h.name); it != status_.end() && !it->second.empty()) h.status = it->second;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+std::string Monitor::health_table() const {
+  auto rows = health();
+  if (rows.empty()) return "";
+  size_t w = 5;
+  for (auto& r : rows) w = std::max(w, r.name.size());
+  std::string out = fmt::format("training health (last step):\n  {:<{}}  {:>10}  {:>12}  status\n", "param", w,
+                                "grad norm", "update ratio");
+  for (auto& r : rows)
+    out += fmt::format("  {:<{}}  {:>10.3g}  {:>12.3g}  {}\n", r.name, w, r.grad_norm, r.update_ratio, r.status);
+  out.pop_back();
+  return out;
+}
+
+Tensor batch_tensor(const BatchBuffer& b) {
+  Tensor t(b.dtype, b.shape);
+  for (size_t k = 0; k < t.data.size(); ++k)
+    t.data[k] = b.dtype == DType::f32   ? double(b.as<float>()[k])
+                : b.dtype == DType::f64 ? b.as<double>()[k]
+                                        : double(b.as<int32_t>()[k]);
+  return t;
+}
+
+std::string diagnostic_line(const Diagnostic& d, int64_t step, const std::string& file) {
+  std::string sev = d.severity == Severity::error ? "error" : d.severity == Severity::warning ? "warning" : "note";
+  std::string s = fmt::format("{{\"kind\":\"diagnostic\",\"id\":{},\"severity\":{},\"message\":{},\"step\":{}",
+                              json_string(d.id), json_string(sev), json_string(d.message), step);
+  if (d.loc.valid())
+    s += fmt::format(",\"file\":{},\"line\":{},\"column\":{}", json_string(file), d.loc.line, d.loc.col);
+  return s + "}";
+}
+
+}  // namespace kiln
