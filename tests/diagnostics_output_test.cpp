@@ -233,7 +233,7 @@ TEST_CASE("a clean model gives an empty JSON array and a SARIF log without resul
   CHECK(run_kiln({"check", "examples/iris.model", "--format=xml"}).exit_code == 2);
 }
 
-TEST_CASE("-Werror, -Wno-<id> and -W<id> control the checks", "[diagout]") {
+TEST_CASE("warning flags: -Werror, -Wno-<id> and -W<id> control the checks", "[diagout]") {
   const std::string m = "examples/broken/unstable-div.model";
   RunResult plain = run_kiln({"check", m, "--no-color"});
   REQUIRE(plain.exit_code == 0);
