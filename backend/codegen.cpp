@@ -231,6 +231,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   if (perf_map_wanted()) write_perf_map(*cg->code_, g, plan, prefix);
   cg->buffers_ = std::move(plan.buffers);
   cg->arena_bytes_ = plan.arena_bytes;
+  cg->unshared_arena_bytes_ = plan.unshared_arena_bytes;
   cg->compile_seconds_ = since(t0);
   return cg;
 }

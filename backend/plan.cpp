@@ -1,6 +1,7 @@
 // The buffer table, per-entry liveness of nodes, storage of every node, and the arena.
 #include "backend/plan.hpp"
 #include "backend/ops.hpp"
+#include "passes/memory_plan.hpp"
 #include <fmt/format.h>
 
 namespace kiln::backend {
@@ -22,13 +23,18 @@ bool entry_writes(Entry e, BufferKind k) {
 }
 
 std::vector<int64_t> assign_arena(const std::vector<ArenaRequest>& req, int64_t& total) {
-  std::vector<int64_t> off(req.size());
-  total = 0;
-  for (size_t i = 0; i < req.size(); ++i) {
-    off[i] = total;
-    total += (req[i].bytes + 63) / 64 * 64;
-  }
-  return off;
+  // Liveness-based: requests whose [def, last_use] ranges intersect never overlap; the
+  // others may share bytes (passes/memory_plan's greedy best-fit placement).
+  std::vector<LiveValue> v;
+  v.reserve(req.size());
+  for (const ArenaRequest& r : req) v.push_back({r.bytes, r.def, std::max(r.def, r.last_use)});
+  return assign_offsets(v, total);
+}
+
+int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req) {
+  int64_t total = 0;
+  for (const ArenaRequest& r : req) total += (r.bytes + 63) / 64 * 64;
+  return total;
 }
 
 static int64_t value_bytes(const Node& n) { return num_elements(n.shape) * (n.dtype == DType::f64 ? 8 : 4); }
@@ -82,11 +88,20 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
   }
   std::vector<ArenaRequest> req;
   std::vector<std::pair<NodeId, bool>> owner;  // per request: (node, is scratch)
+  // Live ranges over node positions (kernels run in id order; position N is the copy-out of
+  // roots and the update writes). A read of an alias (reshape) is a read of its storage.
+  auto storage_of = [&](NodeId id) {
+    while (op_row(g[id].op).cls != OpClass::leaf && op_gen(g[id].op).alias) id = g[id].in[0];
+    return id;
+  };
   std::vector<int> last_use(N, -1);
   for (size_t i = 0; i < N; ++i)
     if (all[i])
-      for (size_t j = 0; j < g[i].in.size(); ++j) last_use[effective_input(g, g[i], j)] = int(i);
-  for (auto& r : g.roots()) last_use[r] = int(N);
+      for (size_t j = 0; j < g[i].in.size(); ++j) {
+        NodeId s = storage_of(effective_input(g, g[i], j));
+        last_use[s] = std::max(last_use[s], int(i));
+      }
+  for (auto& r : g.roots()) last_use[storage_of(r)] = int(N);
   for (size_t i = 0; i < N; ++i) {
     if (!all[i]) continue;
     const Node& n = g[i];
@@ -145,6 +160,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
   }
   // 4. Arena offsets.
   std::vector<int64_t> off = assign_arena(req, p.arena_bytes);
+  p.unshared_arena_bytes = unshared_arena_bytes(req);
   for (size_t i = 0; i < N; ++i) {
     if (p.loc[i].kind == Loc::arena && !op_gen(g[i].op).alias)
       p.loc[i].index = off[p.loc[i].index];

@@ -18,6 +18,7 @@ struct Plan {
   std::array<std::vector<bool>, 3> needed;    // per Entry: the nodes it evaluates
   std::vector<int64_t> update_temp;           // per g.updates: arena offset of a copy of an old value, or -1
   int64_t arena_bytes = 0;
+  int64_t unshared_arena_bytes = 0;           // the arena if every request had its own slot
 };
 
 // Does entry e write buffers of kind k?
@@ -31,8 +32,10 @@ struct ArenaRequest {
   int def, last_use;
 };
 // THE arena assignment: byte offsets (64-byte aligned) for the requests and the arena
-// size. Today every request gets its own slot; a liveness-based planner replaces this
-// function (the requests carry their live ranges for it).
+// size. Liveness-based: requests whose live ranges intersect never overlap, the others
+// may share bytes (passes/memory_plan.hpp assign_offsets).
 std::vector<int64_t> assign_arena(const std::vector<ArenaRequest>& req, int64_t& total);
+// The arena size without reuse: the sum of the 64-byte rounded request sizes.
+int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req);
 
 }  // namespace kiln::backend
