@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <unistd.h>
 #include <chrono>
+#include <functional>
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -53,7 +54,59 @@ struct ModuleGen {
     return literals[id];
   }
 
+  // The loop of an elementwise node that hosts fused members: every member is evaluated
+  // in registers (each once per element, in id order through the expression DAG), only
+  // the host is stored. Members have the host's shape, so every operand is read with its
+  // broadcast strides to that shape.
+  void make_fused_kernel(NodeId id) {
+    const Node& n = g[id];
+    const std::vector<NodeId>& ops = p.operands[id];
+    std::vector<llvm::Type*> args(1 + ops.size(), ptr);
+    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
+    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
+                                     fmt::format("{}_fused_{}_{}", prefix, op_name(n.op), id), m);
+    f->addFnAttr(llvm::Attribute::NoInline);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    for (auto& a : f->args()) {
+      a.addAttr(llvm::Attribute::NoAlias);
+      a.addAttr(llvm::Attribute::NoCapture);
+    }
+    Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
+    std::vector<std::vector<int64_t>> st{row_major_strides(n.shape)};
+    for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
+    std::vector<int64_t> dims = collapse_dims(n.shape, st);
+    emit_nest(b, dims, [&](const Values& idx) {
+      std::vector<std::pair<NodeId, Value*>> known;
+      auto lookup = [&](NodeId v) -> Value* {
+        for (auto& [k, x] : known)
+          if (k == v) return x;
+        return nullptr;
+      };
+      std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
+        if (Value* x = lookup(v)) return x;
+        Value* x;
+        if (v != id && p.fused_into[v] < 0) {
+          size_t i = size_t(std::find(ops.begin(), ops.end(), v) - ops.begin());
+          llvm::Type* t = elem_type(ctx, g[v].dtype);
+          x = b.CreateLoad(t, at(b, t, f->getArg(1 + i), linear_index(b, idx, st[1 + i])));
+        } else {
+          Values xs;
+          for (NodeId in : g[v].in) xs.push_back(eval(in));
+          ElemCtx e{b, m, g[v], elem_type(ctx, g[v].dtype)};
+          x = op_gen(g[v].op).elem(e, xs);
+        }
+        known.push_back({v, x});
+        return x;
+      };
+      Value* r = eval(id);
+      b.CreateStore(r, at(b, elem_type(ctx, n.dtype), f->getArg(0), linear_index(b, idx, st[0])));
+    });
+    b.CreateRetVoid();
+    kernels[id] = f;
+  }
+
   void make_kernel(NodeId id) {
+    if (!p.operands[id].empty()) return make_fused_kernel(id);
     const Node& n = g[id];
     bool scratch = p.scratch[id] >= 0;
     std::vector<llvm::Type*> args(1 + n.in.size() + (scratch ? 1 : 0), ptr);
@@ -103,7 +156,10 @@ struct ModuleGen {
     for (size_t i = 0; i < g.size(); ++i) {
       if (!need[i] || !kernels[i]) continue;
       std::vector<Value*> args{where(NodeId(i))};
-      for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
+      if (!p.operands[i].empty())
+        for (NodeId o : p.operands[i]) args.push_back(where(o));
+      else
+        for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
       if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
       b.CreateCall(kernels[i], args);
     }
@@ -133,7 +189,8 @@ struct ModuleGen {
 
   void emit() {
     for (size_t i = 0; i < g.size(); ++i)
-      if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias) make_kernel(NodeId(i));
+      if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias && p.fused_into[i] < 0)
+        make_kernel(NodeId(i));
     for (Entry e : {Entry::step, Entry::forward, Entry::predict}) make_entry(e);
   }
 };
@@ -151,8 +208,9 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
   std::vector<std::pair<uint64_t, std::string>> syms;
   std::string err;
   for (size_t i = 0; i < g.size(); ++i) {
-    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias) continue;
-    std::string name = fmt::format("{}_{}_{}", prefix, op_name(g[i].op), i);
+    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias || plan.fused_into[i] >= 0)
+      continue;
+    std::string name = fmt::format("{}_{}{}_{}", prefix, plan.operands[i].empty() ? "" : "fused_", op_name(g[i].op), i);
     if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
   }
   for (const char* e : kEntryNames) {
@@ -171,8 +229,8 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
 
 // Builds and verifies the module of a graph (not yet optimised).
 std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Plan& plan,
-                                           std::string& prefix, std::string& err, int lanes = 0) {
-  if (!make_plan(g, plan, err)) return nullptr;
+                                           std::string& prefix, std::string& err, int lanes = 0, bool fuse = true) {
+  if (!make_plan(g, plan, err, fuse)) return nullptr;
   for (const Update& u : g.updates) {
     const Loc& l = plan.loc[u.target];
     if (l.kind != Loc::buffer || (plan.buffers[l.index].kind != BufferKind::param && plan.buffers[l.index].kind != BufferKind::state)) {
@@ -211,7 +269,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   auto ctx = std::make_unique<llvm::LLVMContext>();
   Plan plan;
   std::string prefix;
-  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes);
+  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes, opt.fuse);
   if (!m) return nullptr;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
   cg->phase_[0] = since(t0);

@@ -40,6 +40,9 @@ struct CompileOptions {
   // f32 lanes the hand-vectorised kernels (GEMM) assume; 0: the host's widest (16 with
   // AVX-512, 8 with AVX2). Smaller values exercise the narrower hosts' code paths.
   int lanes = 0;
+  // Elementwise fusion: chains of elementwise nodes run in one loop with their
+  // intermediates in registers. false: one kernel per node (for comparisons and timing).
+  bool fuse = true;
 };
 
 class CompiledGraph {

@@ -2,6 +2,7 @@
 #include "backend/plan.hpp"
 #include "backend/ops.hpp"
 #include "passes/memory_plan.hpp"
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace kiln::backend {
@@ -37,9 +38,33 @@ int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req) {
   return total;
 }
 
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bool>& needed) {
+  const size_t N = g.size();
+  std::vector<std::vector<NodeId>> consumers(N);
+  for (size_t i = 0; i < N; ++i)
+    if (needed[i])
+      for (NodeId s : g[i].in)
+        if (consumers[s].empty() || consumers[s].back() != NodeId(i)) consumers[s].push_back(NodeId(i));
+  std::vector<bool> root(N, false);
+  for (NodeId r : g.roots()) root[r] = true;
+  auto elementwise = [&](NodeId id) { return op_row(g[id].op).cls != OpClass::leaf && op_gen(g[id].op).elem; };
+  // Backwards, so every consumer's group is known: j joins the group of its consumers
+  // when they all belong to one group and have j's shape.
+  std::vector<NodeId> fused(N, -1), host(N);
+  for (size_t j = N; j-- > 0;) {
+    host[j] = NodeId(j);
+    if (!needed[j] || root[j] || consumers[j].empty() || !elementwise(NodeId(j))) continue;
+    NodeId h = host[consumers[j][0]];
+    bool ok = true;
+    for (NodeId c : consumers[j]) ok = ok && elementwise(c) && host[c] == h && g[c].shape == g[j].shape;
+    if (ok) fused[j] = host[j] = h;
+  }
+  return fused;
+}
+
 static int64_t value_bytes(const Node& n) { return num_elements(n.shape) * (n.dtype == DType::f64 ? 8 : 4); }
 
-bool make_plan(const Graph& g, Plan& p, std::string& err) {
+bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
   const size_t N = g.size();
   // 1. The buffer table: leaves in declaration order, then roots.
   std::vector<int> leaf_buf(N, -1);
@@ -94,12 +119,26 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
     while (op_row(g[id].op).cls != OpClass::leaf && op_gen(g[id].op).alias) id = g[id].in[0];
     return id;
   };
+  // Fused chains run in the kernel of their last member (the host), at its position.
+  p.fused_into = fuse ? fuse_elementwise_chains(g, all) : std::vector<NodeId>(N, -1);
+  std::vector<int> host(N);
+  for (size_t i = N; i-- > 0;) host[i] = p.fused_into[i] < 0 ? int(i) : host[p.fused_into[i]];
+  p.operands.assign(N, {});
+  for (size_t i = 0; i < N; ++i)  // members in id order: operands of a host in first-read order
+    if (all[i] && p.fused_into[i] >= 0)
+      for (auto& ops = p.operands[host[i]]; NodeId s : g[i].in)
+        if (p.fused_into[s] < 0 && std::find(ops.begin(), ops.end(), s) == ops.end()) ops.push_back(s);
+  for (size_t i = 0; i < N; ++i)  // the hosts' own operands that are not members
+    if (all[i] && p.fused_into[i] < 0 && !p.operands[i].empty())
+      for (NodeId s : g[i].in)
+        if (p.fused_into[s] < 0 && std::find(p.operands[i].begin(), p.operands[i].end(), s) == p.operands[i].end())
+          p.operands[i].push_back(s);
   std::vector<int> last_use(N, -1);
   for (size_t i = 0; i < N; ++i)
     if (all[i])
       for (size_t j = 0; j < g[i].in.size(); ++j) {
         NodeId s = storage_of(effective_input(g, g[i], j));
-        last_use[s] = std::max(last_use[s], int(i));
+        last_use[s] = std::max(last_use[s], host[i]);
       }
   for (auto& r : g.roots()) last_use[storage_of(r)] = int(N);
   for (size_t i = 0; i < N; ++i) {
@@ -123,6 +162,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err) {
       }
       continue;
     }
+    if (p.fused_into[i] >= 0) continue;  // in registers of its host's loop
     const OpGen& gen = op_gen(n.op);
     if (gen.alias) {
       p.loc[i] = p.loc[n.in[0]];

@@ -19,12 +19,25 @@ struct Plan {
   std::vector<int64_t> update_temp;           // per g.updates: arena offset of a copy of an old value, or -1
   int64_t arena_bytes = 0;
   int64_t unshared_arena_bytes = 0;           // the arena if every request had its own slot
+  // Elementwise fusion: fused_into[j] is the elementwise node (the host, the group's last
+  // member) whose loop computes j in registers (j is never stored), or -1. operands[i]
+  // (non-empty only for a host): the values its fused loop reads from memory, in argument order.
+  std::vector<NodeId> fused_into;
+  std::vector<std::vector<NodeId>> operands;
 };
+
+// Groups elementwise nodes into loops: per node, the host whose loop computes it in
+// registers, or -1. j joins when it is elementwise, no root, and every consumer is an
+// elementwise node of j's shape in one and the same group (so a group is a DAG with one
+// stored value, run at the position of its host).
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bool>& needed);
 
 // Does entry e write buffers of kind k?
 bool entry_writes(Entry e, BufferKind k);
 
-bool make_plan(const Graph& g, Plan& p, std::string& err);
+// fuse: group elementwise nodes into shared loops (fuse_elementwise_chains); false: one
+// kernel per node.
+bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse = true);
 
 // An arena request: `bytes`, live from program position `def` to `last_use` (inclusive).
 struct ArenaRequest {
