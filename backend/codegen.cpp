@@ -23,6 +23,13 @@ namespace {
 using llvm::Value;
 constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
 
+// A kernel's symbol: <prefix>_<op>_<id>; fused groups <prefix>_fused_[<anchor op>_]<host op>_<host id>.
+std::string kernel_name(const Graph& g, const Plan& p, const std::string& prefix, NodeId id) {
+  if (p.operands[id].empty()) return fmt::format("{}_{}_{}", prefix, op_name(g[id].op), id);
+  std::string anchor = p.anchor[id] >= 0 ? fmt::format("{}_", op_name(g[p.anchor[id]].op)) : "";
+  return fmt::format("{}_fused_{}{}_{}", prefix, anchor, op_name(g[id].op), id);
+}
+
 struct ModuleGen {
   const Graph& g;
   const Plan& p;
@@ -61,10 +68,12 @@ struct ModuleGen {
   void make_fused_kernel(NodeId id) {
     const Node& n = g[id];
     const std::vector<NodeId>& ops = p.operands[id];
-    std::vector<llvm::Type*> args(1 + ops.size(), ptr);
+    const NodeId anchor = p.anchor[id];
+    const bool scratch = p.scratch[id] >= 0;
+    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0), ptr);
     auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
     auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                     fmt::format("{}_fused_{}_{}", prefix, op_name(n.op), id), m);
+                                     kernel_name(g, p, prefix, id), m);
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     for (auto& a : f->args()) {
@@ -72,23 +81,18 @@ struct ModuleGen {
       a.addAttr(llvm::Attribute::NoCapture);
     }
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
-    std::vector<std::vector<int64_t>> st{row_major_strides(n.shape)};
-    for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
-    std::vector<int64_t> dims = collapse_dims(n.shape, st);
-    emit_nest(b, dims, [&](const Values& idx) {
+    auto operand = [&](NodeId v) { return size_t(std::find(ops.begin(), ops.end(), v) - ops.begin()); };
+    // Evaluates the group at one element, in registers; `c` loads the anchor's element.
+    auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c) {
       std::vector<std::pair<NodeId, Value*>> known;
-      auto lookup = [&](NodeId v) -> Value* {
+      std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
         for (auto& [k, x] : known)
           if (k == v) return x;
-        return nullptr;
-      };
-      std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
-        if (Value* x = lookup(v)) return x;
         Value* x;
-        if (v != id && p.fused_into[v] < 0) {
-          size_t i = size_t(std::find(ops.begin(), ops.end(), v) - ops.begin());
-          llvm::Type* t = elem_type(ctx, g[v].dtype);
-          x = b.CreateLoad(t, at(b, t, f->getArg(1 + i), linear_index(b, idx, st[1 + i])));
+        if (v == anchor) {
+          x = c();
+        } else if (v != id && p.fused_into[v] < 0) {
+          x = load_operand(operand(v));
         } else {
           Values xs;
           for (NodeId in : g[v].in) xs.push_back(eval(in));
@@ -98,7 +102,40 @@ struct ModuleGen {
         known.push_back({v, x});
         return x;
       };
-      Value* r = eval(id);
+      return eval(id);
+    };
+    if (anchor >= 0) {  // the matmul, with the group as its epilogue on final output tiles
+      const Node& a = g[anchor];
+      Values in{f->getArg(1 + operand(effective_input(g, a, 0))), f->getArg(1 + operand(effective_input(g, a, 1)))};
+      KernelCtx k{b, m, g, a, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
+      const int64_t N = n.shape[1];
+      llvm::Type* ot = elem_type(ctx, n.dtype);
+      k.epilogue = [&](Value* i, Value* j) {
+        Value* cidx = b.CreateAdd(b.CreateMul(i, i64(b, N)), j);
+        Value* r = eval_group(
+            [&](size_t o) {
+              std::vector<int64_t> s = broadcast_strides(g[ops[o]].shape, n.shape);
+              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+              return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, {i, j}, s)));
+            },
+            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); });
+        b.CreateStore(r, at(b, ot, f->getArg(0), cidx));
+      };
+      op_gen(a.op).kernel(k);
+      b.CreateRetVoid();
+      kernels[id] = f;
+      return;
+    }
+    std::vector<std::vector<int64_t>> st{row_major_strides(n.shape)};
+    for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
+    std::vector<int64_t> dims = collapse_dims(n.shape, st);
+    emit_nest(b, dims, [&](const Values& idx) {
+      Value* r = eval_group(
+          [&](size_t o) {
+            llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+            return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
+          },
+          [] { return static_cast<Value*>(nullptr); });
       b.CreateStore(r, at(b, elem_type(ctx, n.dtype), f->getArg(0), linear_index(b, idx, st[0])));
     });
     b.CreateRetVoid();
@@ -210,7 +247,7 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
   for (size_t i = 0; i < g.size(); ++i) {
     if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias || plan.fused_into[i] >= 0)
       continue;
-    std::string name = fmt::format("{}_{}{}_{}", prefix, plan.operands[i].empty() ? "" : "fused_", op_name(g[i].op), i);
+    std::string name = kernel_name(g, plan, prefix, NodeId(i));
     if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
   }
   for (const char* e : kEntryNames) {

@@ -59,6 +59,22 @@ std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bo
     for (NodeId c : consumers[j]) ok = ok && elementwise(c) && host[c] == h && g[c].shape == g[j].shape;
     if (ok) fused[j] = host[j] = h;
   }
+  // Matmul epilogues: a 2-D GEMM (N > 1) read only by one group of its shape and type
+  // becomes that group's anchor: the group is applied to each output tile once it is final.
+  std::vector<bool> anchored(N, false);
+  for (size_t m = 0; m < N; ++m) {
+    const Node& n = g[m];
+    if (!needed[m] || root[m] || n.op != Op::matmul || consumers[m].empty()) continue;
+    const Shape &xs = g[n.in[0]].shape, &ys = g[n.in[1]].shape;
+    if (xs.size() != 2 || ys.size() != 2 || ys[1] < 2) continue;
+    NodeId h = host[consumers[m][0]];
+    bool ok = !anchored[h] && g[h].shape == n.shape && g[h].dtype == n.dtype;
+    for (NodeId c : consumers[m]) ok = ok && elementwise(c) && host[c] == h;
+    if (ok) {
+      fused[m] = h;
+      anchored[h] = true;
+    }
+  }
   return fused;
 }
 
@@ -124,10 +140,16 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
   std::vector<int> host(N);
   for (size_t i = N; i-- > 0;) host[i] = p.fused_into[i] < 0 ? int(i) : host[p.fused_into[i]];
   p.operands.assign(N, {});
+  p.anchor.assign(N, -1);
   for (size_t i = 0; i < N; ++i)  // members in id order: operands of a host in first-read order
-    if (all[i] && p.fused_into[i] >= 0)
-      for (auto& ops = p.operands[host[i]]; NodeId s : g[i].in)
-        if (p.fused_into[s] < 0 && std::find(ops.begin(), ops.end(), s) == ops.end()) ops.push_back(s);
+    if (all[i] && p.fused_into[i] >= 0) {
+      if (g[i].op == Op::matmul) p.anchor[host[i]] = NodeId(i);
+      for (size_t j = 0; j < g[i].in.size(); ++j)
+        if (NodeId s = effective_input(g, g[i], j); p.fused_into[s] < 0) {
+          auto& ops = p.operands[host[i]];
+          if (std::find(ops.begin(), ops.end(), s) == ops.end()) ops.push_back(s);
+        }
+    }
   for (size_t i = 0; i < N; ++i)  // the hosts' own operands that are not members
     if (all[i] && p.fused_into[i] < 0 && !p.operands[i].empty())
       for (NodeId s : g[i].in)
@@ -179,7 +201,14 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
       req.push_back({value_bytes(n), int(i), last_use[i]});
       owner.push_back({NodeId(i), false});
     }
-    if (gen.scratch)
+    if (p.anchor[i] >= 0) {  // a fused matmul's scratch belongs to its host
+      const Node& a = g[p.anchor[i]];
+      if (int64_t s = op_gen(a.op).scratch(g, a); s > 0) {
+        p.scratch[i] = int64_t(req.size());
+        req.push_back({s, int(i), int(i)});
+        owner.push_back({NodeId(i), true});
+      }
+    } else if (gen.scratch)
       if (int64_t s = gen.scratch(g, n); s > 0) {
         p.scratch[i] = int64_t(req.size());
         req.push_back({s, int(i), int(i)});

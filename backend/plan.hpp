@@ -24,12 +24,16 @@ struct Plan {
   // (non-empty only for a host): the values its fused loop reads from memory, in argument order.
   std::vector<NodeId> fused_into;
   std::vector<std::vector<NodeId>> operands;
+  // Per host: the matmul whose output tiles the group is applied to (its epilogue), or -1.
+  // The matmul is a member (fused_into = host); operands[host] holds its operands too.
+  std::vector<NodeId> anchor;
 };
 
 // Groups elementwise nodes into loops: per node, the host whose loop computes it in
 // registers, or -1. j joins when it is elementwise, no root, and every consumer is an
 // elementwise node of j's shape in one and the same group (so a group is a DAG with one
-// stored value, run at the position of its host).
+// stored value, run at the position of its host). A 2-D matmul (N > 1) read only by one
+// group of its shape and dtype joins it as its anchor (at most one per group).
 std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bool>& needed);
 
 // Does entry e write buffers of kind k?

@@ -66,7 +66,7 @@ struct RandomChains {
 }  // namespace
 
 TEST_CASE("fused elementwise chains agree with the interpreter on random graphs", "[jit][fusion-jit]") {
-  int fused = 0, graphs = 0;
+  int fused = 0, graphs = 0, anchored = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     RandomChains r(seed, int(12 + seed % 25));
     Graph& g = r.c.g;
@@ -75,6 +75,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     std::string err;
     REQUIRE(backend::make_plan(g, plan, err));
     for (NodeId f : plan.fused_into) fused += f >= 0;
+    for (NodeId a : plan.anchor) anchored += a >= 0;
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
@@ -105,7 +106,8 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     CHECK(worst_err(got["p"], got0["p"], false) == 0);
   }
   CHECK(graphs == 40);
-  CHECK(fused > 100);  // the generator exercises fusion
+  CHECK(fused > 100);  // the generator exercises fusion and matmul epilogues
+  CHECK(anchored > 5);
 }
 
 TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion-jit]") {
@@ -131,4 +133,45 @@ TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion
   REQUIRE(hb.set_leaves(c.leaves, err));
   hb.run(backend::Entry::predict);
   CHECK(worst_err(hb.get(size_t(cg->find(backend::BufferKind::output, "c0"))), (*ref)[h], true) <= 1e-5);
+}
+
+// relu(x @ w + b) and its tanh-derivative form, with K below, at and across the GEMM's
+// k block (256): the epilogue must run once, on the final tiles. Fused == unfused exactly.
+TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]") {
+  for (int64_t K : {7, 256, 512, 600}) {
+    Cases c;
+    const int64_t M = 37, N = 45;
+    NodeId x = c.uniform({M, K}, -1, 1), w = c.uniform({K, N}, -0.2, 0.2), bias = c.uniform({N}, -1, 1);
+    NodeId g = c.uniform({M, N}, -1, 1);
+    NodeId z = c.op(Op::add, {c.op(Op::matmul, {x, w}), bias});
+    c.out(c.op(Op::relu, {z}));  // matmul, bias add and relu: one kernel
+    NodeId t = c.op(Op::tanh, {c.op(Op::matmul, {x, w})});
+    c.out(c.op(Op::mul, {g, c.op(Op::sub, {c.lit({}, {1}), c.op(Op::mul, {t, t})})}));  // dtanh * incoming grad
+    INFO("K " << K);
+    backend::Plan plan;
+    std::string err;
+    REQUIRE(backend::make_plan(c.g, plan, err));
+    int anchored = 0;
+    for (NodeId a : plan.anchor) anchored += a >= 0;
+    CHECK(anchored == 2);
+    auto cg = backend::compile_graph(c.g, {}, err);
+    REQUIRE(cg);
+    backend::CompileOptions plain;
+    plain.fuse = false;
+    auto cg0 = backend::compile_graph(c.g, plain, err);
+    REQUIRE(cg0);
+    auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+    REQUIRE(ref);
+    backend::HostBuffers hb(*cg), hb0(*cg0);
+    REQUIRE(hb.set_leaves(c.leaves, err));
+    REQUIRE(hb0.set_leaves(c.leaves, err));
+    hb.run(backend::Entry::forward);
+    hb0.run(backend::Entry::forward);
+    for (auto& [name, id] : c.g.outputs) {
+      size_t b = size_t(cg->find(backend::BufferKind::output, name));
+      INFO("output " << name);
+      CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
+      CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
+    }
+  }
 }
