@@ -70,7 +70,9 @@ struct ModuleGen {
     const std::vector<NodeId>& ops = p.operands[id];
     const NodeId anchor = p.anchor[id];
     const bool scratch = p.scratch[id] >= 0;
-    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0), ptr);
+    const std::vector<NodeId>& stores = p.stores[id];
+    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0) + stores.size(), ptr);
+    const size_t first_store = 1 + ops.size() + (scratch ? 1 : 0);
     auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
     auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
                                      kernel_name(g, p, prefix, id), m);
@@ -82,8 +84,10 @@ struct ModuleGen {
     }
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
     auto operand = [&](NodeId v) { return size_t(std::find(ops.begin(), ops.end(), v) - ops.begin()); };
-    // Evaluates the group at one element, in registers; `c` loads the anchor's element.
-    auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c) {
+    // Evaluates the group at one element, in registers (`c` loads the anchor's element),
+    // stores the stored members at `index` and returns the host's value.
+    auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c,
+                          Value* index) {
       std::vector<std::pair<NodeId, Value*>> known;
       std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
         for (auto& [k, x] : known)
@@ -102,7 +106,12 @@ struct ModuleGen {
         known.push_back({v, x});
         return x;
       };
-      return eval(id);
+      Value* r = eval(id);
+      for (size_t s = 0; s < stores.size(); ++s) {
+        llvm::Type* t = elem_type(ctx, g[stores[s]].dtype);
+        b.CreateStore(eval(stores[s]), at(b, t, f->getArg(first_store + s), index));
+      }
+      return r;
     };
     if (anchor >= 0) {  // the matmul, with the group as its epilogue on final output tiles
       const Node& a = g[anchor];
@@ -118,7 +127,7 @@ struct ModuleGen {
               llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
               return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, {i, j}, s)));
             },
-            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); });
+            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); }, cidx);
         b.CreateStore(r, at(b, ot, f->getArg(0), cidx));
       };
       op_gen(a.op).kernel(k);
@@ -130,12 +139,13 @@ struct ModuleGen {
     for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
     std::vector<int64_t> dims = collapse_dims(n.shape, st);
     emit_nest(b, dims, [&](const Values& idx) {
+      Value* out_index = linear_index(b, idx, st[0]);
       Value* r = eval_group(
           [&](size_t o) {
             llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
             return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
           },
-          [] { return static_cast<Value*>(nullptr); });
+          [] { return static_cast<Value*>(nullptr); }, out_index);
       b.CreateStore(r, at(b, elem_type(ctx, n.dtype), f->getArg(0), linear_index(b, idx, st[0])));
     });
     b.CreateRetVoid();
@@ -198,6 +208,7 @@ struct ModuleGen {
       else
         for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
       if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
+      for (NodeId s : p.stores[i]) args.push_back(where(s));
       b.CreateCall(kernels[i], args);
     }
     auto copy = [&](Value* dst, Value* src, int64_t bytes) {

@@ -3,6 +3,7 @@
 #include "backend/ops.hpp"
 #include "passes/memory_plan.hpp"
 #include <algorithm>
+#include <array>
 #include <fmt/format.h>
 
 namespace kiln::backend {
@@ -38,7 +39,8 @@ int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req) {
   return total;
 }
 
-std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bool>& needed) {
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& need) {
+  const std::vector<bool>& needed = need[0];
   const size_t N = g.size();
   std::vector<std::vector<NodeId>> consumers(N);
   for (size_t i = 0; i < N; ++i)
@@ -53,9 +55,11 @@ std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bo
   std::vector<NodeId> fused(N, -1), host(N);
   for (size_t j = N; j-- > 0;) {
     host[j] = NodeId(j);
-    if (!needed[j] || root[j] || consumers[j].empty() || !elementwise(NodeId(j))) continue;
+    if (!needed[j] || consumers[j].empty() || !elementwise(NodeId(j))) continue;
     NodeId h = host[consumers[j][0]];
     bool ok = true;
+    if (root[j])  // stored by the group's loop: every entry evaluating j must run the group
+      for (int e = 1; e < 3; ++e) ok = ok && need[e][j] == need[e][h];
     for (NodeId c : consumers[j]) ok = ok && elementwise(c) && host[c] == h && g[c].shape == g[j].shape;
     if (ok) fused[j] = host[j] = h;
   }
@@ -136,7 +140,12 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
     return id;
   };
   // Fused chains run in the kernel of their last member (the host), at its position.
-  p.fused_into = fuse ? fuse_elementwise_chains(g, all) : std::vector<NodeId>(N, -1);
+  p.fused_into = fuse ? fuse_elementwise_chains(g, p.needed) : std::vector<NodeId>(N, -1);
+  std::vector<bool> is_root(N, false);
+  for (NodeId r : g.roots()) is_root[r] = true;
+  p.stores.assign(N, {});
+  for (size_t i = 0; i < N; ++i)
+    if (all[i] && p.fused_into[i] >= 0 && is_root[i]) p.stores[p.fused_into[i]].push_back(NodeId(i));
   std::vector<int> host(N);
   for (size_t i = N; i-- > 0;) host[i] = p.fused_into[i] < 0 ? int(i) : host[p.fused_into[i]];
   p.operands.assign(N, {});
@@ -184,7 +193,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
       }
       continue;
     }
-    if (p.fused_into[i] >= 0) continue;  // in registers of its host's loop
+    if (p.fused_into[i] >= 0 && !is_root[i]) continue;  // in registers of its host's loop
     const OpGen& gen = op_gen(n.op);
     if (gen.alias) {
       p.loc[i] = p.loc[n.in[0]];

@@ -27,6 +27,9 @@ struct Plan {
   // Per host: the matmul whose output tiles the group is applied to (its epilogue), or -1.
   // The matmul is a member (fused_into = host); operands[host] holds its operands too.
   std::vector<NodeId> anchor;
+  // Per host: members that are roots, stored by the group's loop too (kernel arguments
+  // after the operands and the scratch), in id order. They keep their storage (loc).
+  std::vector<std::vector<NodeId>> stores;
 };
 
 // Groups elementwise nodes into loops: per node, the host whose loop computes it in
@@ -34,7 +37,9 @@ struct Plan {
 // elementwise node of j's shape in one and the same group (so a group is a DAG with one
 // stored value, run at the position of its host). A 2-D matmul (N > 1) read only by one
 // group of its shape and dtype joins it as its anchor (at most one per group).
-std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::vector<bool>& needed);
+// Roots (outputs, update values, ...) may join too: the loop stores them as well, when
+// every entry that evaluates the root also evaluates the host. needed: Plan::needed.
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& needed);
 
 // Does entry e write buffers of kind k?
 bool entry_writes(Entry e, BufferKind k);

@@ -66,7 +66,7 @@ struct RandomChains {
 }  // namespace
 
 TEST_CASE("fused elementwise chains agree with the interpreter on random graphs", "[jit][fusion-jit]") {
-  int fused = 0, graphs = 0, anchored = 0;
+  int fused = 0, graphs = 0, anchored = 0, stored = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     RandomChains r(seed, int(12 + seed % 25));
     Graph& g = r.c.g;
@@ -76,6 +76,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     REQUIRE(backend::make_plan(g, plan, err));
     for (NodeId f : plan.fused_into) fused += f >= 0;
     for (NodeId a : plan.anchor) anchored += a >= 0;
+    for (auto& s : plan.stores) stored += int(s.size());
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
@@ -108,6 +109,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
   CHECK(graphs == 40);
   CHECK(fused > 100);  // the generator exercises fusion and matmul epilogues
   CHECK(anchored > 5);
+  CHECK(stored > 5);
 }
 
 TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion-jit]") {
@@ -173,5 +175,52 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
       CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
       CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
     }
+  }
+}
+
+// A momentum update: m' = 0.9 m + g and p' = p - 0.1 m' are one loop that stores both
+// (m' is an update value and an operand of p'), reading p, m and g once.
+TEST_CASE("an optimizer update that stores several values is one loop", "[jit][fusion-jit]") {
+  Cases c;
+  auto param = [&](std::string name) {
+    Node n{Op::param, DType::f32, {33, 19}, {}, {}, {}, name};
+    NodeId id = c.g.append(n);
+    c.g.params.push_back(id);
+    Tensor t(DType::f32, {33, 19});
+    std::uniform_real_distribution<double> d(-1, 1);
+    for (double& e : t.data) e = float(d(c.rng));
+    c.leaves[name] = t;
+    return id;
+  };
+  NodeId p = param("p"), m = param("m"), grad = c.uniform({33, 19}, -1, 1);
+  NodeId m2 = c.op(Op::add, {c.op(Op::mul, {c.lit({}, {0.9}), m}), grad});
+  NodeId p2 = c.op(Op::sub, {p, c.op(Op::mul, {c.lit({}, {0.1}), m2})});
+  c.g.updates = {{m, m2}, {p, p2}};
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  CHECK(plan.fused_into[m2] == p2);
+  CHECK(plan.stores[p2] == std::vector<NodeId>{m2});
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  backend::CompileOptions plain;
+  plain.fuse = false;
+  auto cg0 = backend::compile_graph(c.g, plain, err);
+  REQUIRE(cg0);
+  ValueMap want = c.leaves, got = c.leaves, got0 = c.leaves;
+  for (int step = 0; step < 3; ++step) REQUIRE(train_step(c.g, want, Precision::f32, err));
+  backend::HostBuffers hb(*cg), hb0(*cg0);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  REQUIRE(hb0.set_leaves(c.leaves, err));
+  for (int step = 0; step < 3; ++step) {
+    hb.run(backend::Entry::step);
+    hb0.run(backend::Entry::step);
+  }
+  hb.get_state(got);
+  hb0.get_state(got0);
+  for (const char* name : {"p", "m"}) {
+    INFO(name);
+    CHECK(worst_err(got[name], want[name], false) <= 1e-5);
+    CHECK(worst_err(got[name], got0[name], false) == 0);
   }
 }
