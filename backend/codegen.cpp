@@ -95,7 +95,7 @@ struct ModuleGen {
         Value* x;
         if (v == anchor) {
           x = c();
-        } else if (v != id && p.fused_into[v] < 0) {
+        } else if (v != id && p.fused_into[v] != id) {  // not a member: read from memory
           x = load_operand(operand(v));
         } else {
           Values xs;

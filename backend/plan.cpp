@@ -39,7 +39,8 @@ int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req) {
   return total;
 }
 
-std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& need) {
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& need,
+                                            std::vector<bool>* stored_out) {
   const std::vector<bool>& needed = need[0];
   const size_t N = g.size();
   std::vector<std::vector<NodeId>> consumers(N);
@@ -50,19 +51,33 @@ std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std
   std::vector<bool> root(N, false);
   for (NodeId r : g.roots()) root[r] = true;
   auto elementwise = [&](NodeId id) { return op_row(g[id].op).cls != OpClass::leaf && op_gen(g[id].op).elem; };
-  // Backwards, so every consumer's group is known: j joins the group of its consumers
-  // when they all belong to one group and have j's shape.
+  // Backwards, so every consumer's group is known: j joins the earliest group among its
+  // elementwise consumers of its shape. It is also stored when it is a root or has
+  // consumers outside that group; those must run after the group (their hosts later).
   std::vector<NodeId> fused(N, -1), host(N);
+  std::vector<bool> stored(N, false);
+  auto same = [&](NodeId c, NodeId j) { return elementwise(c) && g[c].shape == g[j].shape; };
   for (size_t j = N; j-- > 0;) {
     host[j] = NodeId(j);
     if (!needed[j] || consumers[j].empty() || !elementwise(NodeId(j))) continue;
-    NodeId h = host[consumers[j][0]];
-    bool ok = true;
-    if (root[j])  // stored by the group's loop: every entry evaluating j must run the group
+    NodeId h = -1;
+    for (NodeId c : consumers[j])
+      if (same(c, NodeId(j)) && (h < 0 || host[c] < h)) h = host[c];
+    if (h < 0) continue;
+    bool ok = true, store = root[j];
+    for (NodeId c : consumers[j])
+      if (!(same(c, NodeId(j)) && host[c] == h)) {
+        store = true;
+        ok = ok && host[c] > h;
+      }
+    if (store)  // stored by the group's loop: every entry evaluating j must run the group
       for (int e = 1; e < 3; ++e) ok = ok && need[e][j] == need[e][h];
-    for (NodeId c : consumers[j]) ok = ok && elementwise(c) && host[c] == h && g[c].shape == g[j].shape;
-    if (ok) fused[j] = host[j] = h;
+    if (ok) {
+      fused[j] = host[j] = h;
+      stored[j] = store;
+    }
   }
+  if (stored_out) *stored_out = stored;
   // Matmul epilogues: a 2-D GEMM (N > 1) read only by one group of its shape and type
   // becomes that group's anchor: the group is applied to each output tile once it is final.
   std::vector<bool> anchored(N, false);
@@ -140,12 +155,11 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
     return id;
   };
   // Fused chains run in the kernel of their last member (the host), at its position.
-  p.fused_into = fuse ? fuse_elementwise_chains(g, p.needed) : std::vector<NodeId>(N, -1);
-  std::vector<bool> is_root(N, false);
-  for (NodeId r : g.roots()) is_root[r] = true;
+  std::vector<bool> stored(N, false);
+  p.fused_into = fuse ? fuse_elementwise_chains(g, p.needed, &stored) : std::vector<NodeId>(N, -1);
   p.stores.assign(N, {});
   for (size_t i = 0; i < N; ++i)
-    if (all[i] && p.fused_into[i] >= 0 && is_root[i]) p.stores[p.fused_into[i]].push_back(NodeId(i));
+    if (all[i] && p.fused_into[i] >= 0 && stored[i]) p.stores[p.fused_into[i]].push_back(NodeId(i));
   std::vector<int> host(N);
   for (size_t i = N; i-- > 0;) host[i] = p.fused_into[i] < 0 ? int(i) : host[p.fused_into[i]];
   p.operands.assign(N, {});
@@ -154,7 +168,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
     if (all[i] && p.fused_into[i] >= 0) {
       if (g[i].op == Op::matmul) p.anchor[host[i]] = NodeId(i);
       for (size_t j = 0; j < g[i].in.size(); ++j)
-        if (NodeId s = effective_input(g, g[i], j); p.fused_into[s] < 0) {
+        if (NodeId s = effective_input(g, g[i], j); p.fused_into[s] != host[i]) {  // not a member
           auto& ops = p.operands[host[i]];
           if (std::find(ops.begin(), ops.end(), s) == ops.end()) ops.push_back(s);
         }
@@ -162,7 +176,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
   for (size_t i = 0; i < N; ++i)  // the hosts' own operands that are not members
     if (all[i] && p.fused_into[i] < 0 && !p.operands[i].empty())
       for (NodeId s : g[i].in)
-        if (p.fused_into[s] < 0 && std::find(p.operands[i].begin(), p.operands[i].end(), s) == p.operands[i].end())
+        if (p.fused_into[s] != NodeId(i) && std::find(p.operands[i].begin(), p.operands[i].end(), s) == p.operands[i].end())
           p.operands[i].push_back(s);
   std::vector<int> last_use(N, -1);
   for (size_t i = 0; i < N; ++i)
@@ -193,7 +207,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
       }
       continue;
     }
-    if (p.fused_into[i] >= 0 && !is_root[i]) continue;  // in registers of its host's loop
+    if (p.fused_into[i] >= 0 && !stored[i]) continue;  // in registers of its host's loop
     const OpGen& gen = op_gen(n.op);
     if (gen.alias) {
       p.loc[i] = p.loc[n.in[0]];

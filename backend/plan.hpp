@@ -27,7 +27,7 @@ struct Plan {
   // Per host: the matmul whose output tiles the group is applied to (its epilogue), or -1.
   // The matmul is a member (fused_into = host); operands[host] holds its operands too.
   std::vector<NodeId> anchor;
-  // Per host: members that are roots, stored by the group's loop too (kernel arguments
+  // Per host: members that are roots or read outside the group, stored by the group's loop too (kernel arguments
   // after the operands and the scratch), in id order. They keep their storage (loc).
   std::vector<std::vector<NodeId>> stores;
 };
@@ -39,7 +39,10 @@ struct Plan {
 // group of its shape and dtype joins it as its anchor (at most one per group).
 // Roots (outputs, update values, ...) may join too: the loop stores them as well, when
 // every entry that evaluates the root also evaluates the host. needed: Plan::needed.
-std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& needed);
+// Members read outside their group (after it) are stored the same way. stored: per node,
+// whether its group's loop stores it.
+std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& needed,
+                                            std::vector<bool>* stored = nullptr);
 
 // Does entry e write buffers of kind k?
 bool entry_writes(Entry e, BufferKind k);

@@ -76,7 +76,11 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     REQUIRE(backend::make_plan(g, plan, err));
     for (NodeId f : plan.fused_into) fused += f >= 0;
     for (NodeId a : plan.anchor) anchored += a >= 0;
-    for (auto& s : plan.stores) stored += int(s.size());
+    for (auto& s : plan.stores)
+      for (NodeId v : s) {
+        auto roots = g.roots();
+        stored += std::find(roots.begin(), roots.end(), v) == roots.end();  // read by a later kernel
+      }
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
@@ -146,7 +150,9 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
     NodeId x = c.uniform({M, K}, -1, 1), w = c.uniform({K, N}, -0.2, 0.2), bias = c.uniform({N}, -1, 1);
     NodeId g = c.uniform({M, N}, -1, 1);
     NodeId z = c.op(Op::add, {c.op(Op::matmul, {x, w}), bias});
-    c.out(c.op(Op::relu, {z}));  // matmul, bias add and relu: one kernel
+    NodeId h = c.op(Op::relu, {z});  // matmul, bias add and relu: one kernel that stores z and h
+    c.out(h);
+    c.out(c.op(Op::mul, {c.op(Op::gt, {z, c.lit({}, {0})}), g}));  // z read again later (a backward mask)
     NodeId t = c.op(Op::tanh, {c.op(Op::matmul, {x, w})});
     c.out(c.op(Op::mul, {g, c.op(Op::sub, {c.lit({}, {1}), c.op(Op::mul, {t, t})})}));  // dtanh * incoming grad
     INFO("K " << K);
@@ -156,6 +162,8 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
     int anchored = 0;
     for (NodeId a : plan.anchor) anchored += a >= 0;
     CHECK(anchored == 2);
+    CHECK(plan.fused_into[z] == h);
+    CHECK(plan.stores[h] == std::vector<NodeId>{z});
     auto cg = backend::compile_graph(c.g, {}, err);
     REQUIRE(cg);
     backend::CompileOptions plain;
