@@ -87,7 +87,7 @@ struct ModuleGen {
     // Evaluates the group at one element, in registers (`c` loads the anchor's element),
     // stores the stored members at `index` and returns the host's value.
     auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c,
-                          Value* index) {
+                          Value* index, NodeId start) {
       std::vector<std::pair<NodeId, Value*>> known;
       std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
         for (auto& [k, x] : known)
@@ -106,7 +106,7 @@ struct ModuleGen {
         known.push_back({v, x});
         return x;
       };
-      Value* r = eval(id);
+      Value* r = eval(start);
       for (size_t s = 0; s < stores.size(); ++s) {
         llvm::Type* t = elem_type(ctx, g[stores[s]].dtype);
         b.CreateStore(eval(stores[s]), at(b, t, f->getArg(first_store + s), index));
@@ -127,10 +127,27 @@ struct ModuleGen {
               llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
               return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, {i, j}, s)));
             },
-            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); }, cidx);
+            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); }, cidx, id);
         b.CreateStore(r, at(b, ot, f->getArg(0), cidx));
       };
       op_gen(a.op).kernel(k);
+      b.CreateRetVoid();
+      kernels[id] = f;
+      return;
+    }
+    if (NodeId x = p.prologue[id]; x >= 0) {  // the reduction, computing its input as it reads it
+      Values in{f->getArg(1)};  // stands for in[0]: never read (the prologue computes it)
+      KernelCtx k{b, m, g, n, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
+      k.prologue = [&](Value* si) {
+        return eval_group(
+            [&](size_t o) {
+              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+              Value* idx = g[ops[o]].shape == g[x].shape ? si : i64(b, 0);
+              return static_cast<Value*>(b.CreateLoad(t, at(b, t, f->getArg(1 + o), idx)));
+            },
+            [] { return static_cast<Value*>(nullptr); }, nullptr, x);
+      };
+      op_gen(n.op).kernel(k);
       b.CreateRetVoid();
       kernels[id] = f;
       return;
@@ -145,7 +162,7 @@ struct ModuleGen {
             llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
             return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
           },
-          [] { return static_cast<Value*>(nullptr); }, out_index);
+          [] { return static_cast<Value*>(nullptr); }, out_index, id);
       b.CreateStore(r, at(b, elem_type(ctx, n.dtype), f->getArg(0), linear_index(b, idx, st[0])));
     });
     b.CreateRetVoid();

@@ -52,6 +52,9 @@ struct KernelCtx {
   // once its final value is in `out`; it overwrites out[i * N + j] with the epilogue's
   // result. Empty: no epilogue.
   std::function<void(llvm::Value* i, llvm::Value* j)> epilogue;
+  // reductions with a fused prologue: computes the element of in[0] at row-major index
+  // `si` (instead of loading it; in[0] is then no pointer to read). Empty: none.
+  std::function<llvm::Value*(llvm::Value* si)> prologue;
 
   llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
   llvm::Type* out_type() const { return type(n.dtype); }

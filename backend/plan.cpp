@@ -40,7 +40,7 @@ int64_t unshared_arena_bytes(const std::vector<ArenaRequest>& req) {
 }
 
 std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& need,
-                                            std::vector<bool>* stored_out) {
+                                            std::vector<bool>* stored_out, std::vector<NodeId>* prologue_out) {
   const std::vector<bool>& needed = need[0];
   const size_t N = g.size();
   std::vector<std::vector<NodeId>> consumers(N);
@@ -94,6 +94,32 @@ std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std
       anchored[h] = true;
     }
   }
+  // Reduction prologues: a group read only by a reduction (its input), storing nothing
+  // else, with operands of its shape or single elements, is computed as the reduction
+  // reads it; the reduction becomes the host.
+  std::vector<NodeId> prologue(N, -1);
+  for (size_t r = 0; r < N; ++r) {
+    const Node& n = g[r];
+    bool reduces = n.op == Op::sum || n.op == Op::mean || n.op == Op::max || n.op == Op::min ||
+                   n.op == Op::logsumexp || n.op == Op::sum_to;
+    if (!needed[r] || !reduces) continue;
+    NodeId x = n.in[0];
+    if (root[x] || fused[x] >= 0 || !elementwise(x) || consumers[x].size() != 1 || anchored[x] || g[x].dtype != n.dtype)
+      continue;
+    std::vector<NodeId> members{x};
+    for (size_t j = 0; j < size_t(x); ++j)
+      if (fused[j] == x) members.push_back(NodeId(j));
+    bool ok = true;
+    for (NodeId j : members) {
+      ok = ok && !stored[j];
+      for (NodeId s : g[j].in)
+        if (fused[s] != x && s != x) ok = ok && (g[s].shape == g[x].shape || num_elements(g[s].shape) == 1);
+    }
+    if (!ok) continue;
+    for (NodeId j : members) fused[j] = NodeId(r);
+    prologue[r] = x;
+  }
+  if (prologue_out) *prologue_out = prologue;
   return fused;
 }
 
@@ -156,7 +182,8 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
   };
   // Fused chains run in the kernel of their last member (the host), at its position.
   std::vector<bool> stored(N, false);
-  p.fused_into = fuse ? fuse_elementwise_chains(g, p.needed, &stored) : std::vector<NodeId>(N, -1);
+  p.prologue.assign(N, -1);
+  p.fused_into = fuse ? fuse_elementwise_chains(g, p.needed, &stored, &p.prologue) : std::vector<NodeId>(N, -1);
   p.stores.assign(N, {});
   for (size_t i = 0; i < N; ++i)
     if (all[i] && p.fused_into[i] >= 0 && stored[i]) p.stores[p.fused_into[i]].push_back(NodeId(i));

@@ -30,6 +30,8 @@ struct Plan {
   // Per host: members that are roots or read outside the group, stored by the group's loop too (kernel arguments
   // after the operands and the scratch), in id order. They keep their storage (loc).
   std::vector<std::vector<NodeId>> stores;
+  // Per reduction host: the last member of its prologue group (its input), or -1.
+  std::vector<NodeId> prologue;
 };
 
 // Groups elementwise nodes into loops: per node, the host whose loop computes it in
@@ -41,8 +43,11 @@ struct Plan {
 // every entry that evaluates the root also evaluates the host. needed: Plan::needed.
 // Members read outside their group (after it) are stored the same way. stored: per node,
 // whether its group's loop stores it.
+// A group read only by a reduction (sum mean max min logsumexp sum_to; operands of the
+// group's shape or single elements; nothing stored) becomes its prologue: prologue[r] is
+// the group's last member, computed as the reduction reads it, and r is the host.
 std::vector<NodeId> fuse_elementwise_chains(const Graph& g, const std::array<std::vector<bool>, 3>& needed,
-                                            std::vector<bool>* stored = nullptr);
+                                            std::vector<bool>* stored = nullptr, std::vector<NodeId>* prologue = nullptr);
 
 // Does entry e write buffers of kind k?
 bool entry_writes(Entry e, BufferKind k);

@@ -66,7 +66,7 @@ struct RandomChains {
 }  // namespace
 
 TEST_CASE("fused elementwise chains agree with the interpreter on random graphs", "[jit][fusion-jit]") {
-  int fused = 0, graphs = 0, anchored = 0, stored = 0;
+  int fused = 0, graphs = 0, anchored = 0, stored = 0, prologues = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     RandomChains r(seed, int(12 + seed % 25));
     Graph& g = r.c.g;
@@ -76,6 +76,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     REQUIRE(backend::make_plan(g, plan, err));
     for (NodeId f : plan.fused_into) fused += f >= 0;
     for (NodeId a : plan.anchor) anchored += a >= 0;
+    for (NodeId x : plan.prologue) prologues += x >= 0;
     for (auto& s : plan.stores)
       for (NodeId v : s) {
         auto roots = g.roots();
@@ -114,6 +115,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
   CHECK(fused > 100);  // the generator exercises fusion and matmul epilogues
   CHECK(anchored > 5);
   CHECK(stored > 5);
+  CHECK(prologues > 3);
 }
 
 TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion-jit]") {
@@ -230,5 +232,42 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
     INFO(name);
     CHECK(worst_err(got[name], want[name], false) <= 1e-5);
     CHECK(worst_err(got[name], got0[name], false) == 0);
+  }
+}
+
+// mean(squared_error(h, y)) and sum_to(dz * mask) over rows: the elementwise input of each
+// reduction is computed as the reduction reads it (never stored).
+TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusion-jit]") {
+  Cases c;
+  NodeId h = c.uniform({29, 13}, -1, 1), y = c.uniform({29, 13}, -1, 1), dz = c.uniform({29, 13}, -1, 1);
+  NodeId loss = c.op(Op::mean, {c.op(Op::squared_error, {h, y})});
+  Attrs to;
+  to.shape = {13};
+  NodeId db = c.op(Op::sum_to, {c.op(Op::mul, {dz, c.op(Op::gt, {h, c.lit({}, {0})})})}, to);
+  NodeId lse = c.op(Op::logsumexp, {c.op(Op::mul, {h, c.lit({}, {3})})}, axes({1}));
+  for (NodeId r : {loss, db, lse}) c.out(r);
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  for (NodeId r : {loss, db, lse}) CHECK(plan.prologue[r] == c.g[r].in[0]);
+  CHECK(plan.arena_bytes <= 29 * 4 * 2 + 128);  // at most logsumexp's per-row scratch: no [29, 13] value
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  backend::CompileOptions plain;
+  plain.fuse = false;
+  auto cg0 = backend::compile_graph(c.g, plain, err);
+  REQUIRE(cg0);
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  backend::HostBuffers hb(*cg), hb0(*cg0);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  REQUIRE(hb0.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::forward);
+  hb0.run(backend::Entry::forward);
+  for (auto& [name, id] : c.g.outputs) {
+    size_t b = size_t(cg->find(backend::BufferKind::output, name));
+    INFO("output " << name);
+    CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
+    CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
   }
 }
