@@ -79,7 +79,7 @@ struct ModuleGen {
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
+      if (!p.in_place[id]) a.addAttr(llvm::Attribute::NoAlias);
       a.addAttr(llvm::Attribute::NoCapture);
     }
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
@@ -180,7 +180,7 @@ struct ModuleGen {
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
+      if (!p.in_place[id]) a.addAttr(llvm::Attribute::NoAlias);
       a.addAttr(llvm::Attribute::NoCapture);
     }
     auto* bb = llvm::BasicBlock::Create(ctx, "entry", f);

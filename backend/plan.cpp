@@ -213,6 +213,31 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
         last_use[s] = std::max(last_use[s], host[i]);
       }
   for (auto& r : g.roots()) last_use[storage_of(r)] = int(N);
+  // In-place updates: an elementwise update value (a host, or a stored member of a plain
+  // elementwise group) is written straight into its target's buffer when nothing reads
+  // the target after its loop, the loop reads the target only at the element it writes
+  // (operands of the loop's shape), no other entry computes it, and the value needs no
+  // root buffer. Its kernel then has no noalias arguments.
+  std::vector<int> in_place(N, -1);  // per node: the leaf buffer it is written into
+  p.in_place.assign(N, false);
+  if (fuse) {
+    std::vector<int> target_uses(N, 0);
+    for (const Update& u : g.updates) ++target_uses[u.target];
+    for (const Update& u : g.updates) {
+      NodeId v = u.value, t = u.target;
+      if (!all[v] || op_row(g[v].op).cls == OpClass::leaf || !op_gen(g[v].op).elem || root_buf[v] >= 0) continue;
+      if (leaf_buf[t] < 0 || target_uses[t] != 1 || p.needed[1][v] || p.needed[2][v] || in_place[v] >= 0) continue;
+      NodeId h = NodeId(host[v]);
+      if (p.anchor[h] >= 0 || p.prologue[h] >= 0 || g[h].shape != g[v].shape || last_use[t] > h) continue;
+      const std::vector<NodeId>& reads = p.operands[h].empty() ? g[h].in : p.operands[h];
+      bool ok = true;
+      for (NodeId o : reads)
+        if (storage_of(o) == t) ok = ok && g[o].shape == g[v].shape;
+      if (!ok) continue;
+      in_place[v] = leaf_buf[t];
+      p.in_place[h] = true;
+    }
+  }
   for (size_t i = 0; i < N; ++i) {
     if (!all[i]) continue;
     const Node& n = g[i];
@@ -244,7 +269,9 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
       err = fmt::format("the JIT has no code generator for op '{}' (%{})", op_name(n.op), i);
       return false;
     }
-    if (root_buf[i] >= 0) {
+    if (in_place[i] >= 0) {
+      p.loc[i] = {Loc::buffer, in_place[i]};
+    } else if (root_buf[i] >= 0) {
       p.loc[i] = {Loc::buffer, root_buf[i]};
     } else {
       p.loc[i] = {Loc::arena, int64_t(req.size())};  // request index for now
@@ -270,7 +297,7 @@ bool make_plan(const Graph& g, Plan& p, std::string& err, bool fuse) {
   std::vector<size_t> temp_req(g.updates.size());
   for (size_t u = 0; u < g.updates.size(); ++u) {
     const Update& up = g.updates[u];
-    if (p.loc[up.value].kind == Loc::buffer && size_t(p.loc[up.value].index) < first_root) {
+    if (p.loc[up.value].kind == Loc::buffer && size_t(p.loc[up.value].index) < first_root && in_place[up.value] < 0) {
       temp_req[u] = req.size();
       p.update_temp[u] = int64_t(req.size());
       req.push_back({value_bytes(g[up.value]), int(N), int(N)});

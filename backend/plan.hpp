@@ -32,6 +32,9 @@ struct Plan {
   std::vector<std::vector<NodeId>> stores;
   // Per reduction host: the last member of its prologue group (its input), or -1.
   std::vector<NodeId> prologue;
+  // Per kernel (host or plain node): it writes an update value in place into its target's
+  // buffer, which it also reads (so its pointer arguments may alias).
+  std::vector<bool> in_place;
 };
 
 // Groups elementwise nodes into loops: per node, the host whose loop computes it in

@@ -189,7 +189,8 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
 }
 
 // A momentum update: m' = 0.9 m + g and p' = p - 0.1 m' are one loop that stores both
-// (m' is an update value and an operand of p'), reading p, m and g once.
+// (m' is an update value and an operand of p'), reading p, m and g once and writing m'
+// and p' in place into m and p.
 TEST_CASE("an optimizer update that stores several values is one loop", "[jit][fusion-jit]") {
   Cases c;
   auto param = [&](std::string name) {
@@ -211,6 +212,11 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
   REQUIRE(backend::make_plan(c.g, plan, err));
   CHECK(plan.fused_into[m2] == p2);
   CHECK(plan.stores[p2] == std::vector<NodeId>{m2});
+  // Nothing reads m or p after the loop: both are written in place, nothing in the arena.
+  CHECK(plan.in_place[p2]);
+  CHECK(plan.loc[m2].kind == backend::Loc::buffer);
+  CHECK(plan.loc[p2].kind == backend::Loc::buffer);
+  CHECK(plan.arena_bytes == 0);
   auto cg = backend::compile_graph(c.g, {}, err);
   REQUIRE(cg);
   backend::CompileOptions plain;
@@ -270,4 +276,38 @@ TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusi
     CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
     CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
   }
+}
+
+// An update whose target is read after the update's loop is not written in place (the
+// later reader needs the old value); one read only at its own element is.
+TEST_CASE("in-place updates only when nothing reads the old value later", "[jit][fusion-jit]") {
+  Cases c;
+  Node pn{Op::param, DType::f32, {6, 9}, {}, {}, {}, "p"};
+  NodeId p = c.g.append(pn);
+  c.g.params.push_back(p);
+  Tensor pv(DType::f32, {6, 9});
+  for (size_t i = 0; i < pv.data.size(); ++i) pv.data[i] = float(0.1 * double(i) - 2);
+  c.leaves["p"] = pv;
+  NodeId x = c.uniform({6, 9}, -1, 1);
+  NodeId p2 = c.op(Op::sub, {p, c.op(Op::mul, {c.lit({}, {0.5}), x})});
+  NodeId late = c.op(Op::add, {c.op(Op::sum, {p2}), c.op(Op::sum, {p})});  // sum(p) reads p after p2's kernel
+  c.out(late);
+  c.g.updates = {{p, p2}};
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  CHECK_FALSE(plan.in_place[p2]);
+  CHECK(plan.loc[p2].kind == backend::Loc::arena);
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  ValueMap want = c.leaves, got = c.leaves;
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  REQUIRE(train_step(c.g, want, Precision::f32, err));
+  backend::HostBuffers hb(*cg);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::step);
+  hb.get_state(got);
+  CHECK(worst_err(got["p"], want["p"], false) <= 1e-6);
+  CHECK(worst_err(hb.get(size_t(cg->find(backend::BufferKind::output, "c0"))), (*ref)[late], true) <= 1e-5);
 }
