@@ -61,6 +61,16 @@ struct ModuleGen {
     return literals[id];
   }
 
+  // Where kernel `k` stores value v: its own argument `own`, except that a value written
+  // in place into a buffer the kernel also reads goes through the operand's argument
+  // (same element: loads before stores), so no two noalias arguments alias.
+  Value* store_ptr(NodeId k, NodeId v, const std::vector<NodeId>& reads, llvm::Function* f, Value* own) {
+    if (!p.in_place[k] || p.loc[v].kind != Loc::buffer) return own;
+    for (size_t o = 0; o < reads.size(); ++o)
+      if (p.loc[reads[o]].kind == Loc::buffer && p.loc[reads[o]].index == p.loc[v].index) return f->getArg(1 + o);
+    return own;
+  }
+
   // The loop of an elementwise node that hosts fused members: every member is evaluated
   // in registers (each once per element, in id order through the expression DAG), only
   // the host is stored. Members have the host's shape, so every operand is read with its
@@ -79,7 +89,7 @@ struct ModuleGen {
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     for (auto& a : f->args()) {
-      if (!p.in_place[id]) a.addAttr(llvm::Attribute::NoAlias);
+      a.addAttr(llvm::Attribute::NoAlias);
       a.addAttr(llvm::Attribute::NoCapture);
     }
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
@@ -109,7 +119,7 @@ struct ModuleGen {
       Value* r = eval(start);
       for (size_t s = 0; s < stores.size(); ++s) {
         llvm::Type* t = elem_type(ctx, g[stores[s]].dtype);
-        b.CreateStore(eval(stores[s]), at(b, t, f->getArg(first_store + s), index));
+        b.CreateStore(eval(stores[s]), at(b, t, store_ptr(id, stores[s], ops, f, f->getArg(first_store + s)), index));
       }
       return r;
     };
@@ -163,7 +173,7 @@ struct ModuleGen {
             return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
           },
           [] { return static_cast<Value*>(nullptr); }, out_index, id);
-      b.CreateStore(r, at(b, elem_type(ctx, n.dtype), f->getArg(0), linear_index(b, idx, st[0])));
+      b.CreateStore(r, at(b, elem_type(ctx, n.dtype), store_ptr(id, id, ops, f, f->getArg(0)), linear_index(b, idx, st[0])));
     });
     b.CreateRetVoid();
     kernels[id] = f;
@@ -180,14 +190,15 @@ struct ModuleGen {
     f->addFnAttr(llvm::Attribute::NoInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     for (auto& a : f->args()) {
-      if (!p.in_place[id]) a.addAttr(llvm::Attribute::NoAlias);
+      a.addAttr(llvm::Attribute::NoAlias);
       a.addAttr(llvm::Attribute::NoCapture);
     }
     auto* bb = llvm::BasicBlock::Create(ctx, "entry", f);
     Builder b(bb);
     Values in;
     for (size_t i = 0; i < n.in.size(); ++i) in.push_back(f->getArg(1 + i));
-    KernelCtx k{b, m, g, n, f->getArg(0), in, scratch ? f->getArg(1 + n.in.size()) : nullptr, lanes};
+    KernelCtx k{b, m, g, n, store_ptr(id, id, n.in, f, f->getArg(0)), in, scratch ? f->getArg(1 + n.in.size()) : nullptr,
+                lanes};
     op_gen(n.op).kernel(k);
     b.CreateRetVoid();
     kernels[id] = f;

@@ -33,7 +33,7 @@ struct Plan {
   // Per reduction host: the last member of its prologue group (its input), or -1.
   std::vector<NodeId> prologue;
   // Per kernel (host or plain node): it writes an update value in place into its target's
-  // buffer, which it also reads (so its pointer arguments may alias).
+  // buffer, which it may also read; it then stores through the operand's argument.
   std::vector<bool> in_place;
 };
 
