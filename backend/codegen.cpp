@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <unistd.h>
 #include <chrono>
+#include <functional>
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -21,6 +22,13 @@ namespace {
 
 using llvm::Value;
 constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
+
+// A kernel's symbol: <prefix>_<op>_<id>; fused groups <prefix>_fused_[<anchor op>_]<host op>_<host id>.
+std::string kernel_name(const Graph& g, const Plan& p, const std::string& prefix, NodeId id) {
+  if (p.operands[id].empty()) return fmt::format("{}_{}_{}", prefix, op_name(g[id].op), id);
+  std::string anchor = p.anchor[id] >= 0 ? fmt::format("{}_", op_name(g[p.anchor[id]].op)) : "";
+  return fmt::format("{}_fused_{}{}_{}", prefix, anchor, op_name(g[id].op), id);
+}
 
 struct ModuleGen {
   const Graph& g;
@@ -53,7 +61,126 @@ struct ModuleGen {
     return literals[id];
   }
 
+  // Where kernel `k` stores value v: its own argument `own`, except that a value written
+  // in place into a buffer the kernel also reads goes through the operand's argument
+  // (same element: loads before stores), so no two noalias arguments alias.
+  Value* store_ptr(NodeId k, NodeId v, const std::vector<NodeId>& reads, llvm::Function* f, Value* own) {
+    if (!p.in_place[k] || p.loc[v].kind != Loc::buffer) return own;
+    for (size_t o = 0; o < reads.size(); ++o)
+      if (p.loc[reads[o]].kind == Loc::buffer && p.loc[reads[o]].index == p.loc[v].index) return f->getArg(1 + o);
+    return own;
+  }
+
+  // The loop of an elementwise node that hosts fused members: every member is evaluated
+  // in registers (each once per element, in id order through the expression DAG), only
+  // the host is stored. Members have the host's shape, so every operand is read with its
+  // broadcast strides to that shape.
+  void make_fused_kernel(NodeId id) {
+    const Node& n = g[id];
+    const std::vector<NodeId>& ops = p.operands[id];
+    const NodeId anchor = p.anchor[id];
+    const bool scratch = p.scratch[id] >= 0;
+    const std::vector<NodeId>& stores = p.stores[id];
+    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0) + stores.size(), ptr);
+    const size_t first_store = 1 + ops.size() + (scratch ? 1 : 0);
+    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
+    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
+                                     kernel_name(g, p, prefix, id), m);
+    f->addFnAttr(llvm::Attribute::NoInline);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    for (auto& a : f->args()) {
+      a.addAttr(llvm::Attribute::NoAlias);
+      a.addAttr(llvm::Attribute::NoCapture);
+    }
+    Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
+    auto operand = [&](NodeId v) { return size_t(std::find(ops.begin(), ops.end(), v) - ops.begin()); };
+    // Evaluates the group at one element, in registers (`c` loads the anchor's element),
+    // stores the stored members at `index` and returns the host's value.
+    auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c,
+                          Value* index, NodeId start) {
+      std::vector<std::pair<NodeId, Value*>> known;
+      std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
+        for (auto& [k, x] : known)
+          if (k == v) return x;
+        Value* x;
+        if (v == anchor) {
+          x = c();
+        } else if (v != id && p.fused_into[v] != id) {  // not a member: read from memory
+          x = load_operand(operand(v));
+        } else {
+          Values xs;
+          for (NodeId in : g[v].in) xs.push_back(eval(in));
+          ElemCtx e{b, m, g[v], elem_type(ctx, g[v].dtype)};
+          x = op_gen(g[v].op).elem(e, xs);
+        }
+        known.push_back({v, x});
+        return x;
+      };
+      Value* r = eval(start);
+      for (size_t s = 0; s < stores.size(); ++s) {
+        llvm::Type* t = elem_type(ctx, g[stores[s]].dtype);
+        b.CreateStore(eval(stores[s]), at(b, t, store_ptr(id, stores[s], ops, f, f->getArg(first_store + s)), index));
+      }
+      return r;
+    };
+    if (anchor >= 0) {  // the matmul, with the group as its epilogue on final output tiles
+      const Node& a = g[anchor];
+      Values in{f->getArg(1 + operand(effective_input(g, a, 0))), f->getArg(1 + operand(effective_input(g, a, 1)))};
+      KernelCtx k{b, m, g, a, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
+      const int64_t N = n.shape[1];
+      llvm::Type* ot = elem_type(ctx, n.dtype);
+      k.epilogue = [&](Value* i, Value* j) {
+        Value* cidx = b.CreateAdd(b.CreateMul(i, i64(b, N)), j);
+        Value* r = eval_group(
+            [&](size_t o) {
+              std::vector<int64_t> s = broadcast_strides(g[ops[o]].shape, n.shape);
+              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+              return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, {i, j}, s)));
+            },
+            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); }, cidx, id);
+        b.CreateStore(r, at(b, ot, f->getArg(0), cidx));
+      };
+      op_gen(a.op).kernel(k);
+      b.CreateRetVoid();
+      kernels[id] = f;
+      return;
+    }
+    if (NodeId x = p.prologue[id]; x >= 0) {  // the reduction, computing its input as it reads it
+      Values in{f->getArg(1)};  // stands for in[0]: never read (the prologue computes it)
+      KernelCtx k{b, m, g, n, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
+      k.prologue = [&](Value* si) {
+        return eval_group(
+            [&](size_t o) {
+              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+              Value* idx = g[ops[o]].shape == g[x].shape ? si : i64(b, 0);
+              return static_cast<Value*>(b.CreateLoad(t, at(b, t, f->getArg(1 + o), idx)));
+            },
+            [] { return static_cast<Value*>(nullptr); }, nullptr, x);
+      };
+      op_gen(n.op).kernel(k);
+      b.CreateRetVoid();
+      kernels[id] = f;
+      return;
+    }
+    std::vector<std::vector<int64_t>> st{row_major_strides(n.shape)};
+    for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
+    std::vector<int64_t> dims = collapse_dims(n.shape, st);
+    emit_nest(b, dims, [&](const Values& idx) {
+      Value* out_index = linear_index(b, idx, st[0]);
+      Value* r = eval_group(
+          [&](size_t o) {
+            llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
+            return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
+          },
+          [] { return static_cast<Value*>(nullptr); }, out_index, id);
+      b.CreateStore(r, at(b, elem_type(ctx, n.dtype), store_ptr(id, id, ops, f, f->getArg(0)), linear_index(b, idx, st[0])));
+    });
+    b.CreateRetVoid();
+    kernels[id] = f;
+  }
+
   void make_kernel(NodeId id) {
+    if (!p.operands[id].empty()) return make_fused_kernel(id);
     const Node& n = g[id];
     bool scratch = p.scratch[id] >= 0;
     std::vector<llvm::Type*> args(1 + n.in.size() + (scratch ? 1 : 0), ptr);
@@ -70,7 +197,8 @@ struct ModuleGen {
     Builder b(bb);
     Values in;
     for (size_t i = 0; i < n.in.size(); ++i) in.push_back(f->getArg(1 + i));
-    KernelCtx k{b, m, g, n, f->getArg(0), in, scratch ? f->getArg(1 + n.in.size()) : nullptr, lanes};
+    KernelCtx k{b, m, g, n, store_ptr(id, id, n.in, f, f->getArg(0)), in, scratch ? f->getArg(1 + n.in.size()) : nullptr,
+                lanes};
     op_gen(n.op).kernel(k);
     b.CreateRetVoid();
     kernels[id] = f;
@@ -103,8 +231,12 @@ struct ModuleGen {
     for (size_t i = 0; i < g.size(); ++i) {
       if (!need[i] || !kernels[i]) continue;
       std::vector<Value*> args{where(NodeId(i))};
-      for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
+      if (!p.operands[i].empty())
+        for (NodeId o : p.operands[i]) args.push_back(where(o));
+      else
+        for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
       if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
+      for (NodeId s : p.stores[i]) args.push_back(where(s));
       b.CreateCall(kernels[i], args);
     }
     auto copy = [&](Value* dst, Value* src, int64_t bytes) {
@@ -133,7 +265,8 @@ struct ModuleGen {
 
   void emit() {
     for (size_t i = 0; i < g.size(); ++i)
-      if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias) make_kernel(NodeId(i));
+      if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias && p.fused_into[i] < 0)
+        make_kernel(NodeId(i));
     for (Entry e : {Entry::step, Entry::forward, Entry::predict}) make_entry(e);
   }
 };
@@ -151,8 +284,9 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
   std::vector<std::pair<uint64_t, std::string>> syms;
   std::string err;
   for (size_t i = 0; i < g.size(); ++i) {
-    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias) continue;
-    std::string name = fmt::format("{}_{}_{}", prefix, op_name(g[i].op), i);
+    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias || plan.fused_into[i] >= 0)
+      continue;
+    std::string name = kernel_name(g, plan, prefix, NodeId(i));
     if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
   }
   for (const char* e : kEntryNames) {
@@ -171,8 +305,8 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
 
 // Builds and verifies the module of a graph (not yet optimised).
 std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Plan& plan,
-                                           std::string& prefix, std::string& err, int lanes = 0) {
-  if (!make_plan(g, plan, err)) return nullptr;
+                                           std::string& prefix, std::string& err, int lanes = 0, bool fuse = true) {
+  if (!make_plan(g, plan, err, fuse)) return nullptr;
   for (const Update& u : g.updates) {
     const Loc& l = plan.loc[u.target];
     if (l.kind != Loc::buffer || (plan.buffers[l.index].kind != BufferKind::param && plan.buffers[l.index].kind != BufferKind::state)) {
@@ -211,7 +345,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   auto ctx = std::make_unique<llvm::LLVMContext>();
   Plan plan;
   std::string prefix;
-  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes);
+  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes, opt.fuse);
   if (!m) return nullptr;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
   cg->phase_[0] = since(t0);
@@ -231,6 +365,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   if (perf_map_wanted()) write_perf_map(*cg->code_, g, plan, prefix);
   cg->buffers_ = std::move(plan.buffers);
   cg->arena_bytes_ = plan.arena_bytes;
+  cg->unshared_arena_bytes_ = plan.unshared_arena_bytes;
   cg->compile_seconds_ = since(t0);
   return cg;
 }

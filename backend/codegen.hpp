@@ -40,12 +40,17 @@ struct CompileOptions {
   // f32 lanes the hand-vectorised kernels (GEMM) assume; 0: the host's widest (16 with
   // AVX-512, 8 with AVX2). Smaller values exercise the narrower hosts' code paths.
   int lanes = 0;
+  // Elementwise fusion: chains of elementwise nodes run in one loop with their
+  // intermediates in registers. false: one kernel per node (for comparisons and timing).
+  bool fuse = true;
 };
 
 class CompiledGraph {
  public:
   const std::vector<BufferSpec>& buffers() const { return buffers_; }
   int64_t arena_bytes() const { return arena_bytes_; }
+  // The arena had every intermediate and scratch its own slot (no liveness sharing).
+  int64_t unshared_arena_bytes() const { return unshared_arena_bytes_; }
   EntryFn entry(Entry e) const { return entries_[static_cast<int>(e)]; }
   // Index of the buffer of that kind and name; -1 when there is none.
   int find(BufferKind k, std::string_view name) const;
@@ -60,6 +65,7 @@ class CompiledGraph {
   friend std::unique_ptr<CompiledGraph> compile_graph(const Graph&, const CompileOptions&, std::string&);
   std::vector<BufferSpec> buffers_;
   int64_t arena_bytes_ = 0;
+  int64_t unshared_arena_bytes_ = 0;
   EntryFn entries_[3] = {};
   double compile_seconds_ = 0;
   double phase_[3] = {};

@@ -49,7 +49,7 @@ void emit_reduce(KernelCtx& k, llvm::Type* t, Value* src, const Shape& in_shape,
   std::vector<std::vector<int64_t>> st{row_major_strides(in_shape), std::move(out_strides)};
   std::vector<int64_t> dims = collapse_dims(in_shape, st);
   auto value = [&](Value* si, Value* o) {
-    Value* x = b.CreateLoad(t, at(b, t, src, si));
+    Value* x = k.prologue && src == k.in[0] ? k.prologue(si) : b.CreateLoad(t, at(b, t, src, si));
     return map ? map(x, o) : x;
   };
   if (dims.empty()) {  // a single element

@@ -26,6 +26,7 @@ struct Gemm {
   Value *A, *B, *C;
   bool ta, tb;  // A is stored as A^T [K, M]; B as B^T [N, K]
   Value* Bp;  // packed panels of the current k block (scratch), or nullptr: read B in place
+  const std::function<void(Value*, Value*)>* epi;  // fused epilogue per element, or nullptr
   int64_t NR() const { return int64_t(kNV) * W; }
   llvm::Align elem_align() const { return llvm::Align(t->getPrimitiveSizeInBits() / 8); }
 };
@@ -41,7 +42,7 @@ llvm::Constant* lane_mask(Builder& b, int W, int lanes) {
 // B is read from `bbase` with `bstride` elements between k rows (packed: NR, aligned,
 // zero-padded, so never masked).
 void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv, int last, bool load_c, Value* bbase,
-           int64_t bstride) {
+           int64_t bstride, bool final) {
   Builder& b = g.b;
   llvm::Align al = g.elem_align();
   llvm::Align bal = g.Bp ? llvm::Align(g.W * al.value()) : al;
@@ -80,6 +81,10 @@ void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv,
       if (v == nv - 1 && mask) b.CreateMaskedStore(acc[r * nv + v], p, al, mask);
       else b.CreateAlignedStore(acc[r * nv + v], p, al);
     }
+  // The tile is final (last k block): apply the fused epilogue while it is in L1.
+  if (final && g.epi)
+    emit_nest(b, {mr, int64_t(nv - 1) * g.W + last},
+              [&](const Values& rc) { (*g.epi)(b.CreateAdd(i0, rc[0]), b.CreateAdd(j0, rc[1])); });
 }
 
 // Packs B[k0 .. k0+kc, :] into panels of NR columns: panel p holds kc rows of NR
@@ -129,7 +134,7 @@ void pack_b(Gemm& g, Value* k0, int64_t kc) {
 
 // All micro-tiles of one k block: column panels outermost, so each B panel is reused by
 // every row tile while it is in L1.
-void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c) {
+void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c, bool final) {
   Builder& b = g.b;
   if (g.Bp) pack_b(g, k0, kc);
   int64_t NR = g.NR();
@@ -140,9 +145,9 @@ void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c) {
                         : at(b, g.t, g.B, b.CreateAdd(b.CreateMul(k0, i64(b, g.N)), j0));
     int64_t bstride = g.Bp ? NR : g.N;
     emit_for(b, mfull, [&](Value* i) {
-      micro(g, b.CreateMul(i, i64(b, g.MR)), j0, k0, kc, g.MR, nv, last, load_c, bbase, bstride);
+      micro(g, b.CreateMul(i, i64(b, g.MR)), j0, k0, kc, g.MR, nv, last, load_c, bbase, bstride, final);
     }, "mi");
-    if (mtail) micro(g, i64(b, mfull * g.MR), j0, k0, kc, int(mtail), nv, last, load_c, bbase, bstride);
+    if (mtail) micro(g, i64(b, mfull * g.MR), j0, k0, kc, int(mtail), nv, last, load_c, bbase, bstride, final);
   };
   emit_for(b, nfull, [&](Value* p) { rows(p, kNV, g.W); }, "nj");
   if (ntail) {
@@ -162,6 +167,13 @@ void matmul_kernel(KernelCtx& k) {
   bool ta = k.transposed(0) && M > 1, tb = k.transposed(1) && N > 1;
   Builder& b = k.b;
   llvm::Type* t = k.out_type();
+  if (N == 1 && k.epilogue) {  // the vector paths: the epilogue as one pass after the product
+    auto epi = std::move(k.epilogue);
+    k.epilogue = nullptr;
+    matmul_kernel(k);
+    emit_for(b, M, [&](Value* i) { epi(i, i64(b, 0)); });
+    return;
+  }
   if (N == 1 && ta) {  // C = A^T-stored @ b: C[i] += At[k, i] b[k], contiguous in i
     emit_for(b, M, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
     emit_for(b, K, [&](Value* kk) {
@@ -194,14 +206,16 @@ void matmul_kernel(KernelCtx& k) {
   // 8 x 2 tiles on AVX-512 (16 of its 32 vector registers hold C), 6 x 2 with 16 registers.
   int mr = k.lanes >= 16 ? 8 : 6;
   Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, M, K, N, k.in[0], k.in[1], k.out, ta, tb,
-         packs(M, N, tb) ? k.scratch : nullptr};
+         packs(M, N, tb) ? k.scratch : nullptr, k.epilogue ? &k.epilogue : nullptr};
   if (K <= kKC) {
-    k_block(g, i64(b, 0), K, false);
+    k_block(g, i64(b, 0), K, false, true);
     return;
   }
   emit_for(b, M * N, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
-  emit_for(b, K / kKC, [&](Value* kb) { k_block(g, b.CreateMul(kb, i64(b, kKC)), kKC, true); }, "kb");
-  if (K % kKC) k_block(g, i64(b, K / kKC * kKC), K % kKC, true);
+  // The last k block is emitted on its own: it applies the epilogue.
+  int64_t blocks = K / kKC, tail = K % kKC, looped = tail ? blocks : blocks - 1;
+  emit_for(b, looped, [&](Value* kb) { k_block(g, b.CreateMul(kb, i64(b, kKC)), kKC, true, false); }, "kb");
+  k_block(g, i64(b, looped * kKC), tail ? tail : kKC, true, true);
 }
 
 // Packed B: one k block of panels, min(K, KC) x N rounded up to whole panels.

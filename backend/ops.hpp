@@ -3,6 +3,7 @@
 // emits a whole loop nest for the node. Kept here, beside the op table, until the
 // table's `codegen` column takes them.
 #pragma once
+#include <functional>
 #include "backend/emit.hpp"
 #include "ir/graph.hpp"
 #include <span>
@@ -47,6 +48,13 @@ struct KernelCtx {
   Values in;
   llvm::Value* scratch;  // nullptr unless the op's scratch() asked for bytes
   int lanes;             // f32 lanes of the host's widest vector unit (4, 8 or 16)
+  // matmul with a fused epilogue: called (while generating) for output element (i, j)
+  // once its final value is in `out`; it overwrites out[i * N + j] with the epilogue's
+  // result. Empty: no epilogue.
+  std::function<void(llvm::Value* i, llvm::Value* j)> epilogue;
+  // reductions with a fused prologue: computes the element of in[0] at row-major index
+  // `si` (instead of loading it; in[0] is then no pointer to read). Empty: none.
+  std::function<llvm::Value*(llvm::Value* si)> prologue;
 
   llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
   llvm::Type* out_type() const { return type(n.dtype); }

@@ -41,7 +41,9 @@ TEST_CASE("every example trains the same under the JIT and the interpreter", "[j
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
-    WARN(fmt::format("{}: {} nodes, compiled in {:.0f} ms", path.filename().string(), g.size(), 1e3 * cg->compile_seconds()));
+    WARN(fmt::format("{}: {} nodes, compiled in {:.0f} ms, arena {} bytes ({} without reuse)", path.filename().string(),
+                     g.size(), 1e3 * cg->compile_seconds(), cg->arena_bytes(), cg->unshared_arena_bytes()));
+    CHECK(cg->arena_bytes() <= cg->unshared_arena_bytes());
 
     ValueMap interp = initial_values(g, 42), state = interp;
     backend::HostBuffers hb(*cg);

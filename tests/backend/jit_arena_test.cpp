@@ -1,0 +1,94 @@
+// The JIT's liveness-based arena: values whose live ranges do not intersect share bytes
+// (the bench MLPs with Adam, compiled only), and a long chain of intermediates runs in an
+// arena of two values and a scratch while agreeing with the interpreter.
+#include "jit_test_util.hpp"
+#include "passes/autodiff.hpp"
+#include "passes/optimizer.hpp"
+#include "passes/simplify.hpp"
+#include <fmt/format.h>
+
+using namespace kiln;
+using namespace kiln::jit_test;
+
+namespace {
+
+NodeId leaf(Graph& g, Op op, std::string name, Shape s, InitKind init = InitKind::none) {
+  Node n{op, DType::f32, std::move(s), {}, {}, {}, std::move(name)};
+  n.attrs.init.kind = init;
+  NodeId id = g.append(std::move(n));
+  (op == Op::input ? g.inputs : g.params).push_back(id);
+  return id;
+}
+
+// relu MLP with MSE loss, trained with Adam: the training graph (autodiff, optimizer, simplify).
+Graph mlp_adam(std::vector<int64_t> w, int64_t batch) {
+  Graph g;
+  NodeId h = leaf(g, Op::input, "x", {batch, w[0]});
+  for (size_t l = 0; l + 1 < w.size(); ++l) {
+    NodeId wt = leaf(g, Op::param, fmt::format("w{}", l), {w[l], w[l + 1]}, InitKind::glorot_uniform);
+    NodeId b = leaf(g, Op::param, fmt::format("b{}", l), {w[l + 1]}, InitKind::zeros);
+    h = g.make(Op::add, {g.make(Op::matmul, {h, wt}), b});
+    if (l + 2 < w.size()) h = g.make(Op::relu, {h});
+  }
+  NodeId loss = g.make(Op::mean, {g.make(Op::squared_error, {h, leaf(g, Op::input, "y", {batch, w.back()})})});
+  g.train.present = true;
+  g.train.minimize = loss;
+  g.train.optimizer.kind = "adam";
+  g.train.optimizer.lr = 1e-3;
+  Diagnostics d;
+  Pipeline p;
+  p.add(make_autodiff_pass()).add(make_optimizer_pass());
+  REQUIRE(p.run(g, d));
+  REQUIRE(make_simplify_pipeline().run(g, d));
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("the arena shares the bytes of values that are not live together", "[jit][arena]") {
+  struct M { const char* what; std::vector<int64_t> w; int64_t batch; };
+  for (const M& m : {M{"mlp 1024-4096-4096-1024 b256 adam", {1024, 4096, 4096, 1024}, 256},
+                     M{"mlp 784-512-512-10 b128 adam", {784, 512, 512, 10}, 128}}) {
+    Graph g = mlp_adam(m.w, m.batch);
+    std::string err;
+    auto cg = backend::compile_graph(g, {}, err);
+    INFO(err);
+    REQUIRE(cg);
+    WARN(fmt::format("{}: arena {:.1f} MiB (one slot per value: {:.1f} MiB)", m.what, cg->arena_bytes() / 1048576.0,
+                     cg->unshared_arena_bytes() / 1048576.0));
+    CHECK(cg->arena_bytes() % 64 == 0);
+    CHECK(cg->arena_bytes() < cg->unshared_arena_bytes());
+    // At least the largest activation (batch x widest layer) is in the arena.
+    CHECK(cg->arena_bytes() >= m.batch * *std::max_element(m.w.begin(), m.w.end()) * 4);
+  }
+}
+
+TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "[jit][arena]") {
+  Cases c;
+  const int64_t rows = 37, cols = 53, len = 40;
+  NodeId x = c.uniform({rows, cols}, -2, 2), y = c.uniform({rows, cols}, -2, 2);
+  NodeId h = x;
+  for (int i = 0; i < len; ++i)  // each link materialised: a softmax reads it (no elementwise fusion)
+    h = c.op(Op::softmax, {c.op(i % 3 == 0 ? Op::mul : i % 3 == 1 ? Op::add : Op::sub, {h, i % 2 ? y : x})}, axes({1}));
+  h = c.op(Op::tanh, {h});
+  c.out(h);
+  c.out(c.op(Op::sum, {h}));
+  std::string err;
+  auto cg = backend::compile_graph(c.g, {}, err);
+  INFO(err);
+  REQUIRE(cg);
+  const int64_t slot = (rows * cols * 4 + 63) / 64 * 64;
+  CHECK(cg->unshared_arena_bytes() >= (2 * len - 1) * slot);
+  CHECK(cg->arena_bytes() <= 3 * slot);  // two values and a softmax's scratch
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  backend::HostBuffers hb(*cg);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::forward);
+  for (auto& [name, id] : c.g.outputs) {
+    int b = cg->find(backend::BufferKind::output, name);
+    REQUIRE(b >= 0);
+    INFO("output " << name);
+    CHECK(worst_err(hb.get(b), (*ref)[id], c.g[id].op == Op::sum) <= 1e-5);
+  }
+}

@@ -1,0 +1,313 @@
+// Elementwise fusion in the JIT: random graphs of elementwise chains (broadcasting,
+// shared subexpressions, comparisons, where/clip, i32-free) cut by reductions and matmuls,
+// with an in-place update, run fused and compared with the interpreter (forward and step)
+// and, exactly, with the unfused JIT.
+#include "backend/plan.hpp"
+#include "jit_test_util.hpp"
+#include <fmt/format.h>
+
+using namespace kiln;
+using namespace kiln::jit_test;
+
+namespace {
+
+struct RandomChains {
+  Cases c;
+  std::vector<NodeId> pool;
+  NodeId param = -1;
+
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(c.rng); }
+  NodeId any() { return pool[pick(pool.size())]; }
+  NodeId recent() { return pool[pool.size() - 1 - pick(std::min<size_t>(pool.size(), 4))]; }
+
+  void add(Op op, std::vector<NodeId> in, Attrs a = {}) {
+    std::string err;
+    if (auto id = c.g.add(op, std::move(in), std::move(a), {}, err)) pool.push_back(*id);
+  }
+
+  explicit RandomChains(uint64_t seed, int n_ops) {
+    c.rng.seed(uint32_t(seed));
+    Node pn{Op::param, DType::f32, {5, 7}, {}, {}, {}, "p"};
+    param = c.g.append(pn);
+    c.g.params.push_back(param);
+    Tensor pv(DType::f32, {5, 7});
+    std::uniform_real_distribution<double> d(-1, 1);
+    for (double& e : pv.data) e = float(d(c.rng));
+    c.leaves["p"] = pv;
+    pool = {c.uniform({5, 7}, -1, 1), c.uniform({7}, -1, 1), c.uniform({5, 1}, -1, 1), param,
+            c.lit({}, {0.5}), c.lit({7}, {0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7})};
+    const Op unary[] = {Op::tanh, Op::sigmoid, Op::neg, Op::abs, Op::relu, Op::square, Op::softplus};
+    const Op binary[] = {Op::add, Op::sub, Op::mul, Op::maximum, Op::minimum};
+    for (int i = 0; i < n_ops; ++i) {
+      NodeId a = recent();
+      switch (pick(10)) {
+        case 0: case 1: case 2: add(unary[pick(std::size(unary))], {a}); break;
+        case 3: case 4: case 5: add(binary[pick(std::size(binary))], {a, any()}); break;
+        case 6: add(Op::where, {c.op(Op::gt, {a, pool[4]}), a, any()}); break;
+        case 7: add(Op::clip, {a, c.lit({}, {-0.8}), c.lit({}, {0.9})}); break;
+        case 8:
+          if (c.g[a].shape.size() == 2) add(Op::sum, {a}, axes({1}, true));
+          break;
+        case 9:
+          if (c.g[a].shape == Shape{5, 7}) add(Op::matmul, {a, c.uniform({7, 7}, -0.5, 0.5)});
+          break;
+      }
+    }
+    c.out(pool.back());
+    c.out(pool[pick(pool.size())]);
+    std::vector<NodeId> same;
+    for (NodeId id : pool)
+      if (c.g[id].shape == Shape{5, 7} && id != param && op_row(c.g[id].op).cls != OpClass::leaf) same.push_back(id);
+    if (!same.empty())  // an SGD-like step: reads the param, so the target is needed
+      c.g.updates.push_back({param, c.op(Op::sub, {param, c.op(Op::mul, {c.lit({}, {0.1}), same[pick(same.size())]})})});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fused elementwise chains agree with the interpreter on random graphs", "[jit][fusion-jit]") {
+  int fused = 0, graphs = 0, anchored = 0, stored = 0, prologues = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    RandomChains r(seed, int(12 + seed % 25));
+    Graph& g = r.c.g;
+    INFO("seed " << seed);
+    backend::Plan plan;
+    std::string err;
+    REQUIRE(backend::make_plan(g, plan, err));
+    for (NodeId f : plan.fused_into) fused += f >= 0;
+    for (NodeId a : plan.anchor) anchored += a >= 0;
+    for (NodeId x : plan.prologue) prologues += x >= 0;
+    for (auto& s : plan.stores)
+      for (NodeId v : s) {
+        auto roots = g.roots();
+        stored += std::find(roots.begin(), roots.end(), v) == roots.end();  // read by a later kernel
+      }
+    auto cg = backend::compile_graph(g, {}, err);
+    INFO(err);
+    REQUIRE(cg);
+    backend::CompileOptions plain;
+    plain.fuse = false;
+    auto cg0 = backend::compile_graph(g, plain, err);
+    REQUIRE(cg0);
+    ++graphs;
+    auto ref = evaluate(g, r.c.leaves, Precision::f32, err);
+    REQUIRE(ref);
+    backend::HostBuffers hb(*cg), hb0(*cg0);
+    REQUIRE(hb.set_leaves(r.c.leaves, err));
+    REQUIRE(hb0.set_leaves(r.c.leaves, err));
+    hb.run(backend::Entry::step);
+    hb0.run(backend::Entry::step);
+    for (auto& [name, id] : g.outputs) {
+      int b = cg->find(backend::BufferKind::output, name);
+      REQUIRE(b >= 0);
+      INFO("output " << name << " = %" << id << " " << op_name(g[id].op));
+      CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
+      CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);  // fusion changes no result
+    }
+    ValueMap want = r.c.leaves, got = r.c.leaves, got0 = r.c.leaves;
+    REQUIRE(train_step(g, want, Precision::f32, err));
+    hb.get_state(got);
+    hb0.get_state(got0);
+    CHECK(worst_err(got["p"], want["p"], true) <= 1e-5);
+    CHECK(worst_err(got["p"], got0["p"], false) == 0);
+  }
+  CHECK(graphs == 40);
+  CHECK(fused > 100);  // the generator exercises fusion and matmul epilogues
+  CHECK(anchored > 5);
+  CHECK(stored > 5);
+  CHECK(prologues > 3);
+}
+
+TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion-jit]") {
+  Cases c;
+  NodeId x = c.uniform({37, 53}, -2, 2), y = c.uniform({53}, -2, 2);
+  NodeId h = c.op(Op::mul, {x, y});
+  NodeId s = c.op(Op::sigmoid, {h});
+  h = c.op(Op::add, {c.op(Op::mul, {s, h}), c.op(Op::tanh, {s})});  // s read twice in the chain
+  h = c.op(Op::sub, {h, c.op(Op::square, {x})});
+  c.out(h);
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  int fused = 0;
+  for (NodeId f : plan.fused_into) fused += f >= 0;
+  CHECK(fused == 6);  // all but the root
+  CHECK(plan.arena_bytes == 0);
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  backend::HostBuffers hb(*cg);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::predict);
+  CHECK(worst_err(hb.get(size_t(cg->find(backend::BufferKind::output, "c0"))), (*ref)[h], true) <= 1e-5);
+}
+
+// relu(x @ w + b) and its tanh-derivative form, with K below, at and across the GEMM's
+// k block (256): the epilogue must run once, on the final tiles. Fused == unfused exactly.
+TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]") {
+  for (int64_t K : {7, 256, 512, 600}) {
+    Cases c;
+    const int64_t M = 37, N = 45;
+    NodeId x = c.uniform({M, K}, -1, 1), w = c.uniform({K, N}, -0.2, 0.2), bias = c.uniform({N}, -1, 1);
+    NodeId g = c.uniform({M, N}, -1, 1);
+    NodeId z = c.op(Op::add, {c.op(Op::matmul, {x, w}), bias});
+    NodeId h = c.op(Op::relu, {z});  // matmul, bias add and relu: one kernel that stores z and h
+    c.out(h);
+    c.out(c.op(Op::mul, {c.op(Op::gt, {z, c.lit({}, {0})}), g}));  // z read again later (a backward mask)
+    NodeId t = c.op(Op::tanh, {c.op(Op::matmul, {x, w})});
+    c.out(c.op(Op::mul, {g, c.op(Op::sub, {c.lit({}, {1}), c.op(Op::mul, {t, t})})}));  // dtanh * incoming grad
+    INFO("K " << K);
+    backend::Plan plan;
+    std::string err;
+    REQUIRE(backend::make_plan(c.g, plan, err));
+    int anchored = 0;
+    for (NodeId a : plan.anchor) anchored += a >= 0;
+    CHECK(anchored == 2);
+    CHECK(plan.fused_into[z] == h);
+    CHECK(plan.stores[h] == std::vector<NodeId>{z});
+    auto cg = backend::compile_graph(c.g, {}, err);
+    REQUIRE(cg);
+    backend::CompileOptions plain;
+    plain.fuse = false;
+    auto cg0 = backend::compile_graph(c.g, plain, err);
+    REQUIRE(cg0);
+    auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+    REQUIRE(ref);
+    backend::HostBuffers hb(*cg), hb0(*cg0);
+    REQUIRE(hb.set_leaves(c.leaves, err));
+    REQUIRE(hb0.set_leaves(c.leaves, err));
+    hb.run(backend::Entry::forward);
+    hb0.run(backend::Entry::forward);
+    for (auto& [name, id] : c.g.outputs) {
+      size_t b = size_t(cg->find(backend::BufferKind::output, name));
+      INFO("output " << name);
+      CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
+      CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
+    }
+  }
+}
+
+// A momentum update: m' = 0.9 m + g and p' = p - 0.1 m' are one loop that stores both
+// (m' is an update value and an operand of p'), reading p, m and g once and writing m'
+// and p' in place into m and p.
+TEST_CASE("an optimizer update that stores several values is one loop", "[jit][fusion-jit]") {
+  Cases c;
+  auto param = [&](std::string name) {
+    Node n{Op::param, DType::f32, {33, 19}, {}, {}, {}, name};
+    NodeId id = c.g.append(n);
+    c.g.params.push_back(id);
+    Tensor t(DType::f32, {33, 19});
+    std::uniform_real_distribution<double> d(-1, 1);
+    for (double& e : t.data) e = float(d(c.rng));
+    c.leaves[name] = t;
+    return id;
+  };
+  NodeId p = param("p"), m = param("m"), grad = c.uniform({33, 19}, -1, 1);
+  NodeId m2 = c.op(Op::add, {c.op(Op::mul, {c.lit({}, {0.9}), m}), grad});
+  NodeId p2 = c.op(Op::sub, {p, c.op(Op::mul, {c.lit({}, {0.1}), m2})});
+  c.g.updates = {{m, m2}, {p, p2}};
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  CHECK(plan.fused_into[m2] == p2);
+  CHECK(plan.stores[p2] == std::vector<NodeId>{m2});
+  // Nothing reads m or p after the loop: both are written in place, nothing in the arena.
+  CHECK(plan.in_place[p2]);
+  CHECK(plan.loc[m2].kind == backend::Loc::buffer);
+  CHECK(plan.loc[p2].kind == backend::Loc::buffer);
+  CHECK(plan.arena_bytes == 0);
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  backend::CompileOptions plain;
+  plain.fuse = false;
+  auto cg0 = backend::compile_graph(c.g, plain, err);
+  REQUIRE(cg0);
+  ValueMap want = c.leaves, got = c.leaves, got0 = c.leaves;
+  for (int step = 0; step < 3; ++step) REQUIRE(train_step(c.g, want, Precision::f32, err));
+  backend::HostBuffers hb(*cg), hb0(*cg0);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  REQUIRE(hb0.set_leaves(c.leaves, err));
+  for (int step = 0; step < 3; ++step) {
+    hb.run(backend::Entry::step);
+    hb0.run(backend::Entry::step);
+  }
+  hb.get_state(got);
+  hb0.get_state(got0);
+  for (const char* name : {"p", "m"}) {
+    INFO(name);
+    CHECK(worst_err(got[name], want[name], false) <= 1e-5);
+    CHECK(worst_err(got[name], got0[name], false) == 0);
+  }
+}
+
+// mean(squared_error(h, y)) and sum_to(dz * mask) over rows: the elementwise input of each
+// reduction is computed as the reduction reads it (never stored).
+TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusion-jit]") {
+  Cases c;
+  NodeId h = c.uniform({29, 13}, -1, 1), y = c.uniform({29, 13}, -1, 1), dz = c.uniform({29, 13}, -1, 1);
+  NodeId loss = c.op(Op::mean, {c.op(Op::squared_error, {h, y})});
+  Attrs to;
+  to.shape = {13};
+  NodeId db = c.op(Op::sum_to, {c.op(Op::mul, {dz, c.op(Op::gt, {h, c.lit({}, {0})})})}, to);
+  NodeId lse = c.op(Op::logsumexp, {c.op(Op::mul, {h, c.lit({}, {3})})}, axes({1}));
+  for (NodeId r : {loss, db, lse}) c.out(r);
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  for (NodeId r : {loss, db, lse}) CHECK(plan.prologue[r] == c.g[r].in[0]);
+  CHECK(plan.arena_bytes <= 29 * 4 * 2 + 128);  // at most logsumexp's per-row scratch: no [29, 13] value
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  backend::CompileOptions plain;
+  plain.fuse = false;
+  auto cg0 = backend::compile_graph(c.g, plain, err);
+  REQUIRE(cg0);
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  backend::HostBuffers hb(*cg), hb0(*cg0);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  REQUIRE(hb0.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::forward);
+  hb0.run(backend::Entry::forward);
+  for (auto& [name, id] : c.g.outputs) {
+    size_t b = size_t(cg->find(backend::BufferKind::output, name));
+    INFO("output " << name);
+    CHECK(worst_err(hb.get(b), (*ref)[id], true) <= 1e-5);
+    CHECK(worst_err(hb.get(b), hb0.get(b), false) == 0);
+  }
+}
+
+// An update whose target is read after the update's loop is not written in place (the
+// later reader needs the old value); one read only at its own element is.
+TEST_CASE("in-place updates only when nothing reads the old value later", "[jit][fusion-jit]") {
+  Cases c;
+  Node pn{Op::param, DType::f32, {6, 9}, {}, {}, {}, "p"};
+  NodeId p = c.g.append(pn);
+  c.g.params.push_back(p);
+  Tensor pv(DType::f32, {6, 9});
+  for (size_t i = 0; i < pv.data.size(); ++i) pv.data[i] = float(0.1 * double(i) - 2);
+  c.leaves["p"] = pv;
+  NodeId x = c.uniform({6, 9}, -1, 1);
+  NodeId p2 = c.op(Op::sub, {p, c.op(Op::mul, {c.lit({}, {0.5}), x})});
+  NodeId late = c.op(Op::add, {c.op(Op::sum, {p2}), c.op(Op::sum, {p})});  // sum(p) reads p after p2's kernel
+  c.out(late);
+  c.g.updates = {{p, p2}};
+  backend::Plan plan;
+  std::string err;
+  REQUIRE(backend::make_plan(c.g, plan, err));
+  CHECK_FALSE(plan.in_place[p2]);
+  CHECK(plan.loc[p2].kind == backend::Loc::arena);
+  auto cg = backend::compile_graph(c.g, {}, err);
+  REQUIRE(cg);
+  ValueMap want = c.leaves, got = c.leaves;
+  auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
+  REQUIRE(ref);
+  REQUIRE(train_step(c.g, want, Precision::f32, err));
+  backend::HostBuffers hb(*cg);
+  REQUIRE(hb.set_leaves(c.leaves, err));
+  hb.run(backend::Entry::step);
+  hb.get_state(got);
+  CHECK(worst_err(got["p"], want["p"], false) <= 1e-6);
+  CHECK(worst_err(hb.get(size_t(cg->find(backend::BufferKind::output, "c0"))), (*ref)[late], true) <= 1e-5);
+}
