@@ -1,0 +1,94 @@
+// Saving and loading checkpoints (runtime/checkpoint.hpp).
+#include "runtime/checkpoint.hpp"
+#include "runtime/model.hpp"
+#include <fmt/format.h>
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "unknown"
+#endif
+
+namespace kiln {
+
+namespace {
+std::string saved_name(const Graph& g, NodeId id) {
+  const Node& n = g[id];
+  if (n.op == Op::state) return kStatePrefix + n.name;
+  if (n.op == Op::const_) return kConstPrefix + n.name;
+  return n.name;
+}
+}  // namespace
+
+bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
+                     std::string& err) {
+  std::vector<NamedTensor> tensors;
+  for (const auto* list : {&g.params, &g.consts, &g.states})
+    for (NodeId id : *list) {
+      auto it = values.find(g[id].name);
+      if (it == values.end()) {
+        err = fmt::format("internal: no value for '{}' to save", g[id].name);
+        return false;
+      }
+      tensors.push_back({saved_name(g, id), g[id].dtype, g[id].shape, it->second.data});
+    }
+  for (auto& [input, st] : norm)
+    for (auto& t : standardization_tensors(input, st)) tensors.push_back(std::move(t));
+  std::map<std::string, std::string> meta = {
+      {"kiln_model", g.model_name}, {"kiln_model_hash", model_hash(g)}, {"kiln_version", KILN_VERSION}};
+  return write_safetensors(path, tensors, meta, err);
+}
+
+std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err) {
+  auto file = read_safetensors(path, err);
+  if (!file) return std::nullopt;
+  auto h = file->metadata.find("kiln_model_hash");
+  if (h != file->metadata.end() && h->second != model_hash(g)) {
+    auto m = file->metadata.find("kiln_model");
+    std::string saved = m != file->metadata.end() ? m->second : "?";
+    if (saved != g.model_name)
+      err = fmt::format("{} was saved from model '{}' (hash {}), not '{}' (hash {})", path, saved, h->second,
+                        g.model_name, model_hash(g));
+    else
+      err = fmt::format("{} was saved from a different version of model '{}' (hash {}, now {}): its inputs or "
+                        "params changed",
+                        path, saved, h->second, model_hash(g));
+    return std::nullopt;
+  }
+  std::vector<TensorSpec> expected;
+  for (NodeId id : g.params) expected.push_back({g[id].name, g[id].dtype, g[id].shape});
+  if (!check_tensors(*file, path, expected, err)) return std::nullopt;
+  return file;
+}
+
+bool restore_values(const SafetensorsFile& file, const std::string& source, const Graph& g, ValueMap& values,
+                    std::string& err) {
+  for (const auto* list : {&g.params, &g.consts, &g.states})
+    for (NodeId id : *list) {
+      const Node& n = g[id];
+      std::string name = saved_name(g, id);
+      const NamedTensor* t = file.find(name);
+      if (!t) continue;  // params were checked by read_checkpoint
+      if (t->shape != n.shape) {
+        err = fmt::format("{}: tensor '{}' is {} but the model's is {}", source, name, type_str(t->dtype, t->shape),
+                          type_str(n.dtype, n.shape));
+        return false;
+      }
+      Tensor v(n.dtype, n.shape);
+      v.data = t->values;
+      values[n.name] = std::move(v);
+    }
+  return true;
+}
+
+std::optional<NormalizationMap> restore_normalization(const SafetensorsFile& file, const std::string& source,
+                                                      const std::vector<InputSpec>& inputs, std::string& err) {
+  NormalizationMap out;
+  for (const InputSpec& in : inputs) {
+    if (!in.normalize) continue;
+    auto st = standardization_from(file, source, in, err);
+    if (!st) return std::nullopt;
+    out[in.name] = std::move(*st);
+  }
+  return out;
+}
+
+}  // namespace kiln

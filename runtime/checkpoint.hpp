@@ -1,0 +1,42 @@
+// Checkpoints: a model's params, consts, optimizer state and normalisation statistics in
+// one safetensors file, with the model's hash in the metadata (docs/training.md).
+#pragma once
+#include "ir/graph.hpp"
+#include "ir/interpreter.hpp"
+#include "runtime/dataset.hpp"
+#include "runtime/safetensors.hpp"
+#include <map>
+#include <optional>
+#include <string>
+
+namespace kiln {
+
+// Tensor names: a param keeps its name; a const is "__const__.NAME"; an optimizer state
+// "__state__.NAME" (e.g. "__state__.w1.m", "__state__.step"); the statistics of a
+// normalize'd input "__normalize__.NAME.mean" / ".std" (F64).
+inline const char* const kStatePrefix = "__state__.";
+inline const char* const kConstPrefix = "__const__.";
+
+using NormalizationMap = std::map<std::string, Standardization>;  // input name -> stats
+
+// Writes `path` atomically. `g` is the graph whose params/consts/states are saved (the
+// training graph); `values` holds their values by leaf name. Metadata: "kiln_model" (the
+// model's name), "kiln_model_hash" (model_hash(g)), "kiln_version".
+bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
+                     std::string& err);
+
+// Reads `path` and checks it against the model: the hash in its metadata (when present)
+// must be the model's ("p.safetensors was saved from model 'iris' (hash ...), not 'digits'
+// (hash ...)"), and it must hold every param with the model's dtype and shape.
+std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err);
+
+// Copies the checkpoint's params into `values`, and its consts and states when present
+// (a state or const of another shape is an error); what is absent keeps its value.
+bool restore_values(const SafetensorsFile& file, const std::string& source, const Graph& g, ValueMap& values,
+                    std::string& err);
+
+// The statistics of every normalize'd input, which the checkpoint must hold.
+std::optional<NormalizationMap> restore_normalization(const SafetensorsFile& file, const std::string& source,
+                                                      const std::vector<InputSpec>& inputs, std::string& err);
+
+}  // namespace kiln

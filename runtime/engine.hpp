@@ -1,0 +1,78 @@
+// The execution engine behind `kiln train`, `predict` and `eval`: one graph (a training
+// step or a forward pass) that can run on the reference interpreter or, later, the JIT.
+#pragma once
+#include "ir/graph.hpp"
+#include "ir/interpreter.hpp"
+#include "runtime/dataset.hpp"
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+// What one run of the graph on a batch computed. `loss` is the sum of the loss node's
+// elements (the loss is a scalar in practice); `metrics` follow g.train.metrics (each
+// the mean of its elements); `outputs` follow g.outputs, filled only when asked for.
+struct BatchResult {
+  std::optional<double> loss;
+  std::vector<double> metrics;
+  std::vector<Tensor> outputs;
+};
+
+struct EngineOptions {
+  std::string kind = "interp";  // "interp" or "jit"
+  int threads = 0;              // 0: all cores (the interpreter is single-threaded)
+  Precision precision = Precision::f32;
+};
+
+// One graph bound to an engine. The graph is either a training graph (with g.updates:
+// step() runs forward, backward and the update) or a forward graph (forward() only).
+// Usage: set_values() once with every param, const and state, then per batch set_batch()
+// and step() or forward(); values() reads the params/consts/states back (for checkpoints
+// and to copy trained params into a forward engine).
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view kind() const = 0;
+  virtual const Graph& graph() const = 0;
+
+  // Sets leaves by name (params, consts, states; names absent from the graph are
+  // ignored). Fails, naming the leaf, when a value has the wrong shape.
+  virtual bool set_values(const ValueMap& values, std::string& err) = 0;
+  // The current params, consts and states by name.
+  virtual ValueMap values() const = 0;
+
+  // The next batch: one buffer per entry of `names` (the graph's input names, each of
+  // shape [batch] + row shape, in the input's dtype). Every input of the graph must be given.
+  virtual bool set_batch(const std::vector<std::string>& names, const std::vector<BatchBuffer>& inputs,
+                         std::string& err) = 0;
+
+  // Training graphs: forward, backward and update on the current batch. The loss and
+  // metrics are those of the forward pass, before the update.
+  virtual bool step(BatchResult& out, std::string& err) = 0;
+  // Forward pass on the current batch: loss (when the graph has one), metrics and, when
+  // `want_outputs`, every output. Params and states are not changed.
+  virtual bool forward(BatchResult& out, bool want_outputs, std::string& err) = 0;
+
+  // For the summary: seconds spent compiling (0 for the interpreter) and the size of the
+  // intermediate-value arena in bytes, when the engine plans one.
+  virtual double compile_seconds() const { return 0; }
+  virtual std::optional<int64_t> arena_bytes() const { return std::nullopt; }
+};
+
+// The reference interpreter as an engine (runtime/engine_interp.cpp).
+std::unique_ptr<Engine> make_interp_engine(Graph g, const EngineOptions& opts);
+
+// Engine kinds that can be built in this binary ("interp", and "jit" once the backend
+// provides it), and the default for --engine.
+std::vector<std::string> available_engines();
+std::string default_engine();
+
+// Builds an engine of opts.kind for `g` (runtime/engine.cpp). Errors: an unknown or
+// unavailable kind ("the jit engine is not available in this build (use --engine interp)"),
+// or what the engine's compiler reports.
+std::unique_ptr<Engine> make_engine(Graph g, const EngineOptions& opts, std::string& err);
+
+}  // namespace kiln

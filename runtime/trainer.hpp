@@ -1,0 +1,54 @@
+// The training loop of `kiln train`: data, normalisation, the validation split, batches,
+// the training engine, validation each epoch, the metrics log, progress and checkpoints.
+#pragma once
+#include "ir/diagnostics.hpp"
+#include "runtime/checkpoint.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/metrics_log.hpp"
+#include "runtime/progress.hpp"
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+// A run that failed: `message` is one line (empty when the diagnostics say it all) and
+// `exit_code` the driver's status: 1 for errors in the model or a failed run, 2 for
+// unusable data, checkpoints or output files.
+struct RunError {
+  int exit_code = 1;
+  std::string message;
+};
+
+// The settings of one run; unset options take the train block's values (flags override it).
+struct TrainOptions {
+  std::vector<std::string> data;  // --data: one CSV, or name=file.npy per input
+  std::optional<int64_t> epochs, batch;
+  std::optional<double> lr;
+  std::optional<uint64_t> seed;
+  bool shuffle = true;
+  double val_split = 0;
+  std::string load, save, log;  // paths; empty = not given
+  int64_t log_every = 0;        // 0: no step lines
+  EngineOptions engine;
+  ProgressMode progress = ProgressMode::quiet;
+  std::FILE* progress_out = stderr;
+};
+
+struct TrainResult {
+  std::string model_name;
+  std::vector<EpochRecord> epochs;
+  std::vector<double> step_losses;  // every step's loss, before its update
+  ValueMap values;                  // final params, consts and optimizer states
+  NormalizationMap normalization;
+  int64_t train_rows = 0, val_rows = 0, batch = 0, steps = 0;
+  double time_s = 0, compile_s = 0;
+};
+
+// Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when
+// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1).
+std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& opts, Diagnostics& diags,
+                                       RunError& err);
+
+}  // namespace kiln

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs kiln's build dependencies (Debian 12 packages only; skipped when present) and
+# builds kiln into build/. Idempotent: a second run only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2.
+# Tests: clang-19 + libfuzzer-19-dev (the parser fuzzer), graphviz (renders dumps),
+# python3 (validates JSON dumps).
+PACKAGES=(cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2
+          clang-19 libfuzzer-19-dev graphviz python3)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=()
+  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_TYPE=${KILN_BUILD_TYPE:-RelWithDebInfo}
+if [[ ! -f build/build.ninja ]]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+fi
+# Parallelism: ninja's default uses every core; KILN_JOBS limits it.
+ninja -C build ${KILN_JOBS:+-j "$KILN_JOBS"}
+echo "setup: built build/kiln"

@@ -1,0 +1,116 @@
+// Helpers for tests that run the kiln binary (KILN_BINARY) from the source root
+// (KILN_SOURCE_DIR), capturing its exit code, stdout and stderr.
+#pragma once
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace kiln::test {
+
+inline std::string source_dir() { return KILN_SOURCE_DIR; }
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// Single-quotes a word for /bin/sh.
+inline std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A scratch directory, removed with everything in it at the end of the scope.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kiln-test-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+struct RunResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out, err;
+};
+
+// Runs a shell command line from the source root with stdout/stderr captured.
+inline RunResult run_shell(const std::string& command_line, const std::string& stdin_path = "/dev/null") {
+  TempDir tmp;
+  auto out = tmp.path / "out", err = tmp.path / "err";
+  std::string cmd = "cd " + sh_quote(source_dir()) + " && " + command_line + " <" + sh_quote(stdin_path) + " >" +
+                    sh_quote(out.string()) + " 2>" + sh_quote(err.string());
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  // system() runs sh -c; a signal in the child shows as 128+N from the shell.
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  else if (r.exit_code > 128) r.signal = r.exit_code - 128;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+// Runs `kiln ARGS...` from the source root.
+inline RunResult run_kiln(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+  std::string cmd = sh_quote(KILN_BINARY);
+  for (auto& a : args) cmd += " " + sh_quote(a);
+  return run_shell(cmd, stdin_path);
+}
+
+inline size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n + (!s.empty() && s.back() != '\n');
+}
+
+// The .model files under a folder of the source root (relative paths, sorted).
+inline std::vector<std::string> models_in(const std::string& rel_dir, bool recursive = false) {
+  std::vector<std::string> out;
+  auto root = std::filesystem::path(source_dir());
+  auto dir = root / rel_dir;
+  if (!std::filesystem::is_directory(dir)) return out;
+  auto add = [&](const std::filesystem::directory_entry& e) {
+    if (e.is_regular_file() && e.path().extension() == ".model")
+      out.push_back(std::filesystem::relative(e.path(), root).string());
+  };
+  if (recursive)
+    for (auto& e : std::filesystem::recursive_directory_iterator(dir)) add(e);
+  else
+    for (auto& e : std::filesystem::directory_iterator(dir)) add(e);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Every model the suite knows: examples/, examples/broken/ and tests/golden/**.
+inline std::vector<std::string> all_models() {
+  auto out = models_in("examples");
+  for (auto& m : models_in("examples/broken")) out.push_back(m);
+  for (auto& m : models_in("tests/golden", true)) out.push_back(m);
+  return out;
+}
+
+}  // namespace kiln::test

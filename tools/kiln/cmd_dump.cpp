@@ -1,0 +1,127 @@
+// `kiln dump FILE --stage=STAGE --format=FORMAT`: prints the program after a stage of the
+// pipeline (ast, ir, grad = ir + autodiff + optimizer update, opt = grad + simplify).
+#include "frontend/ast_print.hpp"
+#include "ir/printer.hpp"
+#include "passes/autodiff.hpp"
+#include "passes/optimizer.hpp"
+#include "passes/simplify.hpp"
+#include "tools/kiln/commands.hpp"
+#include <fmt/format.h>
+#include <map>
+
+namespace kiln::cli {
+
+const char* const kDumpUsage =
+    "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [--no-color]\n"
+    "\n"
+    "Prints the program after one stage of the pipeline to stdout:\n"
+    "  ast    the syntax tree, with source positions (text only)\n"
+    "  ir     the typed IR graph after lowering (the default)\n"
+    "  grad   ir + the backward graph and the optimizer update\n"
+    "  opt    grad after simplification (CSE, folding, algebraic rules, DCE)\n"
+    "  fused, llvm, asm   not available yet\n"
+    "FORMAT: text (default; the canonical IR text), dot (Graphviz: kiln dump ... --format=dot\n"
+    "| dot -Tsvg > graph.svg), json. For grad and opt, text and dot start with a comment\n"
+    "giving the node counts before and after the stage.\n"
+    "Exit status as for 'kiln check'.\n";
+
+const std::vector<FlagSpec>& dump_flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"stage", true, "ast | ir | grad | opt (default: ir)", "STAGE"},
+      {"format", true, "text | dot | json (default: text)", "FORMAT"},
+      {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
+  };
+  return flags;
+}
+
+namespace {
+std::string print_graph(const Graph& g, const std::string& format) {
+  if (format == "dot") return print_ir_dot(g);
+  if (format == "json") return print_ir_json(g);
+  return print_ir_text(g);
+}
+
+// "fold changed 2x, cse changed 0x, dce changed 1x (-59 nodes)": per pass, summed over
+// the pipeline's rounds.
+std::string pass_summary(const std::vector<PassStat>& stats) {
+  struct Sum {
+    int changed = 0;
+    long long delta = 0;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Sum> sums;
+  for (auto& s : stats) {
+    if (!sums.count(s.name)) order.push_back(s.name);
+    sums[s.name].changed += s.changed;
+    sums[s.name].delta += static_cast<long long>(s.nodes_after) - static_cast<long long>(s.nodes_before);
+  }
+  std::string out;
+  for (auto& n : order) {
+    out += fmt::format("{}{} changed {}x", out.empty() ? "" : ", ", n, sums[n].changed);
+    if (sums[n].delta != 0) out += fmt::format(" ({:+d} nodes)", sums[n].delta);
+  }
+  return out;
+}
+}  // namespace
+
+int run_dump(const Args& a) {
+  std::string stage = a.get("stage").value_or("ir"), format = a.get("format").value_or("text");
+  if (stage == "fused" || stage == "llvm" || stage == "asm")
+    throw UsageError(fmt::format("stage '{}' is not available yet (available: ast, ir, grad, opt)", stage));
+  if (stage != "ast" && stage != "ir" && stage != "grad" && stage != "opt")
+    throw UsageError(fmt::format("unknown stage '{}' (expected ast, ir, grad or opt)", stage));
+  if (format != "text" && format != "dot" && format != "json")
+    throw UsageError(fmt::format("unknown format '{}' (expected text, dot or json)", format));
+  if (stage == "ast" && format != "text")
+    throw UsageError(fmt::format("stage 'ast' is printed as text only, not as {}", format));
+
+  auto file = read_input(a);
+  LowerOptions opts = lower_options(a);
+  bool color = use_color(a);
+  Diagnostics diags(file.get());
+
+  if (stage == "ast") {
+    auto parsed = parse_model(*file, diags);
+    print_diagnostics(diags, color);
+    if (!parsed || diags.has_errors()) return kCompileError;
+    fmt::print("{}", print_ast(*parsed, *file));
+    return kOk;
+  }
+
+  auto graph = compile_source(*file, diags, opts);
+  if (!graph || diags.has_errors()) {
+    print_diagnostics(diags, color);
+    return kCompileError;
+  }
+  std::string header;
+  if (stage == "grad" || stage == "opt") {
+    size_t ir_nodes = graph->size();
+    // Both return "changed" (false when there is nothing to do, e.g. no train block);
+    // failures are the errors they report.
+    differentiate(*graph, diags);
+    if (!diags.has_errors()) add_optimizer(*graph, diags);
+    if (diags.has_errors()) {
+      print_diagnostics(diags, color);
+      return kCompileError;
+    }
+    size_t grad_nodes = graph->size();
+    header = fmt::format("stage grad: {} nodes (ir: {})", grad_nodes, ir_nodes);
+    if (stage == "opt") {
+      std::vector<PassStat> stats;
+      Pipeline pipeline = make_simplify_pipeline();
+      if (!pipeline.run(*graph, diags, &stats) || diags.has_errors()) {
+        print_diagnostics(diags, color);
+        return kCompileError;
+      }
+      header = fmt::format("stage opt: {} nodes (grad: {})", graph->size(), grad_nodes);
+      if (format == "text" && !stats.empty()) header += "\n# passes: " + pass_summary(stats);
+    }
+  }
+  print_diagnostics(diags, color);  // warnings, if any
+  if (!header.empty() && format == "text") fmt::print("# {}\n", header);
+  if (!header.empty() && format == "dot") fmt::print("// {}\n", header);
+  fmt::print("{}", print_graph(*graph, format));
+  return kOk;
+}
+
+}  // namespace kiln::cli

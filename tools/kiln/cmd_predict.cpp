@@ -1,0 +1,97 @@
+// `kiln predict FILE --params P --data D [--output out.csv]` (the outputs as CSV, and the
+// metrics when the data has labels) and `kiln eval FILE --params P --data D` (loss, metrics).
+#include "runtime/csv.hpp"
+#include "runtime/predict.hpp"
+#include "tools/kiln/cmd_train.hpp"
+#include <fmt/format.h>
+
+namespace kiln::cli {
+
+const char* const kPredictUsage =
+    "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv] [--engine jit|interp]\n"
+    "\n"
+    "Runs the model's forward pass with the params of a checkpoint (saved by 'kiln train\n"
+    "--save') on every row of D and writes every output as CSV with a header (an output of\n"
+    "width k > 1 as columns NAME_0..NAME_k-1), to out.csv or stdout. When D holds the labels\n"
+    "too, the loss and metrics are printed (to stderr when the CSV goes to stdout).\n";
+
+const char* const kEvalUsage =
+    "usage: kiln eval FILE --params P.safetensors --data D [--engine jit|interp]\n"
+    "\n"
+    "Prints the loss and the metrics of the model with the params of a checkpoint over every\n"
+    "row of D (which must hold every input, labels included).\n";
+
+const std::vector<FlagSpec>& predict_flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"params", true, "the checkpoint (.safetensors) to take the params from", "P"},
+      {"data", true, "the data: data.csv, or name=file.npy per input (repeatable)", "D", true},
+      {"output", true, "write the outputs to this CSV file (default: stdout)", "F"},
+      {"threads", true, "threads for the jit engine (default: all cores)", "N"},
+      {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+  };
+  return flags;
+}
+
+const std::vector<FlagSpec>& eval_flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"params", true, "the checkpoint (.safetensors) to take the params from", "P"},
+      {"data", true, "the data with labels: data.csv, or name=file.npy per input (repeatable)", "D", true},
+      {"threads", true, "threads for the jit engine (default: all cores)", "N"},
+      {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+  };
+  return flags;
+}
+
+namespace {
+
+std::string figures(const PredictResult& r) {
+  std::string s = fmt::format("rows {}\n", r.rows);
+  if (r.loss) s += fmt::format("loss {:.6g}\n", *r.loss);
+  for (auto& [name, v] : r.metrics) s += fmt::format("{} {:.6g}\n", name, v);
+  return s;
+}
+
+int run(const Args& a, bool predict) {
+  PredictOptions o;
+  auto params = a.get("params");
+  if (!params) throw UsageError(fmt::format("'kiln {}' needs --params P.safetensors (saved by 'kiln train --save')", a.command));
+  o.params = *params;
+  o.data = data_args(a);
+  o.engine = engine_options(a);
+  o.want_outputs = predict;
+  o.require_labels = !predict;
+  auto file = read_input(a);
+  Diagnostics diags(file.get());
+  RunError err;
+  auto res = run_predict(*file, o, diags, err);
+  print_diagnostics(diags, use_color(a));
+  if (!res) {
+    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    return err.exit_code;
+  }
+  if (!predict) {
+    fmt::print("{}", figures(*res));
+    return kOk;
+  }
+  for (auto& s : res->skipped_outputs)
+    fmt::print(stderr, "kiln: warning: output '{}' has no row per sample (the batch dim first); not written\n", s);
+  auto out = a.get("output");
+  if (out) {
+    std::string e;
+    if (!write_csv(*out, res->columns, res->table, e)) {
+      fmt::print(stderr, "kiln: error: {}\n", e);
+      return kUsageError;
+    }
+  } else {
+    fmt::print("{}", format_csv(res->columns, res->table));
+  }
+  if (res->has_labels) fmt::print(out ? stdout : stderr, "{}", figures(*res));
+  return kOk;
+}
+
+}  // namespace
+
+int run_predict(const Args& a) { return run(a, true); }
+int run_eval(const Args& a) { return run(a, false); }
+
+}  // namespace kiln::cli

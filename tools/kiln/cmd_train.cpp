@@ -1,0 +1,106 @@
+// `kiln train FILE --data D [...]`: compiles the training step and runs the training loop
+// (runtime/trainer.hpp); progress on stderr, checkpoint with --save, log with --log.
+#include "tools/kiln/cmd_train.hpp"
+#include "runtime/trainer.hpp"
+#include <charconv>
+#include <cmath>
+#include <fmt/format.h>
+#include <thread>
+
+namespace kiln::cli {
+
+const char* const kTrainUsage =
+    "usage: kiln train FILE --data D [--epochs N] [--batch N] [--lr X] [--seed S] [--no-shuffle]\n"
+    "                  [--val-split F] [--load P.safetensors] [--save P.safetensors] [--log M.jsonl]\n"
+    "                  [--log-every N] [--threads N] [--engine jit|interp] [--quiet]\n"
+    "\n"
+    "Trains the model of FILE on the data: D is a CSV file with a header (columns map to the\n"
+    "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
+    "the train block. Progress goes to stderr (a live line on a terminal); --quiet prints only\n"
+    "errors. See docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run,\n"
+    "2 usage error or unusable data/checkpoint.\n";
+
+const std::vector<FlagSpec>& train_flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"data", true, "training data: data.csv, or name=file.npy per input (repeatable)", "D", true},
+      {"epochs", true, "number of epochs (default: the train block's)", "N"},
+      {"batch", true, "the batch size (overrides the 'batch' dim)", "N"},
+      {"lr", true, "the base learning rate (overrides the optimizer's lr)", "X"},
+      {"seed", true, "seed for initialisation and shuffling (default: the train block's)", "S"},
+      {"no-shuffle", false, "take batches in file order (default: shuffled per epoch)", ""},
+      {"val-split", true, "hold out the last fraction F of the rows for validation (0 <= F < 1)", "F"},
+      {"load", true, "start from the params (and optimizer state) of a checkpoint", "P"},
+      {"save", true, "save the params, optimizer state and normalisation to a checkpoint", "P"},
+      {"log", true, "write JSON lines of metrics to M.jsonl", "M"},
+      {"log-every", true, "with --log, a step line every N steps (default: epoch lines only)", "N"},
+      {"threads", true, "threads for the jit engine (default: all cores)", "N"},
+      {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+      {"quiet", false, "print nothing but errors", ""},
+  };
+  return flags;
+}
+
+double parse_double_flag(const std::string& flag, const std::string& value, double lo, double hi, bool hi_open) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  bool ok = ec == std::errc() && p == value.data() + value.size() && !value.empty() && std::isfinite(v) && v >= lo &&
+            (hi_open ? v < hi : v <= hi);
+  if (!ok)
+    throw UsageError(fmt::format("option '--{}' needs a number from {} to {}{}, not '{}'", flag, lo,
+                                 hi_open ? "below " : "", hi, value));
+  return v;
+}
+
+EngineOptions engine_options(const Args& a) {
+  EngineOptions o;
+  o.kind = a.get("engine").value_or(default_engine());
+  if (o.kind != "jit" && o.kind != "interp")
+    throw UsageError(fmt::format("option '--engine' needs jit or interp, not '{}'", o.kind));
+  if (auto t = a.get("threads")) o.threads = int(parse_int_flag("threads", *t, 1, 1024));
+  return o;
+}
+
+std::vector<std::string> data_args(const Args& a) {
+  auto it = a.lists.find("data");
+  if (it == a.lists.end() || it->second.empty())
+    throw UsageError(fmt::format("'kiln {}' needs --data (a CSV file, or name=file.npy per input)", a.command));
+  return it->second;
+}
+
+int run_train(const Args& a) {
+  TrainOptions o;
+  o.data = data_args(a);
+  if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
+  if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
+  if (auto v = a.get("lr")) {
+    o.lr = parse_double_flag("lr", *v, 0, 1e6);
+    if (*o.lr <= 0) throw UsageError(fmt::format("option '--lr' needs a positive number, not '{}'", *v));
+  }
+  if (auto v = a.get("seed")) o.seed = uint64_t(parse_int_flag("seed", *v, 0, (1LL << 62)));
+  o.shuffle = !a.has("no-shuffle");
+  if (auto v = a.get("val-split")) o.val_split = parse_double_flag("val-split", *v, 0, 1, true);
+  o.load = a.get("load").value_or("");
+  o.save = a.get("save").value_or("");
+  o.log = a.get("log").value_or("");
+  if (auto v = a.get("log-every")) {
+    o.log_every = parse_int_flag("log-every", *v, 1, 1LL << 40);
+    if (o.log.empty()) throw UsageError("option '--log-every' needs --log M.jsonl");
+  }
+  o.engine = engine_options(a);
+  o.progress = detect_progress_mode(stderr, a.has("quiet"));
+  o.progress_out = stderr;
+
+  auto file = read_input(a);
+  Diagnostics diags(file.get());
+  RunError err;
+  auto res = train_model(*file, o, diags, err);
+  // Warnings are shown unless --quiet; errors always.
+  if (!res || !a.has("quiet") || diags.has_errors()) print_diagnostics(diags, use_color(a));
+  if (!res) {
+    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    return err.exit_code;
+  }
+  return kOk;
+}
+
+}  // namespace kiln::cli

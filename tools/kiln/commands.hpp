@@ -1,0 +1,39 @@
+// What the driver's commands share: their entry points, help texts, reading the input
+// file once (refusing binary or empty files), and printing diagnostics.
+#pragma once
+#include "frontend/lower.hpp"
+#include "tools/kiln/args.hpp"
+#include <memory>
+
+namespace kiln::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `kiln --help`
+  const char* usage;    // full text for `kiln COMMAND --help`
+  const std::vector<FlagSpec>* flags;
+  int (*run)(const Args&);
+};
+const std::vector<Command>& commands();
+
+int run_check(const Args& a);
+int run_dump(const Args& a);
+extern const char* const kCheckUsage;
+extern const char* const kDumpUsage;
+const std::vector<FlagSpec>& check_flags();
+const std::vector<FlagSpec>& dump_flags();
+
+// Reads the one FILE argument ("-" = stdin) into memory. Throws UsageError when it is
+// missing, unreadable, a directory, empty, or not UTF-8 text (NUL bytes, invalid UTF-8).
+std::unique_ptr<SourceFile> read_input(const Args& a);
+
+// LowerOptions from the flags (--batch N).
+LowerOptions lower_options(const Args& a);
+
+// Whether diagnostics on stderr get ANSI colour: stderr is a terminal, no --no-color, no NO_COLOR.
+bool use_color(const Args& a);
+
+// Prints every diagnostic and, when there are any, a summary line ("1 error generated.").
+void print_diagnostics(const Diagnostics& d, bool color);
+
+}  // namespace kiln::cli

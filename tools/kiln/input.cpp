@@ -1,0 +1,107 @@
+// Reading the input file once, with one clear error for every way it can be unusable,
+// and the diagnostic output shared by the commands.
+#include "tools/kiln/commands.hpp"
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kiln::cli {
+
+namespace {
+// Offset of the first byte that breaks UTF-8 (overlong forms, surrogates and code points
+// past U+10FFFF included), or npos.
+size_t invalid_utf8_at(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) { ++i; continue; }
+    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || c == 0xC0 || c == 0xC1 || c > 0xF4 || i + len > n) return i;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
+std::string where(const std::string& text, size_t offset) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') { ++line; col = 1; }
+    else ++col;
+  }
+  return fmt::format("line {}, column {}", line, col);
+}
+}  // namespace
+
+std::unique_ptr<SourceFile> read_input(const Args& a) {
+  if (a.positional.empty()) throw UsageError(fmt::format("'kiln {}' needs a FILE (see 'kiln {} --help')", a.command, a.command));
+  if (a.positional.size() > 1)
+    throw UsageError(fmt::format("'kiln {}' takes one FILE, got {} ('{}' and '{}')", a.command, a.positional.size(),
+                                 a.positional[0], a.positional[1]));
+  const std::string& path = a.positional[0];
+  std::string text, shown = path == "-" ? "<stdin>" : path;
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("'{}' is a directory, not a .model file", path));
+    if (!S_ISREG(st.st_mode)) throw UsageError(fmt::format("'{}' is not a regular file", path));
+    if (st.st_size > (64 << 20)) throw UsageError(fmt::format("'{}' is too large for a .model file ({} bytes)", path, st.st_size));
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+  }
+  if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
+    throw UsageError(fmt::format("'{}' is empty: a .model file needs at least one declaration", shown));
+  if (size_t nul = text.find('\0'); nul != std::string::npos)
+    throw UsageError(fmt::format("'{}' is a binary file, not .model text (NUL byte at {})", shown, where(text, nul)));
+  if (size_t bad = invalid_utf8_at(text); bad != std::string::npos)
+    throw UsageError(fmt::format("'{}' is not UTF-8 text (invalid byte 0x{:02x} at {})", shown,
+                                 static_cast<unsigned char>(text[bad]), where(text, bad)));
+  return std::make_unique<SourceFile>(shown, std::move(text));
+}
+
+LowerOptions lower_options(const Args& a) {
+  LowerOptions o;
+  if (auto b = a.get("batch")) o.batch = parse_int_flag("batch", *b, 1, 1 << 20);
+  return o;
+}
+
+bool use_color(const Args& a) {
+  if (a.no_color) return false;
+  if (const char* nc = std::getenv("NO_COLOR"); nc && *nc) return false;
+  return ::isatty(STDERR_FILENO) == 1;
+}
+
+void print_diagnostics(const Diagnostics& d, bool color) {
+  d.print(stderr, color);
+  size_t errors = d.error_count(), warnings = 0;
+  for (auto& x : d.all()) warnings += x.severity == Severity::warning;
+  if (errors + warnings == 0) return;
+  auto plural = [](size_t n, const char* w) { return fmt::format("{} {}{}", n, w, n == 1 ? "" : "s"); };
+  std::string line = warnings && errors ? plural(warnings, "warning") + " and " + plural(errors, "error")
+                     : errors            ? plural(errors, "error")
+                                         : plural(warnings, "warning");
+  fmt::print(stderr, "{} generated.\n", line);
+}
+
+}  // namespace kiln::cli
