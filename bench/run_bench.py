@@ -156,6 +156,7 @@ def main():
         if not os.path.exists(os.path.join(data, m, "x.npy")):
             gen_data.write(SPECS[m], data, STEPS[m] * SPECS[m].batch, 0)
 
+    load_before = os.getloadavg()
     results = {m: {} for m in models}
     tt, err = torch_times(a.python, data, models, a.threads, a.repeats)
     if err:
@@ -189,8 +190,12 @@ def main():
             results[m]["kiln_s"] = s
             results[m]["kiln_s_runs"] = extra
     info = machine_info()
-    print("machine: %s, %s CPUs; %d threads; kiln engine %s" % (info.get("Model name", "?"), info.get("CPU(s)", "?"),
-                                                             a.threads, a.engine))
+    info["loadavg_before"] = list(load_before)
+    info["loadavg_after"] = list(os.getloadavg())
+    print("machine: %s, %s CPUs (%s); %d threads; kiln engine %s; 1-min load average %.2f before, %.2f after "
+          "(other processes skew the timings)" % (
+              info.get("Model name", "?"), info.get("CPU(s)", "?"), info.get("Flags", ""), a.threads, a.engine,
+              load_before[0], info["loadavg_after"][0]))
     print(table(results, a.engine))
     if a.json:
         with open(a.json, "w") as f:
