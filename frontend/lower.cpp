@@ -1,5 +1,20 @@
 // Semantic lowering, declarations: the model name, dims, types, inputs, params, consts and
 // their initialisers, fns, bindings and outputs; the entry points lower_model/compile_source.
+//
+// Rules the language document leaves open, as implemented here:
+//  - One namespace for dims, inputs, params, consts, fns, bindings, outputs and metrics; each
+//    name is defined once. Builtin function names and true/false cannot be defined
+//    (`redefined`); initialiser names (zeros, ...) can, and then shadow nothing in inits.
+//  - dims are collected first (usable anywhere); every other name must be defined before
+//    its use ("use of 'h' before its definition"), except in the train block, which is
+//    lowered after all other statements. fn bodies see the names defined before the fn,
+//    plus their parameters (which may shadow globals); a fn cannot call itself.
+//  - Numbers and list literals stay untyped constants until they meet an operand, whose
+//    element type they take (f32 otherwise); arithmetic on two scalar constants folds.
+//    dims are constants in expressions too (`x / batch`).
+//  - Defaults: argmax needs an axis; softmax/log_softmax axis -1; concat axis 0; reductions
+//    over all axes; reshape accepts one -1. Without an optimizer setting the TrainConfig
+//    defaults hold (sgd, lr 0.01); without epochs/seed: 10 and 42 (TrainConfig).
 #include "frontend/lower_impl.hpp"
 #include <cmath>
 #include <filesystem>
@@ -88,9 +103,9 @@ bool Lowerer::check_reserved(const ast::Identifier& id) {
     return false;
   }
   if (is_builtin_function(id.name)) {
-      diags.error("redefined", range(id),
-                  fmt::format("'{}' is the name of a builtin function and cannot be redefined; choose another name",
-                              id.name));
+    diags.error("redefined", range(id),
+                fmt::format("'{}' is the name of a builtin function and cannot be redefined; choose another name",
+                            id.name));
     return false;
   }
   return true;
@@ -257,6 +272,11 @@ const InitRow* find_init(std::string_view name) {
     if (r.name == name) return &r;
   return nullptr;
 }
+}  // namespace
+
+bool is_initialiser(std::string_view name) { return find_init(name) != nullptr; }
+
+namespace {
 std::string init_usage(const InitRow& r) {
   return r.params.empty() ? std::string(r.name) : fmt::format("{}({})", r.name, fmt::join(r.params, ", "));
 }
@@ -400,6 +420,10 @@ bool Lowerer::check_names(const ast::Operand& o, const ast::FnDecl& fn, const st
       diags.error("call", range(c->callee), fmt::format("'{}' is a parameter of '{}', not a function", name,
                                                          fn.name.name));
       ok = false;
+    } else if (name == fn.name.name) {
+      diags.error("call", range(c->callee),
+                  fmt::format("'{}' calls itself; a fn is expanded inline, so it cannot be recursive", name));
+      ok = false;
     } else if (!is_builtin_function(name)) {
       const Entry* e = lookup_global(name);
       if (!e || e->kind != EntryKind::fn) {
@@ -444,7 +468,7 @@ void Lowerer::fn(const ast::FnDecl& d) {
     params.push_back(p.name);
   }
   // Name-check the body once, here: calls then expand it without repeating these errors.
-  // Unused identifier lookups during the check create no nodes (identifiers only read).
+  // The check only looks names up; it creates no nodes.
   ok = check_names(d.body, d, params) && ok;
   Entry e;
   e.kind = EntryKind::fn;

@@ -190,6 +190,11 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       else diags.error("call", range(c.callee), fmt::format("'{}' is a value, not a function", name));
       return std::nullopt;
     }
+    if (is_initialiser(name)) {
+      diags.error("undefined", range(c.callee),
+                  fmt::format("'{}' is an initialiser; it can only follow '=' in a param or const declaration", name));
+      return std::nullopt;
+    }
     auto later = declared_later.find(name);
     if (later != declared_later.end()) {
       auto& d = diags.error("undefined", range(c.callee), fmt::format("use of '{}' before its definition", name));
@@ -284,6 +289,13 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
         dims.reset();
       }
       if (!dims) { ok = false; break; }
+      double product = 1;
+      for (int64_t d : *dims) product *= static_cast<double>(std::max<int64_t>(d, 1));
+      if (product > double(int64_t(1) << 40)) {
+        diags.error("shape", range(*a[1]), "the reshape target has too many elements");
+        ok = false;
+        break;
+      }
       // One dimension may be -1: it is inferred from the element count, as in NumPy.
       int inferred = -1;
       int64_t known = 1;
@@ -326,6 +338,10 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
     case Sig::one_hot: {
       tensors({0});
       auto n = const_int(*a[1], what(1), "call");
+      if (n && *n > (int64_t(1) << 31) - 1) {
+        diags.error("call", range(*a[1]), fmt::format("one_hot's number of classes {} is too large", *n));
+        n.reset();
+      }
       if (n && *n <= 0) {
         diags.error("call", range(*a[1]), fmt::format("one_hot needs a positive number of classes, got {}", *n));
         n.reset();

@@ -8,7 +8,7 @@
 namespace kiln::lower {
 
 namespace {
-constexpr size_t kMaxNodes = 2'000'000;
+constexpr size_t kMaxNodes = 500000;
 constexpr int kMaxDepth = 400;
 
 struct BinOp {
@@ -44,13 +44,25 @@ std::optional<double> fold(Op op, double a, double b) {
   }
 }
 
-// Shape/type rule messages about element types are `type` errors; the rest are `shape`.
-std::string classify(const std::string& err, Op op, const std::vector<ValueType>& in) {
-  if (err.find("floating-point") != std::string::npos || err.find("element type") != std::string::npos ||
-      err.find("takes i32") != std::string::npos)
-    return "type";
-  if (op == Op::softmax_cross_entropy && in.size() == 2 && is_float(in[1].dtype) && in[1].dtype != in[0].dtype)
-    return "type";
+// A rule's error is a `type` error when changing only element types would satisfy the
+// rule, or when the message is about element types alone; otherwise a `shape` error.
+std::string classify(const std::string& err, Op op, const std::vector<ValueType>& in, const Attrs& attrs) {
+  const OpRow& row = op_row(op);
+  for (int variant = 0; variant < 3; ++variant) {
+    std::vector<ValueType> t = in;
+    for (auto& v : t) {
+      if (variant == 0) v.dtype = DType::f32;
+      else if (variant == 1 && v.dtype != DType::i32) v.dtype = DType::f32;
+      else if (variant == 2) v.dtype = DType::i32;
+    }
+    ValueType out;
+    std::string e;
+    if (row.infer(t, attrs, out, e)) return "type";
+  }
+  if (err.find("floating-point") != std::string::npos || err.find("takes i32") != std::string::npos) return "type";
+  bool mixed = false;
+  for (auto& v : in) mixed = mixed || v.dtype != in[0].dtype;
+  if (mixed && err.find("element type") != std::string::npos) return "type";
   return "shape";
 }
 }  // namespace
@@ -116,6 +128,11 @@ std::optional<Value> Lowerer::identifier(const ast::Identifier& id) {
   }
   if (is_builtin_function(name)) {
     diags.error("call", loc, fmt::format("'{}' is a builtin function; call it as {}(...)", name, name));
+    return std::nullopt;
+  }
+  if (is_initialiser(name)) {
+    diags.error("undefined", loc,
+                fmt::format("'{}' is an initialiser; it can only follow '=' in a param or const declaration", name));
     return std::nullopt;
   }
   auto later = declared_later.find(name);
@@ -295,11 +312,12 @@ std::optional<Value> Lowerer::apply(Op op, std::vector<Value> args, Attrs attrs,
     ids.push_back(materialize(a, dt == DType::i32 && !integral ? DType::f32 : dt));
   }
   std::string err;
+  Attrs kept = attrs;
   auto id = g.add(op, ids, std::move(attrs), loc, err);
   if (!id) {
     std::vector<ValueType> types;
     for (NodeId i : ids) types.push_back(g[i].type());
-    auto& d = diags.error(classify(err, op, types), loc, err);
+    auto& d = diags.error(classify(err, op, types, kept), loc, err);
     for (size_t i = 0; i < args.size(); ++i) {
       std::string label = i < labels.size() ? labels[i] : fmt::format("operand {}", i + 1);
       d.notes.push_back({fmt::format("{} has type {}", label, type_str(types[i].dtype, types[i].shape)), args[i].loc});

@@ -68,6 +68,8 @@ std::optional<std::string> suggest(std::string_view name, const std::vector<std:
 // Builtin functions (ops callable by name); they cannot be redefined.
 bool is_builtin_function(std::string_view name);
 const std::vector<std::string>& builtin_function_names();
+// Initialiser names (zeros, he_normal, ...): only meaningful after `=` in a param/const.
+bool is_initialiser(std::string_view name);
 
 struct Lowerer {
   Lowerer(const Parsed& parsed, const SourceFile& file, Diagnostics& diags, const LowerOptions& opts);

@@ -1,20 +1,16 @@
-// Choosing an engine for --engine: the reference interpreter always; the JIT once the
-// backend registers it here.
+// Choosing an engine for --engine: the LLVM JIT or the reference interpreter.
 #include "runtime/engine.hpp"
 #include <fmt/format.h>
 
 namespace kiln {
 
-std::vector<std::string> available_engines() { return {"interp"}; }
+std::vector<std::string> available_engines() { return {"jit", "interp"}; }
 
-std::string default_engine() { return "interp"; }
+std::string default_engine() { return "jit"; }
 
 std::unique_ptr<Engine> make_engine(Graph g, const EngineOptions& opts, std::string& err) {
   if (opts.kind == "interp") return make_interp_engine(std::move(g), opts);
-  if (opts.kind == "jit") {
-    err = "the jit engine is not available in this build yet (use --engine interp)";
-    return nullptr;
-  }
+  if (opts.kind == "jit") return make_jit_engine(std::move(g), opts, err);
   err = fmt::format("unknown engine '{}' (expected jit or interp)", opts.kind);
   return nullptr;
 }

@@ -65,6 +65,10 @@ class Engine {
 // The reference interpreter as an engine (runtime/engine_interp.cpp).
 std::unique_ptr<Engine> make_interp_engine(Graph g, const EngineOptions& opts);
 
+// The LLVM JIT (backend/codegen.hpp) as an engine (runtime/engine_jit.cpp); nullptr with
+// a message when the graph cannot be compiled.
+std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std::string& err);
+
 // Engine kinds that can be built in this binary ("interp", and "jit" once the backend
 // provides it), and the default for --engine.
 std::vector<std::string> available_engines();

@@ -63,6 +63,10 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (o.seed) g.train.seed = *o.seed;
   if (o.lr) g.train.optimizer.lr = *o.lr;
 
+  Graph tg = g;
+  if (!make_training_graph(tg, diags)) return fail(1, "");
+  if (o.on_compiled) o.on_compiled(diags);
+
   std::string e;
   auto inputs = input_specs(g, e);
   if (!inputs) return fail(1, e);
@@ -84,8 +88,6 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   ValueMap values;
   std::optional<SafetensorsFile> loaded;
   TrainResult res;
-  Graph tg = g;
-  if (!make_training_graph(tg, diags)) return fail(1, "");
   values = initial_values(tg, g.train.seed);
   if (!o.load.empty()) {
     loaded = read_checkpoint(o.load, tg, e);

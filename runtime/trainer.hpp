@@ -7,6 +7,7 @@
 #include "runtime/metrics_log.hpp"
 #include "runtime/progress.hpp"
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct TrainOptions {
   EngineOptions engine;
   ProgressMode progress = ProgressMode::quiet;
   std::FILE* progress_out = stderr;
+  // Called once the model compiled, before any data is read (the driver prints the
+  // diagnostics, warnings included, here rather than after the run).
+  std::function<void(const Diagnostics&)> on_compiled;
 };
 
 struct TrainResult {

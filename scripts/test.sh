@@ -18,7 +18,9 @@ ninja -C build-fuzz parser_fuzz ${KILN_JOBS:+-j "$KILN_JOBS"}
 
 corpus=build-fuzz/corpus
 mkdir -p "$corpus" build-fuzz/artifacts
-cp examples/*.model examples/broken/*.model tests/golden/lang/*.model tests/golden/errors/*.model "$corpus"/
+for f in examples/*.model examples/*/*.model tests/golden/*/*.model; do
+  cp "$f" "$corpus/${f//\//_}"   # unique names: examples_iris.model, ...
+done
 echo "test: fuzzing the parser for ${FUZZ_TIME}s"
 # A crash, leak or timeout makes the fuzzer exit non-zero and fails this script.
 status=0

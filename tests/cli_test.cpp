@@ -219,3 +219,26 @@ TEST_CASE("grad and opt dumps report node counts; opt is smaller", "[cli]") {
     CHECK(ir.out.rfind("# stage", 0) != 0);  // the ir stage prints the canonical text alone
   }
 }
+
+TEST_CASE("colour only on a terminal, and never with --no-color or NO_COLOR", "[cli]") {
+  if (!have_tool("script")) {
+    WARN("util-linux 'script' is not installed: skipping the terminal colour test");
+    return;
+  }
+  // `script` runs kiln on a pseudo-terminal, so its stderr is a terminal.
+  auto on_tty = [](const std::string& env, const std::string& flags) {
+    std::string cmd = env + sh_quote(KILN_BINARY) + " check " + flags + " tests/golden/errors/undefined.model";
+    return run_shell("script -qec " + sh_quote(cmd) + " /dev/null");
+  };
+  RunResult colour = on_tty("", "");
+  CHECK(colour.exit_code == 1);
+  CHECK(colour.out.find("\033[") != std::string::npos);
+  CHECK(colour.out.find("undefined.model:4:17") != std::string::npos);
+  RunResult plain = on_tty("", "--no-color");
+  CHECK(plain.exit_code == 1);
+  CHECK(plain.out.find("undefined.model:4:17") != std::string::npos);
+  CHECK(plain.out.find("\033[") == std::string::npos);
+  RunResult env = on_tty("NO_COLOR=1 ", "");
+  CHECK(env.out.find("undefined.model:4:17") != std::string::npos);
+  CHECK(env.out.find("\033[") == std::string::npos);
+}

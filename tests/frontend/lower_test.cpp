@@ -423,6 +423,28 @@ TEST_CASE("lowering reports type errors", "[lower]") {
   }
 }
 
+TEST_CASE("lowering classifies rule errors as type or shape", "[lower]") {
+  auto id_of = [](ast::Operand o) {
+    Prog p;
+    p.input("a", type("f32", {"batch", "3"})).input("b", type("f32", {"batch", "4"}))
+        .input("c", type("f64", {"batch", "3"})).input("labels", type("i32", {"batch"}))
+        .input("wrong", type("i32", {"batch", "1"})).let("r", std::move(o));
+    auto r = lower(p);
+    INFO(r.diags.render_all());
+    REQUIRE(r.diags.error_count() == 1);
+    return r.diags.all()[0].id;
+  };
+  CHECK(id_of(call("concat", {arg(list({name("a"), name("b")}))})) == "shape");
+  CHECK(id_of(call("concat", {arg(list({name("a"), name("c")})), kw("axis", num("1"))})) == "type");
+  CHECK(id_of(call("one_hot", {arg(name("a")), arg(num("3"))})) == "type");
+  CHECK(id_of(call("softmax_cross_entropy", {arg(name("a")), arg(name("wrong"))})) == "shape");
+  CHECK(id_of(call("softmax_cross_entropy", {arg(name("a")), arg(name("c"))})) == "type");
+  CHECK(id_of(call("exp", {arg(name("labels"))})) == "type");
+  CHECK(id_of(bin(name("a"), "<", name("labels"))) == "type");
+  CHECK(id_of(bin(name("a"), "<", name("b"))) == "shape");
+  CHECK(id_of(call("sum", {arg(name("a")), kw("axis", num("2"))})) == "shape");
+}
+
 TEST_CASE("lowering reports shape errors with operand notes", "[lower]") {
   {
     Prog p;
@@ -575,4 +597,69 @@ TEST_CASE("lowering reports train block errors", "[lower]") {
   CHECK(d.message == "the train block needs 'minimize LOSS', naming a scalar loss");
   d = train_error([](Prog& p) { p.minimize(name("loss")).metric("m", name("h")); });
   CHECK(d.id == "shape");
+}
+
+TEST_CASE("lowering never crashes on odd ASTs", "[lower]") {
+  auto errors = [](const Prog& p) {
+    auto r = lower(p);
+    INFO(r.diags.render_all());
+    CHECK_FALSE(r.g);
+    return r.diags.all();
+  };
+  {
+    Prog p;
+    p.input("", type("f32", {""})).let("a", num("abc")).let("b", num("")).let("c", num("1e999"));
+    auto ds = errors(p);
+    CHECK(ds.size() == 4);  // the undefined dim and the three bad numbers
+  }
+  {
+    Prog p;
+    p.input("x", type("f32", {"3"})).let("a", ex(name("x"), {{"%", name("x")}}))
+        .let("b", call("concat", {arg(name("x"))}))
+        .let("c", call("reshape", {arg(name("x")), arg(num("3"))}))
+        .let("d", call("sum", {arg(name("x")), kw("axis", name("x"))}))
+        .let("e", call("sum", {arg(name("x")), kw("keepdims", num("2"))}))
+        .let("f", call("softmax", {arg(name("x")), kw("axis", num("0.5"))}))
+        .let("g", call("one_hot", {arg(name("x")), arg(num("0"))}))
+        .let("h", call("relu", {kw("x", name("x")), arg(name("x"))}))
+        .let("i", call("sum", {arg(name("x")), kw("axis", num("1")), kw("axis", num("0"))}))
+        .let("j", list({name("x")}))
+        .let("batch", name("x"))
+        .let("k", call("reshape", {arg(name("x")), arg(list({num("1000000000000"), num("1000000000000")}))}))
+        .let("l", call("one_hot", {arg(name("x")), arg(num("1e12"))}));
+    auto ds = errors(p);
+    REQUIRE(ds.size() == 13);
+    CHECK(ds[0].id == "syntax");
+    CHECK(ds[2].message == "reshape takes the new shape as a list: reshape(x, [a, b])");
+    CHECK(ds[3].message == "sum's axis must be a constant number");
+    CHECK(ds[4].message == "sum's keepdims must be true or false");
+    CHECK(ds[5].message == "softmax's axis must be an integer, got 0.5");
+    CHECK(ds[6].message == "one_hot needs a positive number of classes, got 0");
+    CHECK(ds[7].message == "positional argument after a keyword argument in the call to 'relu'");
+    CHECK(ds[8].message == "argument 'axis' of 'sum' is given twice");
+    CHECK(ds[10].message == "'batch' is a predeclared dim (32); declare it with `dim batch = N` to change it");
+    CHECK(ds[11].message == "the reshape target has too many elements");
+    CHECK(ds[12].message == "one_hot's number of classes 1000000000000 is too large");
+  }
+  {  // exponential fn expansion stops at the node budget with one error
+    Prog p;
+    p.input("x", type("f32", {"2"})).fn("f0", {"v"}, ex(name("v"), {{"+", name("v")}}));
+    for (int i = 1; i < 24; ++i) {
+      std::string prev = "f" + std::to_string(i - 1);
+      p.fn("f" + std::to_string(i), {"v"}, ex(call(prev, {arg(call(prev, {arg(name("v"))}))})));
+    }
+    p.let("y", call("f23", {arg(name("x"))}));
+    auto ds = errors(p);
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].id == "call");
+  }
+  {  // deep nesting stops at the depth limit
+    ast::Operand o = name("x");
+    for (int i = 0; i < 1000; ++i) o = call("exp", {arg(std::move(o))});
+    Prog p;
+    p.input("x", type("f32", {"2"})).let("y", std::move(o));
+    auto ds = errors(p);
+    REQUIRE(ds.size() == 1);
+    CHECK(ds[0].message.find("nested more than") != std::string::npos);
+  }
 }

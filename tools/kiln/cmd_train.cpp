@@ -73,8 +73,11 @@ int run_train(const Args& a) {
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
   if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
   if (auto v = a.get("lr")) {
-    o.lr = parse_double_flag("lr", *v, 0, 1e6);
-    if (*o.lr <= 0) throw UsageError(fmt::format("option '--lr' needs a positive number, not '{}'", *v));
+    double lr = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), lr);
+    if (ec != std::errc() || p != v->data() + v->size() || v->empty() || !std::isfinite(lr) || lr <= 0)
+      throw UsageError(fmt::format("option '--lr' needs a positive number, not '{}'", *v));
+    o.lr = lr;
   }
   if (auto v = a.get("seed")) o.seed = uint64_t(parse_int_flag("seed", *v, 0, (1LL << 62)));
   o.shuffle = !a.has("no-shuffle");
@@ -93,9 +96,14 @@ int run_train(const Args& a) {
   auto file = read_input(a);
   Diagnostics diags(file.get());
   RunError err;
+  // Warnings are shown unless --quiet, as soon as the model compiled; errors always.
+  bool printed = false, quiet = a.has("quiet");
+  o.on_compiled = [&](const Diagnostics& d) {
+    if (!quiet) print_diagnostics(d, use_color(a));
+    printed = true;
+  };
   auto res = train_model(*file, o, diags, err);
-  // Warnings are shown unless --quiet; errors always.
-  if (!res || !a.has("quiet") || diags.has_errors()) print_diagnostics(diags, use_color(a));
+  if (!printed || (quiet && diags.has_errors())) print_diagnostics(diags, use_color(a));
   if (!res) {
     if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
     return err.exit_code;

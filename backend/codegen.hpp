@@ -1,0 +1,99 @@
+// compile_graph: a whole IR graph to native code through LLVM. A CompiledGraph has three
+// entry points over one buffer table (see docs/backend.md for the ABI):
+//   step     every root (loss, outputs, metrics, grads), then each g.updates value is
+//            written into its target's buffer (all values are read before any write);
+//   forward  only what the loss, outputs and metrics need;
+//   predict  only what the outputs need (no labels required).
+#pragma once
+#include "backend/jit.hpp"
+#include "ir/graph.hpp"
+#include "ir/interpreter.hpp"
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::backend {
+
+enum class BufferKind : uint8_t { input, param, const_, state, loss, output, metric, grad };
+std::string_view buffer_kind_name(BufferKind k);
+
+// One caller-provided buffer: a leaf's value or a root's result, dense row-major, of its
+// element type (f32 float, f64 double, i32 int32_t).
+struct BufferSpec {
+  BufferKind kind;
+  std::string name;  // the leaf's, output's or metric's name; "loss"; a grad: its param's name
+  NodeId node;       // the leaf; for roots, the node computed into it
+  DType dtype;
+  Shape shape;
+  int64_t bytes() const;
+};
+
+// Every entry point: buffers[i] is the storage of buffers()[i], and
+// buffers[buffers().size()] the arena (arena_bytes(), 64-byte aligned, no contents kept
+// between calls). Entries may be given nullptr for buffers they do not touch (forward:
+// grads; predict: grads, loss, metrics and inputs that only they read).
+using EntryFn = void (*)(void* const* buffers);
+enum class Entry : uint8_t { step, forward, predict };
+
+struct CompileOptions {
+  bool keep_ir = false;  // keep the optimised LLVM IR text in CompiledGraph::llvm_ir
+};
+
+class CompiledGraph {
+ public:
+  const std::vector<BufferSpec>& buffers() const { return buffers_; }
+  int64_t arena_bytes() const { return arena_bytes_; }
+  EntryFn entry(Entry e) const { return entries_[static_cast<int>(e)]; }
+  // Index of the buffer of that kind and name; -1 when there is none.
+  int find(BufferKind k, std::string_view name) const;
+  double compile_seconds() const { return compile_seconds_; }
+  // The parts of compile_seconds: IR generation, the O3 pipeline, machine code.
+  double ir_seconds() const { return phase_[0]; }
+  double opt_seconds() const { return phase_[1]; }
+  double codegen_seconds() const { return phase_[2]; }
+  const std::string& llvm_ir() const { return llvm_ir_; }
+
+ private:
+  friend std::unique_ptr<CompiledGraph> compile_graph(const Graph&, const CompileOptions&, std::string&);
+  std::vector<BufferSpec> buffers_;
+  int64_t arena_bytes_ = 0;
+  EntryFn entries_[3] = {};
+  double compile_seconds_ = 0;
+  double phase_[3] = {};
+  std::string llvm_ir_;
+  std::unique_ptr<JitCode> code_;
+};
+
+// Compiles the graph for the host CPU; nullptr with a message in err when it cannot
+// (an op without a generator, a leaf missing from the graph's declarations, LLVM errors).
+std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err);
+
+// `kiln dump --stage=llvm` (optimised LLVM IR) and `--stage=asm` (host assembly).
+bool dump_llvm_ir(const Graph& g, std::string& out, std::string& err);
+bool dump_assembly(const Graph& g, std::string& out, std::string& err);
+
+// Host memory for every buffer and the arena, with conversions from and to the
+// interpreter's tensors: the simplest way to run a CompiledGraph (tests, --engine=jit).
+class HostBuffers {
+ public:
+  explicit HostBuffers(const CompiledGraph& cg);
+  ~HostBuffers();
+  HostBuffers(const HostBuffers&) = delete;
+  HostBuffers& operator=(const HostBuffers&) = delete;
+  // Copies every input, param, const and state found in `leaves` (by name, checking the
+  // shape); false with a message if one is missing or mis-shaped (inputs may be missing
+  // when `inputs_optional`).
+  bool set_leaves(const ValueMap& leaves, std::string& err, bool inputs_optional = false);
+  // Copies params and states back into `leaves`.
+  void get_state(ValueMap& leaves) const;
+  void run(Entry e) const { cg_.entry(e)(ptrs_.data()); }
+  Tensor get(size_t i) const;
+  void set(size_t i, const Tensor& t);
+  void* data(size_t i) const { return ptrs_[i]; }
+
+ private:
+  const CompiledGraph& cg_;
+  std::vector<void*> ptrs_;  // buffers, then the arena
+};
+
+}  // namespace kiln::backend

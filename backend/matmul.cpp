@@ -1,0 +1,222 @@
+// Kernel generator of matmul: a register-blocked GEMM micro-kernel (MR rows x NV host
+// vectors of C held in registers across the k loop, broadcast-A times vector-B fused
+// multiply-adds), K blocked for cache, B packed per k block into contiguous zero-padded
+// column panels (when M is large enough to amortise it), masked vectors on ragged column
+// edges; matrix-vector products as vectorised dot products.
+#include "backend/ops.hpp"
+#include <llvm/IR/Intrinsics.h>
+
+namespace kiln::backend {
+
+using llvm::Value;
+
+namespace {
+
+constexpr int kNV = 2;          // host vectors of C per row of a micro-tile
+constexpr int64_t kKC = 256;    // k block: a KC x NR panel of B stays in L1 while the tiles sweep M
+constexpr int64_t kPackM = 16;  // pack B when M has at least this many rows
+
+struct Gemm {
+  Builder& b;
+  llvm::Type* t;
+  llvm::FixedVectorType* vt;
+  int W;   // lanes
+  int MR;  // rows of C per micro-tile
+  int64_t M, K, N;
+  Value *A, *B, *C;
+  bool ta, tb;  // A is stored as A^T [K, M]; B as B^T [N, K]
+  Value* Bp;  // packed panels of the current k block (scratch), or nullptr: read B in place
+  int64_t NR() const { return int64_t(kNV) * W; }
+  llvm::Align elem_align() const { return llvm::Align(t->getPrimitiveSizeInBits() / 8); }
+};
+
+llvm::Constant* lane_mask(Builder& b, int W, int lanes) {
+  std::vector<llvm::Constant*> bits;
+  for (int i = 0; i < W; ++i) bits.push_back(b.getInt1(i < lanes));
+  return llvm::ConstantVector::get(bits);
+}
+
+// C[i0 .. i0+mr, j0 .. j0 + nv*W] (+)= A[i0.., k0 .. k0+kc] @ B[k0 .., j0 ..]; the last
+// of the nv vectors holds `last` valid lanes (masked loads and stores when last < W).
+// B is read from `bbase` with `bstride` elements between k rows (packed: NR, aligned,
+// zero-padded, so never masked).
+void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv, int last, bool load_c, Value* bbase,
+           int64_t bstride) {
+  Builder& b = g.b;
+  llvm::Align al = g.elem_align();
+  llvm::Align bal = g.Bp ? llvm::Align(g.W * al.value()) : al;
+  Value* mask = last < g.W ? lane_mask(b, g.W, last) : nullptr;
+  Value* zero = llvm::ConstantAggregateZero::get(g.vt);
+  auto vload = [&](Value* p, bool masked, llvm::Align a) {
+    if (masked) return static_cast<Value*>(b.CreateMaskedLoad(g.vt, p, a, mask, zero));
+    return static_cast<Value*>(b.CreateAlignedLoad(g.vt, p, a));
+  };
+  auto cptr = [&](int r, int v) {
+    Value* row = b.CreateMul(b.CreateAdd(i0, i64(b, r)), i64(b, g.N));
+    return at(b, g.t, g.C, b.CreateAdd(row, b.CreateAdd(j0, i64(b, int64_t(v) * g.W))));
+  };
+  Values acc;
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < nv; ++v) acc.push_back(load_c ? vload(cptr(r, v), mask && v == nv - 1, al) : zero);
+  acc = emit_for(b, 0, kc, 1, acc, [&](Value* kk, const Values& a) {
+    Value* brow = b.CreateMul(kk, i64(b, bstride));
+    Values bv;
+    for (int v = 0; v < nv; ++v)
+      bv.push_back(vload(at(b, g.t, bbase, b.CreateAdd(brow, i64(b, int64_t(v) * g.W))), !g.Bp && mask && v == nv - 1, bal));
+    Value* k = b.CreateAdd(k0, kk);
+    Values out = a;
+    for (int r = 0; r < mr; ++r) {
+      Value* row = b.CreateAdd(i0, i64(b, r));
+      Value* ai = g.ta ? b.CreateAdd(b.CreateMul(k, i64(b, g.M)), row) : b.CreateAdd(b.CreateMul(row, i64(b, g.K)), k);
+      Value* as = b.CreateVectorSplat(g.W, b.CreateLoad(g.t, at(b, g.t, g.A, ai)));
+      for (int v = 0; v < nv; ++v)
+        out[r * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {g.vt}, {as, bv[v], a[r * nv + v]});
+    }
+    return out;
+  }, "k");
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < nv; ++v) {
+      Value* p = cptr(r, v);
+      if (v == nv - 1 && mask) b.CreateMaskedStore(acc[r * nv + v], p, al, mask);
+      else b.CreateAlignedStore(acc[r * nv + v], p, al);
+    }
+}
+
+// Packs B[k0 .. k0+kc, :] into panels of NR columns: panel p holds kc rows of NR
+// contiguous elements at Bp + p*kc*NR, the last panel zero-padded. B^T is read along its
+// rows (contiguous in k).
+void pack_b(Gemm& g, Value* k0, int64_t kc) {
+  Builder& b = g.b;
+  int64_t NR = g.NR(), nfull = g.N / NR, ntail = g.N % NR;
+  Value* zero = llvm::ConstantFP::get(g.t, 0);
+  if (g.tb) {
+    auto panel = [&](Value* p, int64_t cols) {  // cols valid columns of NR
+      emit_for(b, NR, [&](Value* jj) {
+        Value* j = b.CreateAdd(b.CreateMul(p, i64(b, NR)), jj);
+        Value* in = b.CreateICmpSLT(jj, i64(b, cols));
+        Value* src = b.CreateAdd(b.CreateMul(b.CreateSelect(in, j, i64(b, 0)), i64(b, g.K)), k0);
+        Value* dst = b.CreateAdd(b.CreateMul(p, i64(b, kc * NR)), jj);
+        emit_for(b, kc, [&](Value* kk) {
+          Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, kk)));
+          x = cols < NR ? b.CreateSelect(in, x, zero) : x;
+          b.CreateStore(x, at(b, g.t, g.Bp, b.CreateAdd(dst, b.CreateMul(kk, i64(b, NR)))));
+        }, "pk");
+      }, "pj");
+    };
+    emit_for(b, nfull, [&](Value* p) { panel(p, NR); }, "pp");
+    if (ntail) panel(i64(b, nfull), ntail);
+    return;
+  }
+  emit_for(b, kc, [&](Value* kk) {
+    Value* src = b.CreateMul(b.CreateAdd(k0, kk), i64(b, g.N));
+    Value* dst = b.CreateMul(kk, i64(b, NR));
+    emit_nest(b, {nfull, NR}, [&](const Values& pj) {
+      Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, linear_index(b, pj, {NR, 1}))));
+      b.CreateStore(x, at(b, g.t, g.Bp, b.CreateAdd(dst, linear_index(b, pj, {kc * NR, 1}))));
+    });
+    if (ntail) {
+      Value* tsrc = b.CreateAdd(src, i64(b, nfull * NR));
+      Value* tdst = b.CreateAdd(dst, i64(b, nfull * kc * NR));
+      emit_for(b, NR, [&](Value* j) {
+        Value* in = b.CreateICmpSLT(j, i64(b, ntail));
+        Value* safe = b.CreateSelect(in, j, i64(b, 0));
+        Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(tsrc, safe)));
+        b.CreateStore(b.CreateSelect(in, x, zero), at(b, g.t, g.Bp, b.CreateAdd(tdst, j)));
+      });
+    }
+  }, "pk");
+}
+
+// All micro-tiles of one k block: column panels outermost, so each B panel is reused by
+// every row tile while it is in L1.
+void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c) {
+  Builder& b = g.b;
+  if (g.Bp) pack_b(g, k0, kc);
+  int64_t NR = g.NR();
+  int64_t nfull = g.N / NR, ntail = g.N % NR, mfull = g.M / g.MR, mtail = g.M % g.MR;
+  auto rows = [&](Value* p, int nv, int last) {
+    Value* j0 = b.CreateMul(p, i64(b, NR));
+    Value* bbase = g.Bp ? at(b, g.t, g.Bp, b.CreateMul(p, i64(b, kc * NR)))
+                        : at(b, g.t, g.B, b.CreateAdd(b.CreateMul(k0, i64(b, g.N)), j0));
+    int64_t bstride = g.Bp ? NR : g.N;
+    emit_for(b, mfull, [&](Value* i) {
+      micro(g, b.CreateMul(i, i64(b, g.MR)), j0, k0, kc, g.MR, nv, last, load_c, bbase, bstride);
+    }, "mi");
+    if (mtail) micro(g, i64(b, mfull * g.MR), j0, k0, kc, int(mtail), nv, last, load_c, bbase, bstride);
+  };
+  emit_for(b, nfull, [&](Value* p) { rows(p, kNV, g.W); }, "nj");
+  if (ntail) {
+    int nv = int((ntail + g.W - 1) / g.W);
+    rows(i64(b, nfull), nv, int(ntail - int64_t(nv - 1) * g.W));
+  }
+}
+
+int lanes_for(llvm::Type* t, int lanes) { return t->isDoubleTy() ? std::max(2, lanes / 2) : lanes; }
+// B is packed when M is large enough to amortise it, and always when it is read as B^T.
+bool packs(int64_t M, int64_t N, bool tb) { return N > 1 && (M >= kPackM || tb); }
+
+void matmul_kernel(KernelCtx& k) {
+  const Shape &xs = k.in_shape(0), &ys = k.in_shape(1);
+  int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
+  // A [1, K] stored as A^T [K, 1] (and B [K, 1] as B^T [1, K]) has the same layout.
+  bool ta = k.transposed(0) && M > 1, tb = k.transposed(1) && N > 1;
+  Builder& b = k.b;
+  llvm::Type* t = k.out_type();
+  if (N == 1 && ta) {  // C = A^T-stored @ b: C[i] += At[k, i] b[k], contiguous in i
+    emit_for(b, M, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
+    emit_for(b, K, [&](Value* kk) {
+      Value* bk = k.load_in(1, kk);
+      emit_for(b, M, [&](Value* i) {
+        Value* p = b.CreateFMul(k.load_in(0, b.CreateAdd(b.CreateMul(kk, i64(b, M)), i)), bk);
+        Value* c = b.CreateLoad(t, at(b, t, k.out, i));
+        k.store_out(b.CreateFAdd(c, p), i);
+      });
+    });
+    return;
+  }
+  if (N == 1) {  // matrix-vector: C[i] = sum_k A[i, k] B[k], a vectorisable dot product per row
+    llvm::FastMathFlags fmf;
+    fmf.setAllowReassoc();
+    fmf.setAllowContract();
+    emit_for(b, M, [&](Value* i) {
+      Value* row = b.CreateMul(i, i64(b, K));
+      Value* s = emit_for(b, 0, K, 1, {llvm::ConstantFP::get(t, 0)}, [&](Value* kk, const Values& acc) {
+        llvm::IRBuilder<>::FastMathFlagGuard guard(b);
+        b.setFastMathFlags(fmf);
+        Value* p = b.CreateFMul(k.load_in(0, b.CreateAdd(row, kk)), k.load_in(1, kk));
+        return Values{b.CreateFAdd(acc[0], p)};
+      })[0];
+      k.store_out(s, i);
+    });
+    return;
+  }
+  int W = lanes_for(t, k.lanes);
+  // 8 x 2 tiles on AVX-512 (16 of its 32 vector registers hold C), 6 x 2 with 16 registers.
+  int mr = k.lanes >= 16 ? 8 : 6;
+  Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, M, K, N, k.in[0], k.in[1], k.out, ta, tb,
+         packs(M, N, tb) ? k.scratch : nullptr};
+  if (K <= kKC) {
+    k_block(g, i64(b, 0), K, false);
+    return;
+  }
+  emit_for(b, M * N, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
+  emit_for(b, K / kKC, [&](Value* kb) { k_block(g, b.CreateMul(kb, i64(b, kKC)), kKC, true); }, "kb");
+  if (K % kKC) k_block(g, i64(b, K / kKC * kKC), K % kKC, true);
+}
+
+// Packed B: one k block of panels, min(K, KC) x N rounded up to whole panels.
+int64_t matmul_scratch(const Graph& g, const Node& n) {
+  const Shape &xs = g[n.in[0]].shape, &ys = g[n.in[1]].shape;
+  int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
+  if (!packs(M, N, reads_through_transpose(g, n, 1))) return 0;
+  // The widest vectors any host gives (16 f32 lanes): panels sized for them fit all hosts.
+  int64_t NR = kNV * (n.dtype == DType::f64 ? 8 : 16);
+  int64_t es = n.dtype == DType::f64 ? 8 : 4;
+  return std::min(K, kKC) * ((N + NR - 1) / NR) * NR * es;
+}
+
+}  // namespace
+
+void matmul_gens(OpGen* t) { t[int(Op::matmul)] = OpGen{nullptr, matmul_kernel, matmul_scratch}; }
+
+}  // namespace kiln::backend

@@ -1,0 +1,89 @@
+// The backend's per-op generators, keyed by Op: an element generator for elementwise ops
+// (composable: a fusion pass can chain them inside one loop) or a kernel generator that
+// emits a whole loop nest for the node. Kept here, beside the op table, until the
+// table's `codegen` column takes them.
+#pragma once
+#include "backend/emit.hpp"
+#include "ir/graph.hpp"
+#include <span>
+#include <string_view>
+
+namespace kiln::backend {
+
+// Operands a kernel reads in place of another node: matmul reads a 2-D transpose operand
+// through it (the transpose's own operand, with rows and columns swapped), so the
+// transpose is only computed when something else needs it.
+inline bool reads_through_transpose(const Graph& g, const Node& n, size_t i) {
+  return n.op == Op::matmul && g[n.in[i]].op == Op::transpose && g[n.in[i]].shape.size() == 2;
+}
+// The node whose storage a kernel gets for operand i.
+inline NodeId effective_input(const Graph& g, const Node& n, size_t i) {
+  return reads_through_transpose(g, n, i) ? g[n.in[i]].in[0] : n.in[i];
+}
+
+// What an element generator sees: one scalar per operand (already loaded, in the
+// operand's own element type) and the node (for attributes and its result type).
+struct ElemCtx {
+  Builder& b;
+  llvm::Module& m;
+  const Node& n;
+  llvm::Type* ty;  // the node's element type (float or double; f32 for comparisons of i32)
+
+  llvm::Value* c(double v) const;                 // a constant of type ty
+  llvm::Value* intrinsic(llvm::Intrinsic::ID id, std::span<llvm::Value* const> args) const;
+  llvm::Value* libm(std::string_view name, llvm::Value* x) const;  // tanh -> tanhf for f32
+  llvm::Value* select_lt(llvm::Value* a, llvm::Value* b, llvm::Value* x, llvm::Value* y) const;  // a < b ? x : y
+};
+using ElemFn = llvm::Value* (*)(ElemCtx& ctx, std::span<llvm::Value* const> x);
+
+// What a kernel generator sees: the builder inside the node's kernel function (whose
+// arguments are noalias pointers to the output, each operand, and the node's scratch).
+struct KernelCtx {
+  Builder& b;
+  llvm::Module& m;
+  const Graph& g;
+  const Node& n;
+  llvm::Value* out;
+  Values in;
+  llvm::Value* scratch;  // nullptr unless the op's scratch() asked for bytes
+  int lanes;             // f32 lanes of the host's widest vector unit (4, 8 or 16)
+
+  llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
+  llvm::Type* out_type() const { return type(n.dtype); }
+  llvm::Type* in_type(size_t i) const { return type(g[n.in[i]].dtype); }
+  const Shape& in_shape(size_t i) const { return g[n.in[i]].shape; }
+  llvm::Value* load_in(size_t i, llvm::Value* index) const;
+  bool transposed(size_t i) const { return reads_through_transpose(g, n, i); }  // in[i] is the transpose's operand
+  void store_out(llvm::Value* v, llvm::Value* index) const;
+  ElemCtx elem() const;
+};
+using KernelFn = void (*)(KernelCtx& ctx);
+using ScratchFn = int64_t (*)(const Graph& g, const Node& n);  // bytes of scratch a kernel needs
+
+struct OpGen {
+  ElemFn elem = nullptr;      // elementwise ops: the element generator
+  KernelFn kernel = nullptr;  // others: the loop-nest generator
+  ScratchFn scratch = nullptr;
+  bool alias = false;         // the result is the operand's storage, reinterpreted (reshape)
+};
+
+// The generator of an op; all members empty for leaves (and for an op not yet covered).
+const OpGen& op_gen(Op op);
+
+
+// The elementwise loop: out[i] = elem(in_0[...], in_1[...], ...) over the node's shape,
+// each operand read through `strides` (one vector per operand, indexed by output dim;
+// 0 on broadcast dims). Dims are collapsed so the innermost loop is as long and as
+// contiguous as possible.
+void emit_elementwise(KernelCtx& k, ElemFn f, const std::vector<std::vector<int64_t>>& strides);
+// Strides that read an operand of shape `s` broadcast (NumPy rules) to `out`.
+std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out);
+
+// Generator groups (one file each) filling the table.
+void elementwise_gens(OpGen* table);  // elemental.cpp
+void reduce_gens(OpGen* table);       // kernels_reduce.cpp
+void shape_gens(OpGen* table);        // kernels_shape.cpp
+void nn_gens(OpGen* table);           // kernels_nn.cpp
+void matmul_gens(OpGen* table);       // matmul.cpp
+
+}  // namespace kiln::backend

@@ -1,0 +1,153 @@
+// Range analysis: leaf ranges from declarations and initialisers, then every node's
+// interval from its op-table transfer function, rounded to the node's element type.
+//
+// Algorithm:
+//  1. Leaves: inputs are unbounded unless a range is given (RangeOptions::input_ranges) or
+//     they are `normalize`d (+-normalized_bound); params take their initialiser's range
+//     when params_at_init, else are unbounded; consts, literals and states take their
+//     initialiser's range.
+//  2. Other nodes, in id order (operands come first): the row's interval function, then
+//     both ends rounded to the element type (f32: a float cast, so sigmoid(20) is exactly 1).
+#include "passes/range.hpp"
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}
+
+std::string interval_str(const Interval& r) {
+  auto num = [](double v) {
+    if (std::isinf(v)) return std::string(v < 0 ? "-inf" : "inf");
+    return fmt::format("{:.4g}", v);
+  };
+  std::string s = fmt::format("{}{}, {}{}", std::isinf(r.lo) ? "(" : "[", num(r.lo), num(r.hi), std::isinf(r.hi) ? ")" : "]");
+  if (r.nan) s += " or NaN";
+  return s;
+}
+
+Interval hull(const Interval& a, const Interval& b) {
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan};
+}
+
+const FloatLimits& float_limits(DType t) {
+  // f32: exp overflows past log(FLT_MAX) = 88.72 and is 0 below log(2^-150) = -103.97;
+  // 1 + exp(-x) rounds to 1 once exp(-x) <= 2^-24 (x >= 24 ln 2 = 16.64); the naive
+  // 1 / (1 + exp(-x)) is 0 once exp(-x) overflows (x < -88.72); tanh rounds to 1 once
+  // 1 - tanh(x) = 2 exp(-2x) < 2^-25 (x > 9.01).
+  static const FloatLimits f32{88.7228, -103.972, 16.6355, -88.7228, 9.0109};
+  static const FloatLimits f64{709.7827, -745.1332, 36.7368, -709.7827, 19.0615};
+  return t == DType::f32 ? f32 : f64;
+}
+
+double round_to(DType t, double v) {
+  if (t != DType::f32 || std::isnan(v) || std::isinf(v)) return v;
+  if (std::fabs(v) > double(std::numeric_limits<float>::max())) return v < 0 ? -kInf : kInf;
+  return double(static_cast<float>(v));
+  return v;
+}
+
+void weight_fans(const Shape& s, double& fan_in, double& fan_out) {
+  if (s.empty()) { fan_in = fan_out = 1; return; }
+  if (s.size() == 1) { fan_in = fan_out = double(s[0]); return; }
+  fan_in = double(s[0]);
+  fan_out = double(num_elements(s) / s[0]);
+}
+
+void init_moments(const Init& in, const Shape& shape, double& mean, double& var) {
+  double fi, fo;
+  weight_fans(shape, fi, fo);
+  mean = 0;
+  var = 0;
+  switch (in.kind) {
+    case InitKind::none: case InitKind::zeros: break;
+    case InitKind::ones: mean = 1; break;
+    case InitKind::constant: mean = in.a; break;
+    case InitKind::normal: mean = in.a; var = in.b * in.b; break;
+    case InitKind::uniform: mean = (in.a + in.b) / 2; var = (in.b - in.a) * (in.b - in.a) / 12; break;
+    case InitKind::glorot_uniform: case InitKind::glorot_normal: var = 2.0 / (fi + fo); break;
+    case InitKind::he_normal: case InitKind::he_uniform: var = 2.0 / fi; break;
+    case InitKind::lecun_normal: var = 1.0 / fi; break;
+    case InitKind::literal: {
+      if (in.data.empty()) break;
+      for (double v : in.data) mean += v;
+      mean /= double(in.data.size());
+      for (double v : in.data) var += (v - mean) * (v - mean);
+      var /= double(in.data.size());
+      break;
+    }
+  }
+}
+
+Interval init_range(const Init& in, const Shape& shape) {
+  double fi, fo;
+  weight_fans(shape, fi, fo);
+  switch (in.kind) {
+    case InitKind::none: return Interval::all();
+    case InitKind::zeros: return Interval::point(0);
+    case InitKind::ones: return Interval::point(1);
+    case InitKind::constant: return Interval::point(in.a);
+    case InitKind::normal: return {in.a - 6 * std::fabs(in.b), in.a + 6 * std::fabs(in.b), false};
+    case InitKind::uniform: return {std::min(in.a, in.b), std::max(in.a, in.b), false};
+    case InitKind::glorot_uniform: { double l = std::sqrt(6.0 / (fi + fo)); return {-l, l, false}; }
+    case InitKind::he_uniform: { double l = std::sqrt(6.0 / fi); return {-l, l, false}; }
+    case InitKind::glorot_normal: case InitKind::he_normal: case InitKind::lecun_normal: {
+      double mean, var;
+      init_moments(in, shape, mean, var);
+      double l = 6 * std::sqrt(var);
+      return {-l, l, false};
+    }
+    case InitKind::literal: {
+      if (in.data.empty()) return Interval::point(0);
+      auto [mn, mx] = std::minmax_element(in.data.begin(), in.data.end());
+      return {*mn, *mx, false};
+    }
+  }
+  return Interval::all();
+}
+
+Interval leaf_range(const Node& n, const RangeOptions& opts) {
+  switch (n.op) {
+    case Op::input: {
+      if (auto it = opts.input_ranges.find(n.name); it != opts.input_ranges.end()) return it->second;
+      if (n.dtype == DType::i32) return {0, kInf, false};  // class indices
+      if (n.attrs.normalize) return {-opts.normalized_bound, opts.normalized_bound, false};
+      return Interval::all();
+    }
+    case Op::param:
+      return opts.params_at_init ? init_range(n.attrs.init, n.shape) : Interval::all();
+    case Op::state:
+      return Interval::all();  // optimizer state: moments and step counts change every step
+    default:
+      return init_range(n.attrs.init, n.shape);
+  }
+}
+
+std::vector<Interval> compute_ranges(const Graph& g, const RangeOptions& opts) {
+  std::vector<Interval> r(g.size());
+  std::vector<Interval> ins;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const Node& n = g.nodes[i];
+    const OpRow& row = op_row(n.op);
+    if (row.cls == OpClass::leaf) {
+      r[i] = leaf_range(n, opts);
+      continue;
+    }
+    ins.clear();
+    for (NodeId a : n.in) ins.push_back(r[a]);
+    IntervalContext ctx{g, NodeId(i), ins, Interval::all()};
+    if (row.interval) row.interval(ctx);  // an op without a row function stays unbounded
+    Interval out = ctx.out;
+    out.lo = round_to(n.dtype, out.lo);
+    out.hi = round_to(n.dtype, out.hi);
+    if (std::isnan(out.lo) || std::isnan(out.hi)) out = {-kInf, kInf, true};
+    r[i] = out;
+  }
+  return r;
+}
+
+}  // namespace kiln

@@ -1,0 +1,127 @@
+// The LLVM JIT (backend/codegen.hpp: compile_graph) behind the Engine interface: one
+// compiled graph, its buffers in host memory; batches are copied in as raw bytes.
+#include "backend/codegen.hpp"
+#include "runtime/engine.hpp"
+#include <cstring>
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+
+using backend::BufferKind;
+
+class JitEngine final : public Engine {
+ public:
+  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg)
+      : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)) {
+    loss_ = cg_->find(BufferKind::loss, "loss");
+    for (auto& [name, id] : g_.train.metrics) metrics_.push_back(cg_->find(BufferKind::metric, name));
+    for (auto& [name, id] : g_.outputs) outputs_.push_back(cg_->find(BufferKind::output, name));
+  }
+  std::string_view kind() const override { return "jit"; }
+  const Graph& graph() const override { return g_; }
+  double compile_seconds() const override { return cg_->compile_seconds(); }
+  std::optional<int64_t> arena_bytes() const override { return cg_->arena_bytes(); }
+
+  bool set_values(const ValueMap& values, std::string& err) override {
+    const auto& specs = cg_->buffers();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind != BufferKind::param && s.kind != BufferKind::const_ && s.kind != BufferKind::state) continue;
+      auto it = values.find(s.name);
+      if (it == values.end()) continue;
+      if (it->second.shape != s.shape) {
+        err = fmt::format("value of '{}' is {} but the model's is {}", s.name, type_str(it->second.dtype, it->second.shape),
+                          type_str(s.dtype, s.shape));
+        return false;
+      }
+      bufs_->set(i, it->second);
+    }
+    return true;
+  }
+
+  ValueMap values() const override {
+    ValueMap out;
+    const auto& specs = cg_->buffers();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      if (s.kind == BufferKind::param || s.kind == BufferKind::const_ || s.kind == BufferKind::state)
+        out[s.name] = bufs_->get(i);
+    }
+    return out;
+  }
+
+  bool set_batch(const std::vector<std::string>& names, const std::vector<BatchBuffer>& inputs,
+                 std::string& err) override {
+    for (size_t k = 0; k < names.size() && k < inputs.size(); ++k) {
+      int i = cg_->find(BufferKind::input, names[k]);
+      if (i < 0) continue;  // an input the compiled graph does not read
+      const auto& s = cg_->buffers()[size_t(i)];
+      if (inputs[k].shape != s.shape || inputs[k].dtype != s.dtype ||
+          int64_t(inputs[k].bytes.size()) != s.bytes()) {
+        err = fmt::format("batch for input '{}' is {} but the model's is {}", names[k],
+                          type_str(inputs[k].dtype, inputs[k].shape), type_str(s.dtype, s.shape));
+        return false;
+      }
+      std::memcpy(bufs_->data(size_t(i)), inputs[k].bytes.data(), inputs[k].bytes.size());
+    }
+    return true;
+  }
+
+  bool step(BatchResult& out, std::string& err) override {
+    if (g_.updates.empty()) {
+      err = "internal: step() on a graph without updates";
+      return false;
+    }
+    bufs_->run(backend::Entry::step);
+    collect(out, false);
+    return true;
+  }
+
+  bool forward(BatchResult& out, bool want_outputs, std::string& err) override {
+    bufs_->run(backend::Entry::forward);
+    collect(out, want_outputs);
+    return true;
+  }
+
+ private:
+  double scalar(int i) const {
+    Tensor t = bufs_->get(size_t(i));
+    double s = 0;
+    for (double v : t.data) s += v;
+    return t.data.size() > 1 ? s / double(t.data.size()) : s;
+  }
+  void collect(BatchResult& out, bool want_outputs) const {
+    out = {};
+    if (g_.train.minimize && loss_ >= 0) {
+      Tensor t = bufs_->get(size_t(loss_));
+      double s = 0;
+      for (double v : t.data) s += v;
+      out.loss = s;
+    }
+    for (int i : metrics_) out.metrics.push_back(i >= 0 ? scalar(i) : 0.0);
+    if (want_outputs)
+      for (int i : outputs_) out.outputs.push_back(i >= 0 ? bufs_->get(size_t(i)) : Tensor());
+  }
+
+  Graph g_;
+  std::unique_ptr<backend::CompiledGraph> cg_;
+  std::unique_ptr<backend::HostBuffers> bufs_;
+  int loss_ = -1;
+  std::vector<int> metrics_, outputs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std::string& err) {
+  backend::CompileOptions co;
+  auto cg = backend::compile_graph(g, co, err);
+  if (!cg) {
+    err = "the jit cannot compile this model: " + err + " (use --engine interp)";
+    return nullptr;
+  }
+  return std::make_unique<JitEngine>(std::move(g), std::move(cg));
+}
+
+}  // namespace kiln
