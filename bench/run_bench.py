@@ -174,38 +174,41 @@ def main():
         if config not in TORCH_CONFIGS:
             print("bench: unknown PyTorch config '%s' (known: %s)" % (config, ", ".join(TORCH_CONFIGS)), file=sys.stderr)
             return 2
-        tt, err = torch_times(a.python, data, models, a.threads, a.repeats, config)
-        if err:
-            print("bench: PyTorch timing (%s) failed: %s" % (config, err), file=sys.stderr)
-        for m, r in tt.items():
-            results[m].setdefault("torch_by_config", {})[config] = {"step_s": r["step_s"], "step_s_all": r["step_s_all"]}
-            if "torch_s" not in results[m] or r["step_s"] < results[m]["torch_s"]:
-                results[m]["torch_s"] = r["step_s"]
-                results[m]["torch_config"] = config
-                results[m]["torch_gflops"] = r["gflops"]
-                results[m]["torch_version"] = r["torch"]
-    if a.sgemm:
-        for m in models:
+    # One model at a time, PyTorch then OpenBLAS then kiln, so that a change in the
+    # machine's load between models does not skew one side of a ratio only.
+    for m in models:
+        for config in a.torch_configs.split(","):
+            tt, err = torch_times(a.python, data, [m], a.threads, a.repeats, config)
+            if err:
+                print("bench: PyTorch timing (%s) failed: %s" % (config, err), file=sys.stderr)
+            for _, r in tt.items():
+                results[m].setdefault("torch_by_config", {})[config] = {"step_s": r["step_s"],
+                                                                        "step_s_all": r["step_s_all"]}
+                if "torch_s" not in results[m] or r["step_s"] < results[m]["torch_s"]:
+                    results[m]["torch_s"] = r["step_s"]
+                    results[m]["torch_config"] = config
+                    results[m]["torch_gflops"] = r["gflops"]
+                    results[m]["torch_version"] = r["torch"]
+        if a.sgemm:
             c, err = sgemm_ceiling(a.sgemm, SPECS[m], a.threads, a.repeats)
             if c:
                 results[m]["ceiling"] = c["gflops"]
                 results[m]["ceiling_calls"] = c["calls"]
             else:
                 print("bench: sgemm_ceiling failed: %s" % err, file=sys.stderr)
-    for m in models:
         if a.skip_kiln:
             results[m]["kiln_note"] = "not run"
             continue
         if not os.access(a.kiln, os.X_OK):
             results[m]["kiln_note"] = "pending (no kiln binary)"
             continue
-        s, extra = kiln_time(a.kiln, SPECS[m], data, a.engine, a.threads, a.epochs, a.runs, work)
-        if s is None:
+        s_, extra = kiln_time(a.kiln, SPECS[m], data, a.engine, a.threads, a.epochs, a.runs, work)
+        if s_ is None:
             note = "pending (JIT not landed)" if "not available" in extra else "failed"
             results[m]["kiln_note"] = note
             print("bench: kiln %s: %s" % (m, extra), file=sys.stderr)
         else:
-            results[m]["kiln_s"] = s
+            results[m]["kiln_s"] = s_
             results[m]["kiln_s_runs"] = extra
     info = machine_info()
     info["loadavg_before"] = list(load_before)
