@@ -8,6 +8,10 @@ bash scripts/setup.sh
 ctest --test-dir build --output-on-failure ${KILN_JOBS:+-j "$KILN_JOBS"} 2>&1 | tee build/ctest.log
 total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build/ctest.log | tail -n 1)
 
+# kiln against PyTorch, loss of every step from the same start (bench/README.md); skipped
+# with a message where Debian's python3-torch is not installed.
+bash bench/check_agreement.sh --engine jit
+
 # The fuzzer: its own build directory, compiled by clang-19 (KILN_FUZZ=ON builds only the
 # frontend and ir sources it needs, instrumented).
 FUZZ_TIME=${KILN_FUZZ_TIME:-60}
