@@ -9,12 +9,15 @@ namespace kiln::lower {
 namespace {
 const std::vector<std::string> kSettings = {"optimizer", "schedule", "clip_norm", "epochs", "seed"};
 
-struct OptimizerRow {
+// One kind of optimizer or schedule: its name, its parameters in positional order, and how
+// many of them (from the front) are required.
+struct KindRow {
   std::string_view name;
   std::vector<std::string> params;
+  size_t required = 0;
 };
-const std::vector<OptimizerRow>& optimizers() {
-  static const std::vector<OptimizerRow> t = {
+const std::vector<KindRow>& optimizers() {
+  static const std::vector<KindRow> t = {
       {"sgd", {"lr", "momentum", "nesterov"}},
       {"adam", {"lr", "beta1", "beta2", "eps"}},
       {"adamw", {"lr", "weight_decay", "beta1", "beta2", "eps"}},
@@ -24,13 +27,8 @@ const std::vector<OptimizerRow>& optimizers() {
   return t;
 }
 
-struct ScheduleRow {
-  std::string_view name;
-  std::vector<std::string> params;
-  size_t required;
-};
-const std::vector<ScheduleRow>& schedules() {
-  static const std::vector<ScheduleRow> t = {
+const std::vector<KindRow>& schedules() {
+  static const std::vector<KindRow> t = {
       {"constant", {}, 0},
       {"exponential_decay", {"rate", "every"}, 1},
       {"step_decay", {"rate", "every"}, 1},
@@ -49,24 +47,30 @@ bool callee(const ast::Expression& e, std::string& name, const ast::Call*& call)
 }
 }  // namespace
 
-void Lowerer::optimizer(const ast::Setting& s) {
+// The row of `rows` that a setting's value names (`adam` or `adam(lr = 0.01)`), or an error
+// listing the kinds ("optimizer"/"schedule", with `example` as a hint) and nullptr.
+static const KindRow* setting_kind(Lowerer& L, const ast::Setting& s, const std::vector<KindRow>& rows,
+                                   std::string_view what, std::string_view example, std::string& name,
+                                   const ast::Call*& call) {
   std::vector<std::string> names;
-  for (auto& r : optimizers()) names.emplace_back(r.name);
+  for (auto& r : rows) names.emplace_back(r.name);
+  if (callee(s.value, name, call))
+    for (auto& r : rows)
+      if (r.name == name) return &r;
+  std::string msg = name.empty() ? fmt::format("the {} must be one of ", what)
+                                 : fmt::format("unknown {} '{}'; ", what, name);
+  if (auto sug = name.empty() ? std::nullopt : suggest(name, names)) msg += fmt::format("did you mean '{}'? ", *sug);
+  if (!name.empty()) msg += fmt::format("the {}s are ", what);
+  msg += fmt::format("{}{}", fmt::join(names, ", "), example);
+  L.diags.error("train", L.range(s.value), msg);
+  return nullptr;
+}
+
+void Lowerer::optimizer(const ast::Setting& s) {
   std::string name;
   const ast::Call* call = nullptr;
-  const OptimizerRow* row = nullptr;
-  if (callee(s.value, name, call))
-    for (auto& r : optimizers())
-      if (r.name == name) row = &r;
-  if (!row) {
-    std::string msg = name.empty() ? std::string("the optimizer must be one of ")
-                                   : fmt::format("unknown optimizer '{}'; ", name);
-    if (auto sug = name.empty() ? std::nullopt : suggest(name, names)) msg += fmt::format("did you mean '{}'? ", *sug);
-    if (!name.empty()) msg += "the optimizers are ";
-    msg += fmt::format("{}, e.g. optimizer = adam(lr = 0.01)", fmt::join(names, ", "));
-    diags.error("train", range(s.value), msg);
-    return;
-  }
+  const KindRow* row = setting_kind(*this, s, optimizers(), "optimizer", ", e.g. optimizer = adam(lr = 0.01)", name, call);
+  if (!row) return;
   OptimizerSpec o;
   o.kind = name;
   o.loc = range(s);
@@ -117,23 +121,10 @@ void Lowerer::optimizer(const ast::Setting& s) {
 }
 
 void Lowerer::schedule(const ast::Setting& s) {
-  std::vector<std::string> names;
-  for (auto& r : schedules()) names.emplace_back(r.name);
   std::string name;
   const ast::Call* call = nullptr;
-  const ScheduleRow* row = nullptr;
-  if (callee(s.value, name, call))
-    for (auto& r : schedules())
-      if (r.name == name) row = &r;
-  if (!row) {
-    std::string msg = name.empty() ? std::string("the schedule must be one of ")
-                                   : fmt::format("unknown schedule '{}'; ", name);
-    if (auto sug = name.empty() ? std::nullopt : suggest(name, names)) msg += fmt::format("did you mean '{}'? ", *sug);
-    if (!name.empty()) msg += "the schedules are ";
-    msg += fmt::format("{}", fmt::join(names, ", "));
-    diags.error("train", range(s.value), msg);
-    return;
-  }
+  const KindRow* row = setting_kind(*this, s, schedules(), "schedule", "", name, call);
+  if (!row) return;
   ScheduleSpec sc;
   sc.kind = name;
   sc.loc = range(s);
