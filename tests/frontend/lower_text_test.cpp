@@ -1,5 +1,6 @@
 // Tests of the lowering from source text (parse_model + lower_model): LANGUAGE.md's
 // examples, node types and locations, diagnostics with exact ranges, train settings.
+#include "tests/frontend/parser_fixtures.hpp"
 #include "frontend/lower.hpp"
 #include <catch2/catch.hpp>
 #include <cctype>
@@ -37,35 +38,8 @@ Compiled compile(std::string text, LowerOptions opts = {}) {
 }
 }  // namespace
 
-constexpr const char* kBreastCancer = R"(# breast_cancer.model: a small binary classifier
-model breast_cancer
-
-dim batch = 64
-dim hidden = 32
-
-input x : f32[batch, 30] normalize   # fed from the data; standardised with training-set statistics
-input y : f32[batch, 1]
-
-param w1 : f32[30, hidden] = he_normal
-param b1 : f32[hidden]     = zeros
-param w2 : f32[hidden, 1]  = glorot_uniform
-param b2 : f32[1]          = zeros
-
-fn dense(v, w, b) = v @ w + b
-
-h      = relu(dense(x, w1, b1))
-logits = dense(h, w2, b2)
-loss   = mean(bce_with_logits(logits, y))
-
-output prob = sigmoid(logits)
-
-train {
-  minimize loss
-  optimizer = adam(lr = 0.01)
-  epochs = 30
-  metric accuracy = mean(round(sigmoid(logits)) == y)
-}
-)";
+// LANGUAGE.md's whole-file example, shared with the parser tests.
+const char* const kBreastCancer = kiln::test::kWholeFile;
 
 static SourceRange at(uint32_t line, uint32_t col, uint32_t end_col) { return {line, col, line, end_col}; }
 
