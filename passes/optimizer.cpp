@@ -110,7 +110,7 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
   // 4. Per param.
   std::vector<Update> updates;
   for (NodeId p : g.params) {
-    const std::string& name = g[p].name;
+    const std::string name = g[p].name;  // a copy: building nodes below may reallocate g.nodes
     const Shape shape = g[p].shape;
     NodeId gr = grad_of[p];
     if (clip >= 0) gr = b.mul(gr, clip);

@@ -23,7 +23,7 @@ ninja -C build-fuzz parser_fuzz ${KILN_JOBS:+-j "$KILN_JOBS"}
 
 corpus=build-fuzz/corpus
 mkdir -p "$corpus" build-fuzz/artifacts
-for f in examples/*.model examples/*/*.model tests/golden/*/*.model; do
+for f in examples/*.model examples/*/*.model tests/golden/*/*.model tests/fuzz/regressions/*.model; do
   cp "$f" "$corpus/${f//\//_}"   # unique names: examples_iris.model, ...
 done
 echo "test: fuzzing the parser for ${FUZZ_TIME}s"
