@@ -66,6 +66,19 @@ static const KindRow* setting_kind(Lowerer& L, const ast::Setting& s, const std:
   return nullptr;
 }
 
+// Binds a kind's call arguments and hands each given one to `visit(param, expr, what)`,
+// where `what` is "adam's lr" for messages; true when every visit succeeded.
+template <typename Visit>
+static bool visit_args(Lowerer& L, const ast::Call& call, const std::string& name, const KindRow& row, Visit visit) {
+  auto bound = L.bind_args(call, name, row.params, row.required, "train");
+  if (!bound) return false;
+  bool ok = true;
+  for (size_t i = 0; i < row.params.size(); ++i)
+    if (const ast::Expression* a = (*bound)[i])
+      ok = visit(row.params[i], *a, fmt::format("{}'s {}", name, row.params[i])) && ok;
+  return ok;
+}
+
 void Lowerer::optimizer(const ast::Setting& s) {
   std::string name;
   const ast::Call* call = nullptr;
@@ -77,31 +90,23 @@ void Lowerer::optimizer(const ast::Setting& s) {
   if (name == "adamw") o.weight_decay = 0.01;
   if (name == "rmsprop" || name == "adagrad") o.eps = 1e-7;
   if (call) {
-    auto bound = bind_args(*call, name, row->params, 0, "train");
-    if (!bound) return;
-    bool ok = true;
-    for (size_t i = 0; i < row->params.size(); ++i) {
-      const ast::Expression* a = (*bound)[i];
-      if (!a) continue;
-      const std::string& p = row->params[i];
-      std::string what = fmt::format("{}'s {}", name, p);
+    bool ok = visit_args(*this, *call, name, *row, [&](const std::string& p, const ast::Expression& a,
+                                                      const std::string& what) {
       if (p == "nesterov") {
-        auto v = const_bool(*a, what, "train");
+        auto v = const_bool(a, what, "train");
         if (v) o.nesterov = *v;
-        else ok = false;
-        continue;
+        return v.has_value();
       }
-      auto v = const_number(*a, what, "train");
-      if (!v) { ok = false; continue; }
+      auto v = const_number(a, what, "train");
+      if (!v) return false;
       std::string bad;
       if ((p == "lr" || p == "eps") && !(*v > 0)) bad = "must be positive";
       else if ((p == "momentum" || p == "beta1" || p == "beta2" || p == "rho") && !(*v >= 0 && *v < 1))
         bad = "must be in [0, 1)";
       else if (p == "weight_decay" && !(*v >= 0)) bad = "must not be negative";
       if (!bad.empty()) {
-        diags.error("train", range(*a), fmt::format("{} {}, got {}", what, bad, *v));
-        ok = false;
-        continue;
+        diags.error("train", range(a), fmt::format("{} {}, got {}", what, bad, *v));
+        return false;
       }
       if (p == "lr") o.lr = *v;
       else if (p == "momentum") o.momentum = *v;
@@ -110,7 +115,8 @@ void Lowerer::optimizer(const ast::Setting& s) {
       else if (p == "eps") o.eps = *v;
       else if (p == "weight_decay") o.weight_decay = *v;
       else if (p == "rho") o.rho = *v;
-    }
+      return true;
+    });
     if (!ok) return;
     if (o.nesterov && o.momentum == 0) {
       diags.error("train", range(s.value), "nesterov = true needs a momentum above 0, e.g. sgd(lr = 0.1, momentum = 0.9, nesterov = true)");
@@ -134,34 +140,26 @@ void Lowerer::schedule(const ast::Setting& s) {
     return;
   }
   if (call) {
-    auto bound = bind_args(*call, name, row->params, row->required, "train");
-    if (!bound) return;
-    bool ok = true;
-    for (size_t i = 0; i < row->params.size(); ++i) {
-      const ast::Expression* a = (*bound)[i];
-      if (!a) continue;
-      const std::string& p = row->params[i];
-      std::string what = fmt::format("{}'s {}", name, p);
+    bool ok = visit_args(*this, *call, name, *row, [&](const std::string& p, const ast::Expression& a,
+                                                      const std::string& what) {
       if (p == "rate") {
-        auto v = const_number(*a, what, "train");
+        auto v = const_number(a, what, "train");
         if (v && !(*v > 0 && *v <= 1)) {
-          diags.error("train", range(*a), fmt::format("{} must be in (0, 1], got {}", what, *v));
-          v.reset();
+          diags.error("train", range(a), fmt::format("{} must be in (0, 1], got {}", what, *v));
+          return false;
         }
         if (v) sc.rate = *v;
-        else ok = false;
-      } else {
-        auto v = const_int(*a, what, "train");
-        int64_t min = 1;
-        if (v && *v < min) {
-          diags.error("train", range(*a), fmt::format("{} must be at least 1, got {}", what, *v));
-          v.reset();
-        }
-        if (!v) ok = false;
-        else if (p == "every") sc.every = *v;
-        else sc.total = *v;
+        return v.has_value();
       }
-    }
+      auto v = const_int(a, what, "train");
+      if (v && *v < 1) {
+        diags.error("train", range(a), fmt::format("{} must be at least 1, got {}", what, *v));
+        return false;
+      }
+      if (v && p == "every") sc.every = *v;
+      else if (v) sc.total = *v;
+      return v.has_value();
+    });
     if (!ok) return;
   }
   g.train.schedule = sc;
