@@ -77,7 +77,7 @@ enum class OpClass : uint8_t { leaf, unary, binary, ternary, matmul, reduce, sha
 struct Node;
 struct Tensor;
 struct GradContext;    // passes/autodiff: builds the backward graph (issue: autodiff)
-struct IntervalContext;  // passes/range analysis (issue: diagnostics)
+struct IntervalContext;  // ir/interval.hpp
 struct CodegenContext;   // backend (issue: JIT)
 
 // Shape and type rule: fills `out`, or returns false with a message in `err` that names

@@ -31,57 +31,57 @@ std::vector<std::string> sarif_problems(const Json& log) {
     return ok;
   };
   if (!need(log.kind == Json::object, "the log is not an object")) return p;
-  need(log.has("version") && log.at("version").str == "2.1.0", "version is not \"2.1.0\"");
+  need(log.has("version") && log.at("version").text == "2.1.0", "version is not \"2.1.0\"");
   need(log.has("$schema") && log.at("$schema").kind == Json::string &&
-           log.at("$schema").str.find("sarif") != std::string::npos,
+           log.at("$schema").text.find("sarif") != std::string::npos,
        "$schema missing or not a SARIF schema");
   if (!need(log.has("runs") && log.at("runs").kind == Json::array && !log.at("runs").items.empty(), "no runs"))
     return p;
   for (const Json& run : log.at("runs").items) {
     const Json* driver = run.get("tool") ? run.at("tool").get("driver") : nullptr;
     if (!need(driver && driver->kind == Json::object, "run without tool.driver")) continue;
-    need(driver->has("name") && driver->at("name").kind == Json::string && !driver->at("name").str.empty(),
+    need(driver->has("name") && driver->at("name").kind == Json::string && !driver->at("name").text.empty(),
          "tool.driver.name missing");
     std::vector<std::string> ids;
     if (const Json* rules = driver->get("rules")) {
       std::set<std::string> seen;
       for (const Json& r : rules->items) {
-        std::string id = r.has("id") ? r.at("id").str : "";
+        std::string id = r.has("id") ? r.at("id").text : "";
         need(!id.empty(), "a rule without an id");
         need(seen.insert(id).second, "rule id '" + id + "' is not unique");
-        need(r.get("shortDescription") && !r.at("shortDescription").at("text").str.empty(),
+        need(r.get("shortDescription") && !r.at("shortDescription").at("text").text.empty(),
              "rule '" + id + "' has no shortDescription.text");
-        need(r.get("help") && !r.at("help").at("text").str.empty(), "rule '" + id + "' has no help.text");
+        need(r.get("help") && !r.at("help").at("text").text.empty(), "rule '" + id + "' has no help.text");
         ids.push_back(id);
       }
     }
     const Json* results = run.get("results");
     if (!need(results && results->kind == Json::array, "run without a results array")) continue;
     for (const Json& res : results->items) {
-      std::string rule = res.has("ruleId") ? res.at("ruleId").str : "";
+      std::string rule = res.has("ruleId") ? res.at("ruleId").text : "";
       auto it = std::find(ids.begin(), ids.end(), rule);
       need(it != ids.end(), "result ruleId '" + rule + "' is not a rule");
       if (it != ids.end() && res.has("ruleIndex"))
-        need(res.at("ruleIndex").num == double(it - ids.begin()), "ruleIndex of '" + rule + "' does not match");
-      std::string level = res.has("level") ? res.at("level").str : "warning";
+        need(res.at("ruleIndex").num() == double(it - ids.begin()), "ruleIndex of '" + rule + "' does not match");
+      std::string level = res.has("level") ? res.at("level").text : "warning";
       need(level == "error" || level == "warning" || level == "note" || level == "none", "bad level '" + level + "'");
-      need(res.get("message") && res.at("message").get("text") && !res.at("message").at("text").str.empty(),
+      need(res.get("message") && res.at("message").get("text") && !res.at("message").at("text").text.empty(),
            "a result without message.text");
       auto check_region = [&](const Json& loc) {
         const Json* phys = loc.get("physicalLocation");
         if (!phys) return;
         need(phys->get("artifactLocation") && phys->at("artifactLocation").has("uri"), "location without a uri");
         if (const Json* r = phys->get("region")) {
-          need(r->has("startLine") && r->at("startLine").num >= 1, "region startLine < 1");
-          if (r->has("endLine")) need(r->at("endLine").num >= r->at("startLine").num, "region endLine < startLine");
-          if (r->has("startColumn")) need(r->at("startColumn").num >= 1, "region startColumn < 1");
+          need(r->has("startLine") && r->at("startLine").num() >= 1, "region startLine < 1");
+          if (r->has("endLine")) need(r->at("endLine").num() >= r->at("startLine").num(), "region endLine < startLine");
+          if (r->has("startColumn")) need(r->at("startColumn").num() >= 1, "region startColumn < 1");
         }
       };
       if (const Json* locs = res.get("locations"))
         for (const Json& l : locs->items) check_region(l);
       if (const Json* rel = res.get("relatedLocations"))
         for (const Json& l : rel->items) {
-          need(l.get("message") && !l.at("message").at("text").str.empty(), "a related location without message");
+          need(l.get("message") && !l.at("message").at("text").text.empty(), "a related location without message");
           check_region(l);
         }
       if (const Json* fixes = res.get("fixes"))
@@ -95,7 +95,7 @@ std::vector<std::string> sarif_problems(const Json& log) {
               need(reps && !reps->items.empty(), "a change without replacements");
               if (reps)
                 for (const Json& r : reps->items) {
-                  need(r.get("deletedRegion") && r.at("deletedRegion").at("startLine").num >= 1,
+                  need(r.get("deletedRegion") && r.at("deletedRegion").at("startLine").num() >= 1,
                        "a replacement without deletedRegion.startLine >= 1");
                   need(r.get("insertedContent") && r.at("insertedContent").has("text"),
                        "a replacement without insertedContent.text");
@@ -153,7 +153,7 @@ TEST_CASE("check --format=sarif is valid SARIF 2.1.0 with one rule per id", "[di
     const Json& run = log.at("runs").items.at(0);
     const Json& rules = run.at("tool").at("driver").at("rules");
     std::set<std::string> ids;
-    for (auto& rule : rules.items) ids.insert(rule.at("id").str);
+    for (auto& rule : rules.items) ids.insert(rule.at("id").text);
     for (auto& c : kiln::check_catalogue()) CHECK(ids.count(std::string(c.id)));
     for (auto id : {"syntax", "undefined", "redefined", "type", "shape"}) CHECK(ids.count(id));
     // A result per diagnostic: as many as the text output has "[id]" headers.
@@ -161,7 +161,7 @@ TEST_CASE("check --format=sarif is valid SARIF 2.1.0 with one rule per id", "[di
     CHECK(r.exit_code == text.exit_code);
     size_t headers = count(text.err, ": error: ") + count(text.err, ": warning: ");
     size_t results_not_notes = 0;
-    for (auto& res : run.at("results").items) results_not_notes += res.at("level").str != "note";
+    for (auto& res : run.at("results").items) results_not_notes += res.at("level").text != "note";
     CHECK(results_not_notes == headers);
     CHECK((r.exit_code == 0 ? 1u : 0u) + results_not_notes > 0);
   }
@@ -180,21 +180,21 @@ TEST_CASE("check --format=json: one object per diagnostic with the documented fi
     for (const Json& d : arr.items) {
       for (auto key : {"id", "severity", "file", "line", "column", "end_line", "end_column", "message", "notes", "fixits"})
         CHECK(d.has(key));
-      CHECK(d.at("file").str == m);
-      std::string sev = d.at("severity").str;
+      CHECK(d.at("file").text == m);
+      std::string sev = d.at("severity").text;
       CHECK((sev == "error" || sev == "warning" || sev == "note"));
-      CHECK(!d.at("message").str.empty());
+      CHECK(!d.at("message").text.empty());
       if (d.at("line").kind == Json::number) {
-        CHECK(d.at("line").num >= 1);
-        CHECK(d.at("end_line").num >= d.at("line").num);
+        CHECK(d.at("line").num() >= 1);
+        CHECK(d.at("end_line").num() >= d.at("line").num());
       }
       for (const Json& n : d.at("notes").items) {
         ++notes_seen;
-        CHECK(!n.at("message").str.empty());
-        CHECK((n.at("line").kind == Json::null || n.at("line").num >= 1));
+        CHECK(!n.at("message").text.empty());
+        CHECK((n.at("line").kind == Json::null || n.at("line").num() >= 1));
       }
       for (const Json& f : d.at("fixits").items) {
-        CHECK(!f.at("message").str.empty());
+        CHECK(!f.at("message").text.empty());
         if (f.at("line").kind == Json::number) {
           ++fixits_with_range;
           CHECK(f.at("replacement").kind == Json::string);
@@ -291,9 +291,9 @@ TEST_CASE("a `# kiln: ignore[<id>]` comment silences that check on its line", "[
       b = e + 1;
     }
     for (const Json& d : arr.items) {
-      if (d.at("severity").str != "warning" || d.at("line").kind != Json::number) continue;
-      size_t line = size_t(d.at("line").num);
-      std::string id = d.at("id").str;
+      if (d.at("severity").text != "warning" || d.at("line").kind != Json::number) continue;
+      size_t line = size_t(d.at("line").num());
+      std::string id = d.at("id").text;
       INFO(m << ":" << line << " [" << id << "]");
       REQUIRE(line <= lines.size());
       auto with = lines;
@@ -305,8 +305,8 @@ TEST_CASE("a `# kiln: ignore[<id>]` comment silences that check on its line", "[
       Json after = parse_json(run_kiln({"check", path, "--format=json"}).out);
       bool still = false;
       for (const Json& x : after.items)
-        still = still || (x.at("id").str == id && x.at("line").kind == Json::number && size_t(x.at("line").num) == line &&
-                          x.at("severity").str != "note");
+        still = still || (x.at("id").text == id && x.at("line").kind == Json::number && size_t(x.at("line").num()) == line &&
+                          x.at("severity").text != "note");
       CHECK(!still);
       ++silenced;
       // Another id in the comment does not silence it.
@@ -316,7 +316,7 @@ TEST_CASE("a `# kiln: ignore[<id>]` comment silences that check on its line", "[
       write_file(path, edited);
       Json other = parse_json(run_kiln({"check", path, "--format=json"}).out);
       bool kept = false;
-      for (const Json& x : other.items) kept = kept || (x.at("id").str == id && x.at("severity").str == "warning");
+      for (const Json& x : other.items) kept = kept || (x.at("id").text == id && x.at("severity").text == "warning");
       CHECK(kept);
     }
   }
@@ -410,19 +410,19 @@ TEST_CASE("JSON quoting and SARIF columns in code points", "[diagout]") {
   Json log = parse_json(kiln::diagnostics_sarif(d, "9.9"));
   CHECK(sarif_problems(log).empty());
   const Json& run = log.at("runs").items.at(0);
-  CHECK(run.at("tool").at("driver").at("version").str == "9.9");
+  CHECK(run.at("tool").at("driver").at("version").text == "9.9");
   const Json& res = run.at("results").items.at(0);
-  CHECK(res.at("message").at("text").str == "msg \"quoted\"");
+  CHECK(res.at("message").at("text").text == "msg \"quoted\"");
   const Json& loc = res.at("locations").items.at(0).at("physicalLocation");
-  CHECK(loc.at("artifactLocation").at("uri").str == "dir%20with%20space/m.model");
-  CHECK(loc.at("region").at("startColumn").num == 11);
-  CHECK(loc.at("region").at("endColumn").num == 12);
+  CHECK(loc.at("artifactLocation").at("uri").text == "dir%20with%20space/m.model");
+  CHECK(loc.at("region").at("startColumn").num() == 11);
+  CHECK(loc.at("region").at("endColumn").num() == 12);
   // An id outside the catalogue still gets a rule; a result without a location has no region.
   const Json& res2 = run.at("results").items.at(1);
-  CHECK(res2.at("ruleId").str == "custom-id");
+  CHECK(res2.at("ruleId").text == "custom-id");
   CHECK(!res2.at("locations").items.at(0).at("physicalLocation").has("region"));
   Json arr = parse_json(kiln::diagnostics_json(d));
   REQUIRE(arr.items.size() == 2);
-  CHECK(arr.items[0].at("column").num == 12);  // JSON columns are bytes, as in the text output
+  CHECK(arr.items[0].at("column").num() == 12);  // JSON columns are bytes, as in the text output
   CHECK(arr.items[1].at("line").kind == Json::null);
 }

@@ -1,7 +1,7 @@
 // Op-table rows for leaves: inputs, params, consts, literals and optimizer state. Leaves
 // have no kernel (the interpreter reads their values) and no derivative rule.
 #include "ir/ops/groups.hpp"
-#include "passes/interval_rules.hpp"
+#include "ir/interval_rules.hpp"
 #include "ir/ops/rules.hpp"
 
 namespace kiln::ops {

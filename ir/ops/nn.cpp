@@ -2,7 +2,7 @@
 // kernels (stable forms) and derivative rules.
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "passes/interval_rules.hpp"
+#include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
 #include <cmath>

@@ -2,7 +2,7 @@
 // and the internal slice, with their reference kernels and derivative rules.
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "passes/interval_rules.hpp"
+#include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Interval transfer functions, one per op (or family), referenced by the op table's rows
-// (OpRow::interval in ir/ops/*.cpp). Each sets ctx.out from ctx.in; see passes/range.hpp.
+// (OpRow::interval in ir/ops/*.cpp). Each sets ctx.out from ctx.in (ir/interval.hpp).
 #pragma once
-#include "passes/range.hpp"
+#include "ir/interval.hpp"
 
 namespace kiln::interval {
 

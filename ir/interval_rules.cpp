@@ -1,6 +1,6 @@
-// Interval transfer functions of the op table (declared in passes/interval_rules.hpp).
+// Interval transfer functions of the op table (declared in ir/interval_rules.hpp).
 // Infinite ends stand for "unbounded": 0 * inf is taken as 0 (a finite value times zero).
-#include "passes/interval_rules.hpp"
+#include "ir/interval_rules.hpp"
 #include <algorithm>
 #include <cmath>
 

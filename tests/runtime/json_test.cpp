@@ -1,0 +1,43 @@
+// runtime/json: the strict JSON reader shared by safetensors and the output tests.
+#include "runtime/json.hpp"
+#include <catch2/catch.hpp>
+
+using kiln::Json;
+
+static std::string json_error(const std::string& s) {
+  Json j;
+  std::string err;
+  return kiln::parse_json(s, j, err) ? "" : err;
+}
+
+TEST_CASE("json: values, order, access", "[json]") {
+  Json j;
+  std::string err;
+  REQUIRE(kiln::parse_json(R"( {"b": [1, -2.5e1, true, null], "a": {"s": "x\u00e9\n"}} )", j, err));
+  REQUIRE(j.kind == Json::object);
+  REQUIRE(j.members.size() == 2);
+  CHECK(j.members[0].first == "b");  // document order kept
+  const Json& b = j.at("b");
+  REQUIRE(b.items.size() == 4);
+  CHECK(b.items[0].num() == 1);
+  CHECK(b.items[1].num() == -25);
+  CHECK(b.items[2].truth());
+  CHECK(b.items[3].kind == Json::null);
+  CHECK(j.at("a").at("s").text == "x\xc3\xa9\n");
+  CHECK(!j.has("c"));
+  CHECK(j.at("c").kind == Json::null);  // absent: a null, no throw
+  CHECK(j.at("a").at("s").at("deeper").kind == Json::null);
+}
+
+TEST_CASE("json: strict syntax with byte offsets", "[json]") {
+  CHECK(json_error("{\"a\":1,}") == "at byte 7: expected a string key");
+  CHECK(json_error("[1 2]") == "at byte 3: expected ',' or ']'");
+  CHECK(json_error("{\"a\":1,\"a\":2}") == "at byte 7: duplicate key 'a'");
+  CHECK(json_error("\"\\ud800\"") == "at byte 7: unpaired surrogate in a \\u escape");
+  CHECK(json_error("[[[1]]]").empty());
+  Json j;
+  std::string err;
+  CHECK(!kiln::parse_json("[[[1]]]", j, err, 100, 1));
+  CHECK(err == "at byte 102: nesting too deep");
+  CHECK(json_error("") == "at byte 0: unexpected end of the text");
+}
