@@ -25,16 +25,16 @@ TARGETS = {"linreg": (5.0, ">= 5x faster"), "mlp_small": (5.0, ">= 5x faster"),
            "mlp_mnist": (1 / 1.5, "no slower than 1.5x"), "mlp_big": (None, "GFLOP/s vs OpenBLAS")}
 
 
-def kiln_time(kiln, spec, data_dir, engine, threads, epochs, runs, work):
+def kiln_time(kiln, spec, data_dir, engine, threads, epochs, runs, work, extra=()):
     """Median per-step time: each run's median over epochs 2..E of (epoch time_s / steps),
     from the metrics log; then the median over the runs. Returns (seconds, runs' figures)
-    or (None, error message)."""
+    or (None, error message). `extra`: more `kiln train` flags (e.g. --no-monitor)."""
     per_run = []
     log = os.path.join(work, spec.name + ".kiln.jsonl")
     for _ in range(runs):
         cmd = [kiln, "train", spec.model_file] + gen_data.kiln_data_args(spec, data_dir) + [
             "--epochs", str(epochs), "--no-shuffle", "--log", log, "--quiet", "--threads", str(threads),
-            "--engine", engine]
+            "--engine", engine] + list(extra)
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             msg = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
@@ -51,6 +51,34 @@ def kiln_time(kiln, spec, data_dir, engine, threads, epochs, runs, work):
 # that spinning competes with OpenBLAS's own threads (and with any other process), which
 # can slow a step down many times. Both settings are timed; the faster one is reported.
 TORCH_CONFIGS = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
+
+
+def monitor_overhead(kiln, spec, data_dir, engine, threads, epochs, runs, work):
+    """The run-time monitors' share of kiln's step time: `runs` pairs of runs, with monitors
+    (the default) and with --no-monitor, alternating so that a change in the machine's load
+    hits both; per-step medians of each. Returns (with_s, without_s) or (None, message)."""
+    on, off = [], []
+    for _ in range(runs):
+        for extra, out in (((), on), (("--no-monitor",), off)):
+            t, err = kiln_time(kiln, spec, data_dir, engine, threads, epochs, 1, work, extra)
+            if t is None:
+                return None, err
+            out.append(t)
+    return (statistics.median(on), statistics.median(off)), None
+
+
+def monitor_table(results):
+    lines = ["| model | kiln ms/step, monitors on | kiln ms/step, --no-monitor | monitor overhead | target |",
+             "|---|---:|---:|---:|---|"]
+    for name in ORDER:
+        r = results.get(name, {})
+        if "monitor_on_s" not in r:
+            continue
+        on, off = r["monitor_on_s"], r["monitor_off_s"]
+        over = on / off - 1
+        lines.append("| %s | %s | %s | %+.1f%% | <= 5%%: %s |" % (name, fmt_ms(on), fmt_ms(off), 100 * over,
+                                                               "met" if over <= 0.05 else "not met"))
+    return "\n".join(lines)
 
 
 def torch_times(py, data_dir, models, threads, repeats, config):
@@ -125,6 +153,8 @@ def table(results, engine):
             met = "pending"
         elif target is None:
             met = "%.0f%% of ceiling" % (100 * spec.flops_per_step() / k / 1e9 / r["ceiling"]) if r.get("ceiling") else "—"
+        elif t is None:
+            met = "—"
         else:
             met = "yes" if t / k >= target else "no"
         kcol = fmt_ms(k) if k is not None else r.get("kiln_note", "pending")
@@ -152,6 +182,9 @@ def main():
     ap.add_argument("--data", default="", help="data directory (default: a fresh temporary one)")
     ap.add_argument("--json", default="", help="write every figure here")
     ap.add_argument("--skip-kiln", action="store_true")
+    ap.add_argument("--skip-torch", action="store_true", help="kiln only (no PyTorch, no speedups)")
+    ap.add_argument("--monitor-overhead", action="store_true",
+                    help="also time kiln with --no-monitor (alternating runs) and report the monitors' share")
     ap.add_argument("--torch-configs", default="default,passive",
                     help="PyTorch thread settings to time (default: OpenMP as is; passive: OMP_WAIT_POLICY=PASSIVE); "
                          "the fastest is reported")
@@ -177,7 +210,7 @@ def main():
     # One model at a time, PyTorch then OpenBLAS then kiln, so that a change in the
     # machine's load between models does not skew one side of a ratio only.
     for m in models:
-        for config in a.torch_configs.split(","):
+        for config in ([] if a.skip_torch else a.torch_configs.split(",")):
             tt, err = torch_times(a.python, data, [m], a.threads, a.repeats, config)
             if err:
                 print("bench: PyTorch timing (%s) failed: %s" % (config, err), file=sys.stderr)
@@ -210,6 +243,12 @@ def main():
         else:
             results[m]["kiln_s"] = s_
             results[m]["kiln_s_runs"] = extra
+        if a.monitor_overhead and s_ is not None:
+            pair, err = monitor_overhead(a.kiln, SPECS[m], data, a.engine, a.threads, a.epochs, a.runs, work)
+            if pair:
+                results[m]["monitor_on_s"], results[m]["monitor_off_s"] = pair
+            else:
+                print("bench: kiln %s --no-monitor: %s" % (m, err), file=sys.stderr)
     info = machine_info()
     info["loadavg_before"] = list(load_before)
     info["loadavg_after"] = list(os.getloadavg())
@@ -218,6 +257,9 @@ def main():
               info.get("Model name", "?"), info.get("CPU(s)", "?"), info.get("Flags", ""), a.threads, a.engine,
               load_before[0], info["loadavg_after"][0]))
     print(table(results, a.engine))
+    if a.monitor_overhead:
+        print()
+        print(monitor_table(results))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"machine": info, "threads": a.threads, "engine": a.engine, "steps": STEPS,
