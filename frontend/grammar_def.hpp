@@ -136,6 +136,7 @@ struct power_op_class : annotate {};
 struct power_class : annotate {};
 struct unary_class : annotate {};
 struct unary_operand_class;
+struct power_operand_class;
 struct matmul_op_class : annotate {};
 struct matmul_class : annotate {};
 struct mul_op_class : annotate {};
@@ -177,6 +178,7 @@ x3::rule<power_op_class, ast::Operation> const power_op = "@expr";
 x3::rule<power_class, ast::Expression> const power_expr = "@expr";
 x3::rule<unary_class, ast::Unary> const unary = "@expr";
 x3::rule<unary_operand_class, ast::Operand> const unary_operand = "@expr";
+x3::rule<power_operand_class, ast::Operand> const power_operand = "@expr";
 x3::rule<matmul_op_class, ast::Operation> const matmul_op = "@expr";
 x3::rule<matmul_class, ast::Expression> const matmul_expr = "@expr";
 x3::rule<mul_op_class, ast::Operation> const mul_op = "@expr";
@@ -285,7 +287,8 @@ auto const list_literal_def =
 auto const primary_def =
     nest[call | number | list_literal | (x3::lit('(') > expression > label("@close-paren")[x3::lit(')')]) |
          identifier];
-auto const power_op_def = x3::string("^") > primary;
+auto const power_operand_def = unary | primary;  // x ^ -1 is x ^ (-1), as in Python
+auto const power_op_def = x3::string("^") > power_operand;
 auto const power_expr_def = primary >> *power_op;
 auto const unary_def = nest[x3::char_('-') > unary_operand];
 auto const unary_operand_def = unary | power_expr;
@@ -338,7 +341,7 @@ auto const program_def =
     mark[*sep >> *(statement > label("@end-statement")[+sep | &x3::eoi]) > label("@statement")[x3::eoi]][set_statements];
 
 BOOST_SPIRIT_DEFINE(identifier, number, integer, dim, type_spec, list_literal, call, argument, primary, power_op,
-                    power_expr, unary, unary_operand, matmul_op, matmul_expr, mul_op, mul_expr, add_op, add_expr,
+                    power_operand, power_expr, unary, unary_operand, matmul_op, matmul_expr, mul_op, mul_expr, add_op, add_expr,
                     cmp_op, expression, model_decl, dim_decl, input_decl, param_decl, const_decl, fn_decl,
                     output_decl, binding, minimize, metric, setting, train_item, train_block, statement, program,
                     dim_list, argument_list, expression_list, param_list)

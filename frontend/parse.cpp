@@ -165,8 +165,6 @@ class ErrorDescriber {
     if (which == "@expr") {
       std::string msg = prev.kind == TokKind::eof ? std::string("expected an expression")
                                                    : fmt::format("expected an expression after {}", describe(o_, prev));
-      if (prev.kind == TokKind::punct && c_[prev.begin] == '^' && tok.kind == TokKind::punct && c_[p] == '-')
-        msg += " (write a negative exponent in parentheses: x ^ (-1))";
       return at_failure(tok, where, msg);
     }
     if (which.rfind("@name:", 0) == 0) return at_failure(tok, where, "expected " + which.substr(6));

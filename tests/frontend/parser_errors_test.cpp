@@ -77,9 +77,9 @@ TEST_CASE("syntax errors are located and worded for users", "[parser]") {
        "t.model:1:11: error: expected ')' to close the '(' opened at 1:5 [syntax]\n"
        "    1 | x = (a + b\n"
        "      |           ^\n"},
-      {"x = 2 ^ -1\n",
-       "t.model:1:9: error: expected an expression after '^' (write a negative exponent in parentheses: x ^ (-1)) [syntax]\n"
-       "    1 | x = 2 ^ -1\n"
+      {"x = 2 ^ * 3\n",
+       "t.model:1:9: error: expected an expression after '^' [syntax]\n"
+       "    1 | x = 2 ^ * 3\n"
        "      |         ^\n"},
       {"input x : f32[batch, ]\n",
        "t.model:1:22: error: expected a dimension (an integer or a dim name) after ',' [syntax]\n"

@@ -119,6 +119,11 @@ TEST_CASE("precedence and associativity", "[parser]") {
   // ^ binds tighter than unary minus, which binds tighter than @.
   CHECK(expr_ast("-x ^ 2") == "Unary '-'\n  Binary '^'\n    Identifier x\n    Number 2\n");
   CHECK(expr_ast("-a @ b") == "Binary '@'\n  Unary '-'\n    Identifier a\n  Identifier b\n");
+  // A negative exponent needs no parentheses (as in Python): the minus takes the rest of
+  // the chain, so a ^ -b ^ c is a ^ (-(b ^ c)).
+  CHECK(expr_ast("x ^ -1") == "Binary '^'\n  Identifier x\n  Unary '-'\n    Number 1\n");
+  CHECK(expr_ast("a ^ -b ^ c") ==
+        "Binary '^'\n  Identifier a\n  Unary '-'\n    Binary '^'\n      Identifier b\n      Identifier c\n");
   // @ binds tighter than * and /.
   CHECK(expr_ast("a * b @ c") ==
         "Binary '*'\n  Identifier a\n  Binary '@'\n    Identifier b\n    Identifier c\n");
