@@ -181,6 +181,41 @@ TEST_CASE("monitor options: -W<id>, -Wno-<id> and -Werror for the run-time ids",
   CHECK(count_lines(bad.err) == 1);
 }
 
+TEST_CASE("Monitor::emit: disabled ids, ignore comments and -Werror", "[monitorout]") {
+  kiln::SourceFile src("m.model", "input x : f32[batch, 30]\ninput z : f32[batch, 3]   # kiln: ignore[data-scale]\n"
+                                  "input v : f32[batch, 3]   # kiln: ignore\ninput u : f32[batch, 3]   # kiln: ignore[dead-relu]\n");
+  kiln::Graph g;
+  auto at = [](uint32_t line) { return kiln::SourceRange{line, 1, line, 5}; };
+  auto W = kiln::Severity::warning;
+  {
+    kiln::Monitor mon(g, {}, &src);
+    CHECK(mon.emit(W, "data-scale", "x", at(1), "m", {}, 0));
+    CHECK_FALSE(mon.emit(W, "data-scale", "x", at(1), "m", {}, 0));  // once per id and subject
+    CHECK_FALSE(mon.emit(W, "data-scale", "z", at(2), "m", {}, 0));  // its ignore comment
+    CHECK_FALSE(mon.emit(W, "data-scale", "v", at(3), "m", {}, 0));  // a bare ignore
+    CHECK(mon.emit(W, "data-scale", "u", at(4), "m", {}, 0));        // another id's ignore
+    CHECK(mon.emit(kiln::Severity::error, "non-finite", "step", at(2), "m", {}, 5));  // errors are not ignorable
+    auto all = mon.take_new();
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].diag.severity == W);
+    CHECK(all[2].diag.severity == kiln::Severity::error);
+    CHECK(all[2].step == 5);
+    CHECK(mon.take_new().empty());
+  }
+  {
+    kiln::MonitorOptions o;
+    REQUIRE(kiln::apply_monitor_option("-Wno-data-scale", o));
+    kiln::apply_monitor_option("-Werror", o);
+    kiln::Monitor mon(g, {}, &src, {}, o);
+    CHECK_FALSE(mon.enabled("data-scale"));
+    CHECK(mon.enabled("dead-relu"));
+    CHECK_FALSE(mon.emit(W, "data-scale", "x", at(1), "m", {}, 0));
+    CHECK(mon.emit(W, "dead-relu", "7", at(1), "m", {}, 3));
+    REQUIRE(mon.all().size() == 1);
+    CHECK(mon.all()[0].diag.severity == kiln::Severity::error);  // promoted
+  }
+}
+
 TEST_CASE("every monitor has a run-time example that makes it fire, on both engines", "[monitorout]") {
   std::set<std::string> covered;
   for (auto& m : runtime_examples()) {
@@ -508,4 +543,49 @@ TEST_CASE("the training-health table: every param, its figures and a status matc
     CHECK(health_rows(train(header_args(m, tmp), tmp, {"--quiet"}).r.err).empty());
   }
   CHECK(not_ok >= 9);  // frozen_param 2, dead_relu 3, vanishing_small_init 4, exploding 1
+}
+
+TEST_CASE("each monitor's docs page names its example and shows its golden output", "[monitorout]") {
+  // id -> the run-time examples whose header names it
+  std::map<std::string, std::set<std::string>> examples_of;
+  for (auto& m : runtime_examples())
+    for (auto& id : header_ids(m)) examples_of[id].insert(m);
+  std::string runtime_md = read_file(fs::path(source_dir()) / "docs/checks/runtime.md");
+  for (auto& id : kiln::monitor_ids()) {
+    INFO(id);
+    std::string page = read_file(fs::path(source_dir()) / ("docs/checks/" + id + ".md"));
+    REQUIRE(!page.empty());
+    CHECK(runtime_md.find("| " + id) != std::string::npos);  // in the examples table
+    CHECK(runtime_md.find(id + "](") != std::string::npos);  // and linked from the monitors table
+    // The page shows its example's command and a block of that example's golden output.
+    size_t shown = 0;
+    for (auto& m : examples_of[id]) {
+      if (page.find("kiln train " + m + " --data ") == std::string::npos) continue;
+      std::string golden = read_file(fs::path(source_dir()) / ("tests/golden/" + m.substr(0, m.size() - 6) +
+                                                               ".train.expected"));
+      auto golden_lines = lines_of(golden);
+      std::set<std::string> have(golden_lines.begin(), golden_lines.end());
+      auto lines = lines_of(page);
+      for (size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i] != "```" || i + 1 >= lines.size() || lines[i + 1].rfind(m + ":", 0) != 0) continue;
+        bool all = true;
+        size_t k = i + 1;
+        for (; k < lines.size() && lines[k] != "```"; ++k) {
+          INFO(lines[k]);
+          bool in = have.count(lines[k]) > 0;
+          CHECK(in);
+          all = all && in;
+        }
+        shown += all && lines[i + 1].find("[" + id + "]") != std::string::npos;
+        i = k;
+      }
+    }
+    CHECK(shown >= 1);
+  }
+  // examples/README.md lists every broken model.
+  std::string readme = read_file(fs::path(source_dir()) / "examples/README.md");
+  for (auto& m : models_in("examples/broken")) {
+    INFO(m);
+    CHECK(readme.find("`" + m.substr(std::string("examples/").size()) + "`") != std::string::npos);
+  }
 }
