@@ -1,6 +1,7 @@
 // The run-time monitor rules (runtime/monitor.hpp): frozen-param, vanishing-gradient,
 // exploding-gradient, dead-relu, loss-plateau, loss-diverging; the health table.
 #include "runtime/monitor.hpp"
+#include "passes/diagnostics/check.hpp"
 #include "runtime/metrics_log.hpp"
 #include <algorithm>
 #include <cmath>
@@ -12,8 +13,38 @@ namespace {
 std::string g3(double v) { return fmt::format("{:.3g}", v); }
 }  // namespace
 
-Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t)
-    : g_(tg), plan_(std::move(plan)), src_(src), t_(t), render_(src) {
+const std::vector<std::string>& monitor_ids() {
+  static const std::vector<std::string> ids = {"non-finite",  "frozen-param", "vanishing-gradient",
+                                               "exploding-gradient", "dead-relu", "loss-plateau",
+                                               "loss-diverging", "data-scale"};
+  return ids;
+}
+
+bool is_monitor_id(std::string_view id) {
+  for (auto& m : monitor_ids())
+    if (m == id) return true;
+  return false;
+}
+
+bool apply_monitor_option(std::string_view option, MonitorOptions& o) {
+  std::string_view w = option;
+  while (!w.empty() && w[0] == '-') w.remove_prefix(1);
+  if (w.substr(0, 1) != "W") return false;
+  w.remove_prefix(1);
+  if (w == "error") {
+    o.werror = true;
+    return false;
+  }
+  bool off = w.substr(0, 3) == "no-";
+  std::string id(off ? w.substr(3) : w);
+  if (!is_monitor_id(id)) return false;
+  if (off) o.disabled.insert(id);
+  else o.disabled.erase(id);
+  return true;
+}
+
+Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t, MonitorOptions opts)
+    : g_(tg), plan_(std::move(plan)), src_(src), t_(t), opts_(std::move(opts)), render_(src) {
   ps_.resize(plan_.params.size());
   relu_sum_.assign(plan_.relus.size(), 0.0);
 }
@@ -42,9 +73,14 @@ bool Monitor::step_finite(const BatchResult& r) const {
   return true;
 }
 
-void Monitor::emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
+bool Monitor::emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
                    std::vector<DiagNote> notes, int64_t step) {
-  if (!fired_.insert(id + "/" + subject).second) return;
+  if (!fired_.insert(id + "/" + subject).second || !enabled(id)) return false;
+  // Only warnings can be ignored inline: an error (non-finite) has already stopped the run.
+  if (s == Severity::warning && src_ && loc.valid() && loc.line <= src_->line_count())
+    for (auto& i : ignored_ids(src_->line_text(loc.line)))
+      if (i == "*" || i == id) return false;
+  if (opts_.werror && s == Severity::warning) s = Severity::error;
   Diagnostic d;
   d.severity = s;
   d.id = id;
@@ -52,6 +88,7 @@ void Monitor::emit(Severity s, const std::string& id, const std::string& subject
   d.loc = loc;
   d.notes = std::move(notes);
   all_.push_back({std::move(d), step});
+  return true;
 }
 
 std::vector<RuntimeDiagnostic> Monitor::take_new() {
@@ -75,12 +112,12 @@ void Monitor::frozen(size_t k, int64_t steps, int64_t step, double lr) {
                                  "values (about 6e-8 relative): the learning rate {} is too small",
                                  g3(s.lr_grad), g3(lr)),
                      {}});
-  emit(Severity::warning, "frozen-param", p.name, g_[p.param].loc,
+  if (emit(Severity::warning, "frozen-param", p.name, g_[p.param].loc,
        fmt::format("'{}' is not updating: its relative update |dw|/|w| stayed below {} for {} steps (gradient norm "
                    "{}, learning rate {})",
                    p.name, g3(t_.frozen_ratio), steps, g3(s.grad_norm), g3(lr)),
-       std::move(notes), step);
-  status_[p.name] = "frozen";
+       std::move(notes), step))
+    status_[p.name] = "frozen";
 }
 
 void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double lr) {
@@ -117,11 +154,11 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
       if (med > 0 && gn > t_.exploding_factor * med) {
         std::string clip = g_.train.clip_norm ? fmt::format("lower clip_norm (now {})", g3(*g_.train.clip_norm))
                                               : fmt::format("add 'clip_norm = {}' to the train block", g3(10 * med));
-        emit(Severity::warning, "exploding-gradient", p.name, g_[p.param].loc,
-             fmt::format("the gradient norm of '{}' jumped to {} at step {}, {}x its running median {}", p.name,
-                         g3(gn), step, g3(gn / med), g3(med)),
-             {{fmt::format("{}, or lower the learning rate ({})", clip, g3(lr)), {}}}, step);
-        status_[p.name] = "exploding";
+        if (emit(Severity::warning, "exploding-gradient", p.name, g_[p.param].loc,
+                 fmt::format("the gradient norm of '{}' jumped to {} at step {}, {}x its running median {}", p.name,
+                             g3(gn), step, g3(gn / med), g3(med)),
+                 {{fmt::format("{}, or lower the learning rate ({})", clip, g3(lr)), {}}}, step))
+          status_[p.name] = "exploding";
       }
     }
     s.history.push_back(gn);
@@ -147,7 +184,7 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
     for (size_t k = 0; k < ps_.size(); ++k) {
       if (plan_.params[k].grad_sq < 0 || mean[k] == 0 || mean[k] > t_.vanishing_ratio * largest) continue;
       const auto& p = plan_.params[k];
-      emit(Severity::warning, "vanishing-gradient", p.name, g_[p.param].loc,
+      bool shown = emit(Severity::warning, "vanishing-gradient", p.name, g_[p.param].loc,
            fmt::format("the gradient reaching '{}' is vanishing: its norm {} (mean over epoch {}) is {} of the "
                        "largest ('{}': {})",
                        p.name, g3(mean[k]), epoch, g3(mean[k] / largest), plan_.params[arg].name, g3(largest)),
@@ -155,7 +192,7 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
              "weights); use relu-family activations, a better initialiser, or normalised inputs",
              {}}},
            step);
-      if (status_[p.name].empty() || status_[p.name] == "ok") status_[p.name] = "vanishing";
+      if (shown && (status_[p.name].empty() || status_[p.name] == "ok")) status_[p.name] = "vanishing";
     }
   for (auto& s : ps_) s.epoch_grad_sum = 0, s.epoch_steps = 0;
   // dead-relu

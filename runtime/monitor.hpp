@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln {
@@ -32,6 +33,23 @@ struct MonitorThresholds {
                                       // more than half of the improvement from the first epoch to the best
 };
 
+// The run-time monitors' ids, in the order of DIAGNOSTICS.md's run-time table.
+const std::vector<std::string>& monitor_ids();
+bool is_monitor_id(std::string_view id);
+
+// The user's control over the monitors (docs/checks/runtime.md): -Wno-<id> turns one off,
+// -W<id> back on (the last option for an id wins), -Werror makes their warnings errors
+// that stop training; a `# kiln: ignore[<id>]` comment on the line a warning points at
+// (read from the Monitor's source) silences it there.
+struct MonitorOptions {
+  std::set<std::string> disabled;
+  bool werror = false;
+};
+// Applies one warning option ("-Werror", "-W<id>", "-Wno-<id>") to `o`. Returns true when
+// it names a run-time monitor; other ids and malformed options are left to the static
+// checks' parser (apply_warning_option), which rejects the unknown ones.
+bool apply_monitor_option(std::string_view option, MonitorOptions& o);
+
 // A run-time diagnostic with the step (of this run, from 1) it was found at.
 struct RuntimeDiagnostic {
   Diagnostic diag;
@@ -47,7 +65,11 @@ struct ParamHealth {
 
 class Monitor {
  public:
-  Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {});
+  Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {},
+          MonitorOptions opts = {});
+
+  // Whether the monitor `id` is on (not turned off with -Wno-<id>).
+  bool enabled(std::string_view id) const { return !opts_.disabled.count(std::string(id)); }
 
   // Whether the step's loss, every gradient and every update are finite (a gradient
   // norm beyond the f32 range counts as non-finite).
@@ -60,8 +82,10 @@ class Monitor {
   void on_end(int64_t step, double lr);
 
   // A located diagnostic of the monitors not tied to the graph's quantities (data-scale,
-  // non-finite); added once per id+subject like the others.
-  void emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
+  // non-finite); added once per id+subject like the others. Every monitor reports
+  // through it: a disabled id, or a warning whose line carries an ignore comment for its
+  // id, is dropped (returns false); under -Werror a warning becomes an error.
+  bool emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
             std::vector<DiagNote> notes, int64_t step);
   // Diagnostics found since the last call.
   std::vector<RuntimeDiagnostic> take_new();
@@ -91,6 +115,7 @@ class Monitor {
   MonitorPlan plan_;
   const SourceFile* src_;
   MonitorThresholds t_;
+  MonitorOptions opts_;
   Diagnostics render_;
   std::vector<ParamState> ps_;
   std::vector<double> relu_sum_;

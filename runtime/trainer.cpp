@@ -96,7 +96,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (o.monitor) {
     plain = tg;
     MonitorPlan plan = add_monitor_roots(tg);
-    mon.emplace(tg, std::move(plan), &src);
+    mon.emplace(tg, std::move(plan), &src, MonitorThresholds{}, o.monitor_options);
   }
 
   std::string e;
@@ -116,10 +116,13 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
 
   Progress progress(o.progress, o.progress_out, g.train.epochs, batches_per_epoch(split->train_rows, g.batch));
   MetricsLog log;
+  // The first run-time warning promoted by -Werror: the run stops after the flush.
+  std::optional<RuntimeDiagnostic> promoted;
   // Prints, logs and hands on the monitors' new diagnostics.
   auto flush_monitor = [&](TrainResult& r) -> bool {
     if (!mon) return true;
     for (auto& d : mon->take_new()) {
+      if (d.diag.severity == Severity::error && d.diag.id != "non-finite" && !promoted) promoted = d;
       std::string text = mon->render(d.diag, o.color);
       while (!text.empty() && text.back() == '\n') text.pop_back();
       if (d.diag.severity == Severity::error && o.progress == ProgressMode::quiet) {
@@ -140,6 +143,19 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   std::optional<SafetensorsFile> loaded;
   TrainResult res;
   values = initial_values(tg, g.train.seed);
+  // -Werror turned a run-time warning into an error: stop with the health table, the log
+  // closed and nothing saved (the model has a problem the user asked to treat as fatal).
+  auto stop_promoted = [&]() -> std::optional<TrainResult> {
+    res.health = mon->health();
+    if (promoted->step > 0 && !mon->health_table().empty()) progress.message(mon->health_table());
+    if (!log.close(e)) return fail(2, e);
+    return fail(1, promoted->step == 0
+                       ? fmt::format("training stopped before the first step: -Werror makes the run-time warning "
+                                     "[{}] an error",
+                                     promoted->diag.id)
+                       : fmt::format("training stopped at step {}: -Werror makes the run-time warning [{}] an error",
+                                     promoted->step, promoted->diag.id));
+  };
   if (!o.load.empty()) {
     loaded = read_checkpoint(o.load, tg, e);
     if (!loaded || !restore_values(*loaded, o.load, tg, values, e)) return fail(2, e);
@@ -182,6 +198,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
   if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
   if (!flush_monitor(res)) return fail(2, e);
+  if (promoted) return stop_promoted();
 
   res.model_name = g.model_name;
   res.train_rows = split->train_rows;
@@ -213,7 +230,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       ++res.steps;
       double loss = r.loss.value_or(0);
       lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
-      if (mon && !mon->step_finite(r)) {
+      if (mon && mon->enabled("non-finite") && !mon->step_finite(r)) {
         // Back to the last finite step; name the op by re-running this one with checks.
         engine->restore_snapshot();
         for (int64_t k = 0; k < b; ++k) {
@@ -266,6 +283,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
         progress.step(b + 1, 0, {});
       }
       if (mon && !flush_monitor(res)) return fail(2, e);
+      if (promoted) return stop_promoted();
     }
     EpochRecord rec;
     rec.epoch = epoch;
@@ -279,14 +297,17 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       rec.val_loss = vr.loss;
       rec.val_metrics = vr.metrics;
     }
-    if (mon) {
-      mon->on_epoch(epoch, rec.loss, res.steps, lr);
-      if (!flush_monitor(res)) return fail(2, e);
-    }
     rec.time_s = seconds_since(t_epoch);
     if (!log.write(epoch_line(rec), e)) return fail(2, e);
     progress.end_epoch(rec);
+    double epoch_loss = rec.loss;
     res.epochs.push_back(std::move(rec));
+    // The epoch's rules after its line, so that the output reads in order.
+    if (mon) {
+      mon->on_epoch(epoch, epoch_loss, res.steps, lr);
+      if (!flush_monitor(res)) return fail(2, e);
+      if (promoted) return stop_promoted();
+    }
   }
   res.time_s = seconds_since(t_start);
   res.compile_s += val_eval.compile_seconds();
@@ -294,6 +315,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (mon) {
     mon->on_end(res.steps, scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + std::max<int64_t>(res.steps - 1, 0)));
     if (!flush_monitor(res)) return fail(2, e);
+    if (promoted) return stop_promoted();
     res.health = mon->health();
   }
   if (!log.close(e)) return fail(2, e);

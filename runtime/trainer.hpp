@@ -51,6 +51,9 @@ struct TrainOptions {
   // diagnostics are printed to progress_out (warnings unless quiet, errors always), with
   // colour when `color`, written to the log, and passed to this callback when set.
   bool monitor = true;
+  // -W<id>/-Wno-<id>/-Werror for the monitors; ignore comments are read from the model.
+  // Under -Werror the first run-time warning stops the run (exit 1, nothing saved).
+  MonitorOptions monitor_options;
   bool color = false;
   std::function<void(const RuntimeDiagnostic&)> on_runtime_diagnostic;
 };

@@ -5,6 +5,7 @@
 #include "passes/diagnostics/check.hpp"
 #include "passes/diagnostics/format.hpp"
 #include "support.hpp"
+#include "train_output.hpp"
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <cctype>
@@ -110,12 +111,7 @@ std::vector<std::string> sarif_problems(const Json& log) {
 // The models whose check reports something, and the error cases.
 // Broken examples for the run-time monitors only (their first line says so): the static
 // checks are rightly silent on some of them.
-bool runtime_only(const std::string& model) {
-  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + model);
-  std::string first;
-  std::getline(in, first);
-  return first.find("(run-time monitor") != std::string::npos;
-}
+bool runtime_only(const std::string& model) { return is_runtime_example(model); }
 
 std::vector<std::string> reporting_models() {
   auto ms = models_in("examples/broken");

@@ -355,7 +355,7 @@ TEST_CASE("healthy models are silent: a relu MLP and every model in examples/", 
   }
 }
 
-TEST_CASE("monitor diagnostics in the --log file parse; --no-monitor silences the monitors", "[monitor]") {
+TEST_CASE("monitor diagnostics in the --log file parse, and --no-monitor silences the monitors", "[monitor]") {
   TempDir dir;
   TrainOptions o;
   o.log = dir.file("m.jsonl");

@@ -19,9 +19,11 @@ const char* const kTrainUsage =
     "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
     "the train block. Progress goes to stderr (a live line on a terminal); --quiet prints only\n"
     "errors. Run-time monitors (non-finite, frozen-param, ...: docs/checks/runtime.md) watch\n"
-    "the training and print a health table at the end; --no-monitor turns them off. See\n"
+    "the training and print a health table at the end; --no-monitor turns them off, -Wno-<id>\n"
+    "one of them, and -Werror makes their warnings errors that stop the training. See\n"
     "docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite\n"
-    "step included), 2 usage error or unusable data/checkpoint.\n";
+    "step, or a run-time warning under -Werror, included), 2 usage error or unusable\n"
+    "data/checkpoint.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
@@ -101,6 +103,7 @@ int run_train(const Args& a) {
 
   auto file = read_input(a);
   static_cast<CheckAndRewriteOptions&>(o.graph) = check_options(a, file.get());  // -W<id>, --no-rewrite
+  o.monitor_options = monitor_options(a);  // the same -W flags for the run-time monitors
   o.graph.run_checks = true;
   Diagnostics diags(file.get());
   RunError err;

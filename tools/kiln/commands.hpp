@@ -3,6 +3,7 @@
 #pragma once
 #include "frontend/lower.hpp"
 #include "passes/diagnostics/driver.hpp"
+#include "runtime/monitor.hpp"
 #include "tools/kiln/args.hpp"
 #include <memory>
 
@@ -42,6 +43,9 @@ const std::vector<FlagSpec>& with_diagnostic_flags(const std::vector<FlagSpec>& 
 // The checks' options from those flags, reading ignore comments from `src`. Throws
 // UsageError for an unknown id (-Wfoo) or a malformed option.
 CheckAndRewriteOptions check_options(const Args& a, const SourceFile* src);
+// The run-time monitors' options from the same flags (-W<id>/-Wno-<id> of a monitor id,
+// -Werror); call check_options first, which rejects the unknown ids.
+MonitorOptions monitor_options(const Args& a);
 
 // Prints every diagnostic and, when there are any, a summary line ("1 error generated.").
 void print_diagnostics(const Diagnostics& d, bool color);

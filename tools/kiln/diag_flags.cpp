@@ -1,5 +1,7 @@
 // The warning options shared by check, dump and train: -W<id>, -Wno-<id>, -Werror and
-// --no-rewrite, turned into the options of the static checks and the rewrite.
+// --no-rewrite, turned into the options of the static checks, the rewrite and the
+// run-time monitors.
+#include "runtime/monitor.hpp"
 #include "tools/kiln/commands.hpp"
 #include <map>
 
@@ -28,8 +30,26 @@ CheckAndRewriteOptions check_options(const Args& a, const SourceFile* src) {
   if (auto it = a.lists.find("W"); it != a.lists.end())
     for (const std::string& w : it->second) {
       std::string err;
-      if (!apply_warning_option(w, o.checks, err)) throw UsageError(err);
+      // A run-time monitor's id (frozen-param, ...) is valid everywhere and only matters
+      // to train; vanishing-gradient names both a static check and a monitor.
+      MonitorOptions scratch;
+      bool runtime_id = apply_monitor_option(w, scratch);
+      if (!apply_warning_option(w, o.checks, err) && !runtime_id) {
+        if (err.find("unknown check") != std::string::npos) {
+          std::string ids;
+          for (auto& m : monitor_ids()) ids += (ids.empty() ? "" : ", ") + m;
+          err += "; the run-time monitors are: " + ids;
+        }
+        throw UsageError(err);
+      }
     }
+  return o;
+}
+
+MonitorOptions monitor_options(const Args& a) {
+  MonitorOptions o;
+  if (auto it = a.lists.find("W"); it != a.lists.end())
+    for (const std::string& w : it->second) apply_monitor_option(w, o);
   return o;
 }
 
