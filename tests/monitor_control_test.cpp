@@ -71,7 +71,7 @@ TEST_CASE("run-time control: -Wno-<id>, -W<id> and `# kiln: ignore[<id>]` apply 
     TempDir tmp;
     TrainRun base = train(header_args(m, tmp), tmp);
     std::map<std::string, double> first_line;  // id -> the line of its first diagnostic
-    for (auto& d : base.diags) first_line.try_emplace(d.at("id").str, d.at("line").num);
+    for (auto& d : base.diags) first_line.try_emplace(d.at("id").text, d.at("line").num());
     for (auto& [id, line] : first_line) {
       INFO(m << " [" << id << "] line " << line);
       ++tried;
@@ -97,7 +97,7 @@ TEST_CASE("run-time control: -Wno-<id>, -W<id> and `# kiln: ignore[<id>]` apply 
       } else {
         CHECK(!ig.has(id, line));
         for (auto& d : base.diags)  // the diagnostics on other lines stay
-          if (d.at("line").num != line) CHECK(ig.has(d.at("id").str, d.at("line").num));
+          if (d.at("line").num() != line) CHECK(ig.has(d.at("id").text, d.at("line").num()));
         // A param whose warning is ignored keeps the status "ok" in the health table.
         std::string src_line = lines_of(read_file(fs::path(source_dir()) / m)).at(size_t(line) - 1);
         if (src_line.rfind("param ", 0) == 0) {
@@ -145,22 +145,22 @@ TEST_CASE("run-time control: -Werror makes the first run-time warning an error t
     TrainRun w = train(header_args(m, tmp), tmp, extra);
     CHECK(w.r.exit_code == 1);
     REQUIRE(!w.diags.empty());
-    double step = w.diags.front().at("step").num;
-    CHECK(step == base.diags.front().at("step").num);
+    double step = w.diags.front().at("step").num();
+    CHECK(step == base.diags.front().at("step").num());
     for (auto& d : w.diags) {
-      CHECK(d.at("severity").str == "error");
-      CHECK(d.at("step").num == step);  // nothing after the first
+      CHECK(d.at("severity").text == "error");
+      CHECK(d.at("step").num() == step);  // nothing after the first
     }
     CHECK(w.r.err.find(": warning: ") == std::string::npos);
-    if (base.diags.front().at("id").str == "non-finite") {
+    if (base.diags.front().at("id").text == "non-finite") {
       CHECK(fs::exists(save));  // unchanged: the last finite params are saved
     } else {
       ++stopped;
       CHECK(!fs::exists(save));
       std::string why = step == 0 ? "kiln: error: training stopped before the first step: -Werror makes the run-time "
-                                    "warning [" + w.diags.front().at("id").str + "] an error"
+                                    "warning [" + w.diags.front().at("id").text + "] an error"
                                   : "kiln: error: training stopped at step " + std::to_string(int64_t(step)) +
-                                        ": -Werror makes the run-time warning [" + w.diags.front().at("id").str +
+                                        ": -Werror makes the run-time warning [" + w.diags.front().at("id").text +
                                         "] an error";
       CHECK(w.r.err.find(why) != std::string::npos);
       CHECK((step == 0 || w.r.err.find("training health") != std::string::npos));

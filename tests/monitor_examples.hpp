@@ -41,12 +41,12 @@ struct TrainRun {
   std::vector<Json> diags;  // the {"kind":"diagnostic",...} lines of --log
   std::set<std::string> ids() const {
     std::set<std::string> s;
-    for (auto& d : diags) s.insert(d.at("id").str);
+    for (auto& d : diags) s.insert(d.at("id").text);
     return s;
   }
   bool has(const std::string& id, double line = 0) const {
     for (auto& d : diags)
-      if (d.at("id").str == id && (line == 0 || d.at("line").num == line)) return true;
+      if (d.at("id").text == id && (line == 0 || d.at("line").num() == line)) return true;
     return false;
   }
 };
@@ -108,7 +108,7 @@ inline std::string edited_copy(const std::string& model, const TempDir& tmp, siz
 // The static checks' ids on a model (kiln check --format=json).
 inline std::set<std::string> static_ids(const std::string& model) {
   std::set<std::string> ids;
-  for (auto& d : parse_json(run_kiln({"check", model, "--format=json"}).out).items) ids.insert(d.at("id").str);
+  for (auto& d : parse_json(run_kiln({"check", model, "--format=json"}).out).items) ids.insert(d.at("id").text);
   return ids;
 }
 

@@ -22,8 +22,8 @@ TEST_CASE("every monitor has a run-time example that makes it fire, on both engi
     // The JIT (fused kernels) reports the same diagnostics at the same places.
     TrainRun j = train(header_args(m, tmp), tmp, {}, "jit");
     std::set<std::pair<std::string, double>> a, b;
-    for (auto& d : r.diags) a.insert({d.at("id").str, d.at("line").num});
-    for (auto& d : j.diags) b.insert({d.at("id").str, d.at("line").num});
+    for (auto& d : r.diags) a.insert({d.at("id").text, d.at("line").num()});
+    for (auto& d : j.diags) b.insert({d.at("id").text, d.at("line").num()});
     CHECK(a == b);
     CHECK(r.r.exit_code == j.r.exit_code);
   }
@@ -127,13 +127,13 @@ TEST_CASE("the --log diagnostic lines: the documented fields, pointing at the ri
       if (l.rfind("epoch ", 0) == 0) steps = std::stoll(l.substr(l.find(" step ") + 6));
     for (auto& d : r.diags) {
       std::vector<std::string> keys;
-      for (auto& [k, v] : d.fields) keys.push_back(k);
+      for (auto& [k, v] : d.members) keys.push_back(k);
       CHECK(keys == std::vector<std::string>{"kind", "id", "severity", "message", "step", "file", "line", "column"});
-      std::string id = d.at("id").str, sev = d.at("severity").str, msg = d.at("message").str;
+      std::string id = d.at("id").text, sev = d.at("severity").text, msg = d.at("message").text;
       INFO(id << ": " << msg);
-      CHECK(d.at("file").str == m);
+      CHECK(d.at("file").text == m);
       CHECK(sev == (id == "non-finite" ? "error" : "warning"));
-      size_t line = size_t(d.at("line").num), col = size_t(d.at("column").num);
+      size_t line = size_t(d.at("line").num()), col = size_t(d.at("column").num());
       REQUIRE(line >= 1);
       REQUIRE(line <= src.size());
       REQUIRE(col >= 1);
@@ -150,15 +150,15 @@ TEST_CASE("the --log diagnostic lines: the documented fields, pointing at the ri
         CHECK(text.find("minimize") != std::string::npos);
       } else if (id == "data-scale") {
         CHECK(text.rfind("input x ", 0) == 0);
-        CHECK(d.at("step").num == 0);
+        CHECK(d.at("step").num() == 0);
       } else if (id == "non-finite") {
         CHECK(text.substr(col - 1, 8) == "log(var)");
       }
       if (id != "data-scale") {
-        CHECK(d.at("step").num >= 1);
-        CHECK(d.at("step").num <= double(std::max<int64_t>(steps, 1)) + (id == "non-finite" ? 9 : 0));
+        CHECK(d.at("step").num() >= 1);
+        CHECK(d.at("step").num() <= double(std::max<int64_t>(steps, 1)) + (id == "non-finite" ? 9 : 0));
       }
-      if (id == "frozen-param") CHECK(d.at("step").num == 20);
+      if (id == "frozen-param") CHECK(d.at("step").num() == 20);
       // The text on stderr is the same diagnostic: `file:line:col: severity: message [id]`.
       std::string header = m + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + sev + ": " + msg +
                            " [" + id + "]";
@@ -186,9 +186,9 @@ TEST_CASE("the training-health table: every param, its figures and a status matc
       CHECK(h.update_ratio >= 0);
       auto about = [&](const std::string& id) {  // the param a message is about: its first quoted name
         for (auto& d : r.diags) {
-          const std::string& msg = d.at("message").str;
+          const std::string& msg = d.at("message").text;
           auto q = msg.find('\'');
-          if (d.at("id").str == id && msg.compare(q + 1, h.name.size() + 1, h.name + "'") == 0) return true;
+          if (d.at("id").text == id && msg.compare(q + 1, h.name.size() + 1, h.name + "'") == 0) return true;
         }
         return false;
       };
