@@ -21,7 +21,7 @@ struct MonitorThresholds {
   double frozen_ratio = 1e-7;     // frozen-param: ||new - w|| / ||w|| below this ...
   int64_t frozen_window = 20;     // ... for this many consecutive steps (or the whole run if shorter)
   double vanishing_ratio = 1e-4;  // vanishing-gradient: epoch-mean grad norm <= this x the largest
-  double exploding_factor = 1000; // exploding-gradient: grad norm > this x its running median (refreshed every 8 steps) ...
+  double exploding_factor = 1000; // exploding-gradient: grad norm > this x the median of its window ...
   size_t exploding_history = 100; // ... over the last this-many steps ...
   size_t exploding_min_history = 10;  // ... once at least this many are known
   double dead_relu_fraction = 0.9;    // dead-relu: zero outputs over an epoch above this
@@ -103,7 +103,8 @@ class Monitor {
     double grad_norm = 0, ratio = 0, lr_grad = 0;
     int64_t frozen_run = 0;
     std::deque<double> history;  // recent grad norms
-    double median = 0;           // their median, refreshed every few steps
+    std::vector<double> sorted;  // the same, in increasing order (never NaN: on_step takes sqrt(max(0, x)))
+    double median = 0;           // their median
     double epoch_grad_sum = 0;
     int64_t epoch_steps = 0;
   };
@@ -125,7 +126,6 @@ class Monitor {
   std::map<std::string, std::string> status_;  // param name -> status
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;
-  std::vector<double> scratch_;  // for the running medians
 };
 
 // Re-runs one step on the reference interpreter with every node checked: the first node
