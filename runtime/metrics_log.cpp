@@ -28,6 +28,12 @@ std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
                      json_number(loss), json_number(lr));
 }
 
+std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
+                        const std::string& status) {
+  return fmt::format("{{\"kind\":\"health\",\"step\":{},\"param\":{},\"grad_norm\":{},\"update_ratio\":{},\"status\":{}}}",
+                     step, json_string(param), json_number(grad_norm), json_number(update_ratio), json_string(status));
+}
+
 std::string epoch_line(const EpochRecord& r) {
   std::string s = fmt::format("{{\"kind\":\"epoch\",\"epoch\":{},\"step\":{},\"loss\":{}", r.epoch, r.step, json_number(r.loss));
   for (auto& [name, v] : r.metrics) s += fmt::format(",{}:{}", json_string(name), json_number(v));

@@ -28,6 +28,10 @@ std::string json_string(const std::string& s);
 
 std::string step_line(int64_t epoch, int64_t step, double loss, double lr);
 std::string epoch_line(const EpochRecord& r);
+// One row of the training-health table (the monitors' per-param figures of the last finite
+// step): {"kind":"health","step":N,"param":"w1","grad_norm":..,"update_ratio":..,"status":"ok"}.
+std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
+                        const std::string& status);
 
 class MetricsLog {
  public:

@@ -143,11 +143,18 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   std::optional<SafetensorsFile> loaded;
   TrainResult res;
   values = initial_values(tg, g.train.seed);
+  // The health table's rows as "health" lines of the log (before it is closed).
+  auto log_health = [&](int64_t step) {
+    for (const ParamHealth& h : res.health)
+      if (!log.write(health_line(step, h.name, h.grad_norm, h.update_ratio, h.status), e)) return false;
+    return true;
+  };
   // -Werror turned a run-time warning into an error: stop with the health table, the log
   // closed and nothing saved (the model has a problem the user asked to treat as fatal).
   auto stop_promoted = [&]() -> std::optional<TrainResult> {
     res.health = mon->health();
     if (promoted->step > 0 && !mon->health_table().empty()) progress.message(mon->health_table());
+    if (promoted->step > 0 && !log_health(promoted->step)) return fail(2, e);
     if (!log.close(e)) return fail(2, e);
     return fail(1, promoted->step == 0
                        ? fmt::format("training stopped before the first step: -Werror makes the run-time warning "
@@ -257,7 +264,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
         res.health = mon->health();
         if (!mon->health_table().empty()) progress.message(mon->health_table());
         res.values = engine->values();
-        if (!log.close(e)) return fail(2, e);
+        if (!log_health(res.steps - 1) || !log.close(e)) return fail(2, e);
         if (!o.save.empty()) {
           if (!save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
           progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save,
@@ -317,6 +324,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     if (!flush_monitor(res)) return fail(2, e);
     if (promoted) return stop_promoted();
     res.health = mon->health();
+    if (!log_health(res.steps)) return fail(2, e);
   }
   if (!log.close(e)) return fail(2, e);
   if (!o.save.empty() && !save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);

@@ -38,7 +38,8 @@ inline std::set<std::string> header_ids(const std::string& model) {
 
 struct TrainRun {
   RunResult r;
-  std::vector<Json> diags;  // the {"kind":"diagnostic",...} lines of --log
+  std::vector<Json> diags;   // the {"kind":"diagnostic",...} lines of --log
+  std::vector<Json> health;  // its {"kind":"health",...} lines
   std::set<std::string> ids() const {
     std::set<std::string> s;
     for (auto& d : diags) s.insert(d.at("id").text);
@@ -63,8 +64,10 @@ inline TrainRun train(std::vector<std::string> args, const TempDir& tmp, const s
   TrainRun t;
   t.r = run_kiln(args);
   std::istringstream in(read_file(log));
-  for (std::string line; std::getline(in, line);)
+  for (std::string line; std::getline(in, line);) {
     if (line.find("\"kind\":\"diagnostic\"") != std::string::npos) t.diags.push_back(parse_json(line));
+    if (line.find("\"kind\":\"health\"") != std::string::npos) t.health.push_back(parse_json(line));
+  }
   return t;
 }
 

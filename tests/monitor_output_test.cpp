@@ -180,6 +180,19 @@ TEST_CASE("the training-health table: every param, its figures and a status matc
     std::vector<std::string> names;
     for (auto& h : rows) names.push_back(h.name);
     CHECK(names == param_names(m));  // printed on a non-finite stop too
+    // The same rows in the log, as "health" lines (the table's figures are rounded).
+    REQUIRE(r.health.size() == rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const Json& l = r.health[k];
+      std::vector<std::string> keys;
+      for (auto& [key, v] : l.members) keys.push_back(key);
+      CHECK(keys == std::vector<std::string>{"kind", "step", "param", "grad_norm", "update_ratio", "status"});
+      CHECK(l.at("param").text == rows[k].name);
+      CHECK(l.at("status").text == rows[k].status);
+      CHECK(l.at("grad_norm").num() == Approx(rows[k].grad_norm).epsilon(0.01).margin(1e-300));
+      CHECK(l.at("update_ratio").num() == Approx(rows[k].update_ratio).epsilon(0.01).margin(1e-300));
+      CHECK(l.at("step").num() >= 1);
+    }
     for (auto& h : rows) {
       INFO(h.name << " " << h.status);
       CHECK(h.grad_norm >= 0);
