@@ -277,10 +277,10 @@ std::vector<char> plan_needed(const Graph& g, PlanScope scope) {
   return ancestors(g, all);
 }
 
-KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
+KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt) {
   Fuser f(g, scope);
   f.classify();
-  f.group();
+  if (opt.fuse) f.group();
   const size_t N = g.size();
   KernelPlan plan;
   plan.scope = scope;

@@ -3,35 +3,92 @@
 // batches beside the interpreter's train_step in f32: losses and params agree to 1e-5.
 #include "frontend/lower.hpp"
 #include "jit_test_util.hpp"
+#include "passes/fusion.hpp"
 #include "runtime/model.hpp"
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 
 using namespace kiln;
 using namespace kiln::jit_test;
 using backend::BufferKind;
 
-TEST_CASE("every example trains the same under the JIT and the interpreter", "[jit]") {
+namespace {
+
+std::vector<std::filesystem::path> example_models() {
   std::vector<std::filesystem::path> models;
   for (auto& e : std::filesystem::directory_iterator(std::string(KILN_SOURCE_DIR) + "/examples"))
     if (e.path().extension() == ".model") models.push_back(e.path());
   std::sort(models.begin(), models.end());
+  return models;
+}
+
+// The example's training graph (autodiff, optimizer, simplify).
+Graph training_graph(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  SourceFile file(path.string(), text.str());
+  Diagnostics d(&file);
+  std::optional<Graph> lowered = compile_source(file, d);
+  INFO(d.render_all());
+  REQUIRE(lowered);
+  Graph g = *lowered;
+  REQUIRE(make_training_graph(g, d));
+  return g;
+}
+
+}  // namespace
+
+// The code is the plan: each kernel of each entry's kernel plan (what `kiln dump
+// --stage=fused` prints) is exactly one LLVM function of the optimised module, named with
+// its entry and index, and the arena is the largest of the plans' peaks.
+TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]") {
+  const std::vector<std::filesystem::path> models = example_models();
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    SourceFile file(path.string(), text.str());
-    Diagnostics d(&file);
-    std::optional<Graph> lowered = compile_source(file, d);
-    INFO(d.render_all());
-    REQUIRE(lowered);
-    Graph g = *lowered;
-    REQUIRE(make_training_graph(g, d));
+    Graph g = training_graph(path);
+    std::string err;
+    backend::CompileOptions opt;
+    opt.keep_ir = true;
+    auto cg = backend::compile_graph(g, opt, err);
+    INFO(err);
+    REQUIRE(cg);
+    // Function definitions <prefix>_<entry>_k<index>_<kind>...: how many per (entry, index).
+    std::map<std::pair<std::string, int>, int> defined;
+    std::regex def(R"(define [^@]*@kiln\d+_(step|forward|predict)_k(\d+)_([a-z_]+)\()");
+    const std::string& ir = cg->llvm_ir();
+    for (auto it = std::sregex_iterator(ir.begin(), ir.end(), def); it != std::sregex_iterator(); ++it)
+      ++defined[{(*it)[1].str(), std::stoi((*it)[2].str())}];
+    int64_t peak = 0;
+    size_t kernels = 0;
+    for (PlanScope s : {PlanScope::step, PlanScope::forward, PlanScope::predict}) {
+      const std::string scope = s == PlanScope::step ? "step" : s == PlanScope::forward ? "forward" : "predict";
+      KernelPlan plan = backend::codegen_plan(g, s);
+      CHECK(check_kernel_plan(g, plan).empty());
+      peak = std::max(peak, plan.memory.peak_bytes);
+      kernels += plan.kernels.size();
+      for (size_t k = 0; k < plan.kernels.size(); ++k) {
+        INFO(scope << " kernel " << k << " " << kernel_kind_name(plan.kernels[k].kind));
+        CHECK(defined[{scope, int(k)}] == 1);
+      }
+    }
+    CHECK(defined.size() == kernels);  // no function without a plan kernel
+    CHECK(cg->arena_bytes() == peak);
+  }
+}
+
+TEST_CASE("every example trains the same under the JIT and the interpreter", "[jit]") {
+  const std::vector<std::filesystem::path> models = example_models();
+  REQUIRE(models.size() >= 4);
+  for (const auto& path : models) {
+    INFO("example " << path.filename().string());
+    Graph g = training_graph(path);
     std::string err;
     auto specs = input_specs(g, err);
     INFO(err);
