@@ -23,6 +23,7 @@ struct Region {
   std::vector<NodeId> members;  // id (= dependency) order
   NodeId anchor = -1;
   Value* anchor_mem = nullptr;
+  std::vector<NodeId> accumulators;  // Role::accumulate: sums of one value per element
 };
 
 // Stride vectors (one per distinct access pattern, over the region's dims): key 0 is the
@@ -77,7 +78,9 @@ struct Gen {
   Layout layout(const Region& r) {
     Layout L;
     L.add(row_major_strides(r.shape));
-    for (NodeId m : r.members)
+    std::vector<NodeId> readers = r.members;
+    readers.insert(readers.end(), r.accumulators.begin(), r.accumulators.end());
+    for (NodeId m : readers)
       for (NodeId o : g[m].in) {
         if (has(r, o) || o == r.anchor || splat(o)) continue;
         if (g[m].op == Op::one_hot) {
@@ -132,6 +135,7 @@ struct Gen {
       }
       val[m] = x;
     }
+    for (NodeId a : r.accumulators) val[a] = operand(g[a].in[0], 0);  // the element it adds
     return val;
   }
 
@@ -140,12 +144,25 @@ struct Gen {
       if (is_output(m)) b.CreateStore(val.at(m), at(b, type(m), mem(m), index));
   }
 
-  // The region as its own loop nest over its shape, dims collapsed.
+  // The region as its own loop nest over its shape, dims collapsed. Accumulators are
+  // carried through the nest from 0 and stored (a mean divided by the count) after it. With
+  // accumulators and an inner loop of at least 2W elements, the sums carry `reassoc` and
+  // the inner loop's vectorisation is pinned (W lanes, 1, 2 or 4 vector accumulators by
+  // length, one horizontal sum at the end): the summation order depends on the shape only.
+  // Shorter inner loops add in order.
   void loop(const Region& r) {
     Layout L = layout(r);
     std::vector<std::vector<int64_t>> st = L.keys;
     std::vector<int64_t> dims = collapse_dims(r.shape, st);
-    emit_nest(b, dims, [&](const Values& idx) {
+    const int64_t inner = dims.empty() ? 1 : dims.back();
+    int W = env.lanes;
+    for (NodeId a : r.accumulators)
+      if (g[a].dtype == DType::f64) W = std::max(2, env.lanes / 2);
+    const bool vec = !r.accumulators.empty() && inner >= 2 * W;
+    const int ic = inner >= 8 * W ? 4 : inner >= 4 * W ? 2 : 1;
+    Values zero;
+    for (NodeId a : r.accumulators) zero.push_back(llvm::ConstantFP::get(type(a), 0.0));
+    auto element = [&](const Values& idx, const Values& acc) {
       std::map<int, Value*> cache;
       IndexFn index = [&](int key) {
         Value*& v = cache[key];
@@ -154,12 +171,38 @@ struct Gen {
       };
       ValueMap val = eval(r, L, index);
       store_outputs(r, val, index(0));
-    });
+      Values next;
+      for (size_t i = 0; i < acc.size(); ++i) {
+        Value* sum = b.CreateFAdd(acc[i], val.at(r.accumulators[i]));
+        if (auto* in = llvm::dyn_cast<llvm::Instruction>(sum)) in->setHasAllowReassoc(vec);
+        next.push_back(sum);
+      }
+      return next;
+    };
+    Values idx;
+    std::function<Values(size_t, const Values&)> nest = [&](size_t d, const Values& acc) -> Values {
+      if (d == dims.size()) return element(idx, acc);
+      Values out = emit_for(b, 0, dims[d], 1, acc, [&](Value* i, const Values& cur) {
+        idx.push_back(i);
+        Values res = nest(d + 1, cur);
+        idx.pop_back();
+        return res;
+      });
+      if (d + 1 == dims.size() && vec) pin_vectorization(b, W, ic);
+      return out;
+    };
+    Values total = nest(0, zero);
+    for (size_t i = 0; i < r.accumulators.size(); ++i) {
+      NodeId a = r.accumulators[i];
+      Value* v = total[i];
+      if (g[a].op == Op::mean) v = b.CreateFDiv(v, llvm::ConstantFP::get(type(a), double(num_elements(r.shape))));
+      b.CreateStore(v, at(b, type(a), mem(a), i64(b, 0)));
+    }
   }
 
   void elementwise() {
     Region r{k.shape, {}};
-    for (const KernelNode& kn : k.nodes) r.members.push_back(kn.id);
+    for (const KernelNode& kn : k.nodes) (kn.role == Role::accumulate ? r.accumulators : r.members).push_back(kn.id);
     loop(r);
   }
 

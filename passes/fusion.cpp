@@ -17,6 +17,9 @@
 //     the reduction's input shape); every edge between the two respects the roles
 //     (nothing flows from an epilogue back into a prologue or the anchor); and the
 //     kernel graph stays acyclic (no path between the two groups through a third).
+//  4b. Accumulators: a scalar sum/mean kernel with a prologue and no epilogue becomes an
+//     elementwise loop with the reduction as an accumulator, which then joins an
+//     elementwise/update kernel of its shape sharing an operand (Fuser::accumulate).
 //  5. Materialise a member when it is a root, an update value, or read by another kernel
 //     or a view; everything else stays in registers.
 //  6. Update writes: an update value is written in place into its target by its own
@@ -46,7 +49,7 @@ std::string_view kernel_kind_name(KernelKind k) {
   return names[static_cast<int>(k)];
 }
 std::string_view role_name(Role r) {
-  static constexpr std::string_view names[] = {"body", "operand", "prologue", "anchor", "epilogue"};
+  static constexpr std::string_view names[] = {"body", "operand", "prologue", "anchor", "epilogue", "accumulate"};
   return names[static_cast<int>(r)];
 }
 std::string_view storage_name(Storage s) {
@@ -245,6 +248,72 @@ struct Fuser {
     return true;
   }
 
+  // A sum or mean of every element to a scalar.
+  bool scalar_total(NodeId n) const {
+    return (g[n].op == Op::sum || g[n].op == Op::mean) && num_elements(g[n].shape) == 1 && !g[n].in.empty();
+  }
+  // The loop shape of an unanchored group (its first non-accumulate member's).
+  NodeId loop_member(int grp) const {
+    for (NodeId m : members[grp])
+      if (role[m] != Role::accumulate) return m;
+    return -1;
+  }
+  bool reads_accumulator(int reader, int grp) {
+    for (NodeId m : members[reader])
+      for (NodeId o : g[m].in)
+        if (find(o) == grp && role[o] == Role::accumulate) return true;
+    return false;
+  }
+
+  // 4b. Accumulators (after group()). A scalar sum/mean kernel with a prologue and no
+  // epilogue is an elementwise loop over its input with the reduction as an accumulator;
+  // then it joins an elementwise/update kernel of its loop shape that shares an operand
+  // with it (reads the same value, or computes one it reads), when legal (same update-only
+  // status, no accumulator read inside, no third kernel in between).
+  void accumulate() {
+    std::vector<int> acc;
+    for (NodeId r = 0; r < NodeId(n_nodes); ++r) {
+      if (!kernel_node(r) || cat[r] != Cat::reduce || !scalar_total(r)) continue;
+      int gr = find(r);
+      if (anchor[gr] != r) continue;
+      bool pro = false, epi = false;
+      for (NodeId m : members[gr]) {
+        pro = pro || role[m] == Role::prologue;
+        epi = epi || role[m] == Role::epilogue;
+      }
+      if (!pro || epi) continue;
+      for (NodeId m : members[gr])
+        if (role[m] == Role::prologue) role[m] = Role::body;
+      role[r] = Role::accumulate;
+      anchor[gr] = -1;
+      acc.push_back(gr);
+    }
+    for (int a : acc) {
+      if (find(a) != a) continue;
+      NodeId la = loop_member(a);
+      std::vector<int> cands;
+      auto consider = [&](NodeId n) {
+        if (!kernel_node(n)) return;
+        int c = find(n);
+        if (c != a && std::find(cands.begin(), cands.end(), c) == cands.end()) cands.push_back(c);
+      };
+      std::vector<NodeId> mem = members[a];
+      std::sort(mem.begin(), mem.end());
+      for (NodeId m : mem)
+        for (NodeId o : g[m].in) {
+          consider(o);
+          for (NodeId u : users[o]) consider(u);
+        }
+      for (int c : cands) {
+        NodeId lc = loop_member(c);
+        if (anchor[c] >= 0 || lc < 0 || g[lc].shape != g[la].shape || update_only[lc] != update_only[la]) continue;
+        if (reads_accumulator(c, a) || reads_accumulator(a, c) || path_through_third(a, c)) continue;
+        unite(c, a, std::nullopt);
+        break;
+      }
+    }
+  }
+
   void group() {
     // 3. Consumer pass.
     for (NodeId n = NodeId(n_nodes) - 1; n >= 0; --n) {
@@ -280,7 +349,10 @@ std::vector<char> plan_needed(const Graph& g, PlanScope scope) {
 KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt) {
   Fuser f(g, scope);
   f.classify();
-  if (opt.fuse) f.group();
+  if (opt.fuse) {
+    f.group();
+    f.accumulate();
+  }
   const size_t N = g.size();
   KernelPlan plan;
   plan.scope = scope;
@@ -304,7 +376,7 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt)
         k.shape = g[a].shape;
       } else {
         k.kind = f.update_only[i] ? KernelKind::update : KernelKind::elementwise;
-        k.shape = g[i].shape;
+        k.shape = f.role[i] == Role::accumulate ? g[g[i].in[0]].shape : g[i].shape;
       }
       ks.push_back(std::move(k));
     }
@@ -345,8 +417,9 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt)
           for (NodeId o : g[kn.id].in) {
             if (plan.values[o].storage == Storage::view && plan.values[o].base == t) ok = false;
             if (o != t) continue;
-            bool same_index = (kn.role == Role::body || kn.role == Role::epilogue) && f.cat[kn.id] == Cat::elementwise &&
-                              g[kn.id].op != Op::broadcast_to && g[kn.id].op != Op::one_hot && g[kn.id].shape == g[t].shape;
+            bool same_index = ((kn.role == Role::body || kn.role == Role::epilogue) && f.cat[kn.id] == Cat::elementwise &&
+                               g[kn.id].op != Op::broadcast_to && g[kn.id].op != Op::one_hot && g[kn.id].shape == g[t].shape) ||
+                              (kn.role == Role::accumulate && ks[kernel_of[val]].shape == g[t].shape);
             ok = ok && same_index;
           }
       targeted[t] = 1;

@@ -259,8 +259,9 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
 }
 
 // mean(squared_error(h, y)) and sum_to(dz * mask) over rows: the elementwise input of each
-// reduction is computed as the reduction reads it (never stored); logsumexp takes no
-// prologue (it reads its input twice), so its input is stored.
+// reduction is computed as the reduction reads it, never stored (the scalar mean as an
+// accumulator of the loop over squared_error); logsumexp takes no prologue (it reads its
+// input twice), so its input is stored. Fused == unfused exactly (pinned summation order).
 TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusion-jit]") {
   Cases c;
   NodeId h = c.uniform({29, 13}, -1, 1), y = c.uniform({29, 13}, -1, 1), dz = c.uniform({29, 13}, -1, 1);
@@ -273,11 +274,17 @@ TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusi
   std::string err;
   KernelPlan plan = backend::codegen_plan(c.g, PlanScope::forward);
   CHECK(check_kernel_plan(c.g, plan).empty());
-  for (NodeId r : {loss, db}) {
-    const Kernel& k = kernel_of(plan, r);
-    CHECK(k.anchor == r);
-    CHECK(role_in(k, c.g[r].in[0]) == Role::prologue);
-    CHECK(plan.values[c.g[r].in[0]].storage == Storage::reg);
+  {
+    const Kernel& k = kernel_of(plan, db);
+    CHECK(k.anchor == db);
+    CHECK(role_in(k, c.g[db].in[0]) == Role::prologue);
+    CHECK(plan.values[c.g[db].in[0]].storage == Storage::reg);
+  }
+  {  // a scalar mean: a loop over squared_error accumulating it (vectorised: 377 elements)
+    const Kernel& k = kernel_of(plan, loss);
+    CHECK(k.kind == KernelKind::elementwise);
+    CHECK(role_in(k, loss) == Role::accumulate);
+    CHECK(plan.values[c.g[loss].in[0]].storage == Storage::reg);
   }
   CHECK(plan.values[c.g[lse].in[0]].storage == Storage::arena);
   // logsumexp's input and per-row scratch: no other [29, 13] value
