@@ -138,8 +138,17 @@ struct ModuleGen {
         bind(u.target);
       }
       if (k.scratch_bytes > 0) {
-        sig.scratch_arg = int(args.size());
-        args.push_back({Place::arena, k.scratch_offset});
+        int64_t os = op_scratch_bytes(g, k);
+        bool tmp = k.anchor >= 0 && anchor_home(g, plan, k) < 0 &&
+                   (k.kind == KernelKind::matmul || k.kind == KernelKind::reduction || k.kind == KernelKind::row);
+        if (os > 0 || !tmp) {
+          sig.scratch_arg = int(args.size());
+          args.push_back({Place::arena, k.scratch_offset});
+        }
+        if (tmp) {
+          sig.anchor_arg = int(args.size());
+          args.push_back({Place::arena, k.scratch_offset + os});
+        }
       }
       sig.num_args = int(args.size());
       std::string name = fmt::format("{}_{}_k{}_{}", prefix, scope, ki, kernel_kind_name(k.kind));

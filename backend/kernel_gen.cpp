@@ -245,7 +245,7 @@ struct Gen {
     }
     const int64_t os = op_scratch_bytes(g, k);
     const NodeId home = anchor_home(g, env.plan, k);
-    Value* out = home >= 0 ? mem(home) : b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch(), uint64_t(os));
+    Value* out = home >= 0 ? mem(home) : f->getArg(sig.anchor_arg);
     KernelCtx kc{b, env.m, g, an, out, in, os > 0 ? scratch() : nullptr, env.lanes};
     kc.trans[0] = trans[0];
     kc.trans[1] = trans[1];

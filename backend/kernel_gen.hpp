@@ -19,6 +19,10 @@ struct KernelSig {
   int num_args = 0;
   std::unordered_map<NodeId, int> arg;
   int scratch_arg = -1;
+  // An anchor value without a home (anchor_home < 0): its own argument at the kernel's
+  // scratch + op_scratch_bytes, so that the op's scratch (e.g. a softmax's running sums)
+  // and the value stay noalias (one shared argument kept the normalising loop scalar).
+  int anchor_arg = -1;
 };
 
 struct KernelGenEnv {

@@ -15,10 +15,10 @@ bool entry_writes(Entry e, BufferKind k);
 inline PlanScope entry_scope(Entry e) { return PlanScope(int(e)); }
 
 // The node whose memory holds an anchored kernel's anchor value while its epilogue runs:
-// the anchor itself when materialised, else the first output member of the anchor's shape
-// and type stored in the arena or a root buffer (the epilogue overwrites each element after
-// reading it); -1 when there is none (the value then goes to the kernel's scratch, after
-// the op's own scratch). -1 for kernels without an anchor.
+// the anchor itself when materialised; for a matmul, else the first output member of the
+// anchor's shape and type stored in the arena or a root buffer (the epilogue overwrites
+// each element of a tile after reading it); -1 otherwise (the value then goes to the
+// kernel's scratch, after the op's own scratch). -1 for kernels without an anchor.
 NodeId anchor_home(const Graph& g, const KernelPlan& plan, const Kernel& k);
 // Bytes of the op's own scratch at the start of a kernel's scratch (64-byte rounded).
 int64_t op_scratch_bytes(const Graph& g, const Kernel& k);

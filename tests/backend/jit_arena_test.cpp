@@ -1,6 +1,6 @@
 // The JIT's liveness-based arena: values whose live ranges do not intersect share bytes
 // (the bench MLPs with Adam, compiled only), and a long chain of intermediates runs in an
-// arena of two values and a scratch while agreeing with the interpreter.
+// arena of three values and a small scratch while agreeing with the interpreter.
 #include "jit_test_util.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
@@ -79,7 +79,8 @@ TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "
   REQUIRE(cg);
   const int64_t slot = (rows * cols * 4 + 63) / 64 * 64;
   CHECK(cg->unshared_arena_bytes() >= len * slot);
-  CHECK(cg->arena_bytes() <= 3 * slot);  // two values and a softmax's scratch
+  // the link read, the link written, the softmax's value before its epilogue (scratch) and its per-row sums
+  CHECK(cg->arena_bytes() <= 3 * slot + 128);
   auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
   REQUIRE(ref);
   backend::HostBuffers hb(*cg);
