@@ -127,6 +127,20 @@ TEST_CASE("accumulate: a scalar sum of an elementwise loop value joins its loop"
   CHECK(p.kernels[size_t(p.values[t].kernel)].kind == KernelKind::elementwise);
   ValueMap leaves = random_leaves(b.g, 3);
   CHECK(testing::compare_with_interpreter(b.g, p, leaves) == "");
+  // check_kernel_plan catches accumulators that break the rules.
+  {
+    KernelPlan bad = p;  // an elementwise node as an accumulator
+    for (KernelNode& kn : bad.kernels[size_t(bad.values[t].kernel)].nodes)
+      if (kn.id == t) kn.role = Role::accumulate;
+    CHECK_FALSE(check_kernel_plan(b.g, bad).empty());
+  }
+  {
+    KernelPlan bad = p;  // an accumulator kept in registers
+    bad.values[s].storage = Storage::reg;
+    auto& outs = bad.kernels[size_t(bad.values[s].kernel)].outputs;
+    outs.erase(std::remove(outs.begin(), outs.end(), s), outs.end());
+    CHECK_FALSE(check_kernel_plan(b.g, bad).empty());
+  }
   // Nothing reads an accumulator inside its kernel: a consumer of s runs in another kernel.
   Builder c;
   auto u = c.input("u", {8});
