@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -50,6 +51,7 @@ struct ModuleGen {
   std::vector<llvm::GlobalVariable*> literals = std::vector<llvm::GlobalVariable*>(g.size(), nullptr);
   std::vector<int> leaf_buf = std::vector<int>(g.size(), -1);
   std::vector<std::string> kernel_names;
+  std::map<std::string, llvm::Function*> shared;  // kernel_key -> its function
 
   llvm::GlobalVariable* literal(NodeId id) {
     if (literals[id]) return literals[id];
@@ -98,7 +100,25 @@ struct ModuleGen {
     return true;
   }
 
-  // One entry point: its plan's kernels as functions, then the entry calling them.
+  // Everything a kernel's generated code depends on (the rest -- shapes, ops, literals,
+  // sizes -- is the graph's): two kernels with the same key have the same code.
+  std::string kernel_key(const KernelPlan& plan, const Kernel& k, const KernelSig& sig) {
+    std::string key = fmt::format("{} {} s{} a{} t{} n{} h{} |", int(k.kind), k.anchor, k.scratch_bytes, sig.scratch_arg,
+                                  sig.anchor_arg, sig.num_args, anchor_home(g, plan, k));
+    for (const KernelNode& kn : k.nodes) key += fmt::format(" {}:{}", kn.id, int(kn.role));
+    key += " |";
+    for (NodeId o : k.outputs) key += fmt::format(" {}:{}", o, int(plan.values[o].storage));
+    key += " |";
+    for (const Update& u : k.writes) key += fmt::format(" {}<{}", u.target, u.value);
+    key += " |";
+    std::vector<std::pair<NodeId, int>> args(sig.arg.begin(), sig.arg.end());
+    std::sort(args.begin(), args.end());
+    for (auto [v, a] : args) key += fmt::format(" {}@{}", v, a);
+    return key;
+  }
+
+  // One entry point: its plan's kernels as functions (or those of an earlier entry with the
+  // same code), then the entry calling them.
   void emit_entry(Entry e, const KernelPlan& plan) {
     const std::string scope = kEntryNames[int(e)];
     // Root buffers: a root value lives in the first buffer of its node that this entry writes.
@@ -151,6 +171,14 @@ struct ModuleGen {
         }
       }
       sig.num_args = int(args.size());
+      // A kernel whose code another entry already generated (same nodes, roles, outputs and
+      // argument layout: the code depends on nothing else) is called with this entry's places.
+      std::string key = kernel_key(plan, k, sig);
+      if (auto it = shared.find(key); it != shared.end()) {
+        fns.push_back(it->second);
+        fn_args.push_back(std::move(args));
+        continue;
+      }
       std::string name = fmt::format("{}_{}_k{}_{}", prefix, scope, ki, kernel_kind_name(k.kind));
       if (k.anchor >= 0) name += fmt::format("_{}", op_name(g[k.anchor].op));
       else if (!k.nodes.empty()) name += fmt::format("_{}", op_name(g[k.nodes.back().id].op));
@@ -167,6 +195,7 @@ struct ModuleGen {
       KernelGenEnv env{g, plan, m, lanes, [this](NodeId id) { return literal(id); }};
       if (!emit_plan_kernel(env, k, sig, f, err)) return;
       kernel_names.push_back(name);
+      shared[key] = f;
       fns.push_back(f);
       fn_args.push_back(std::move(args));
     }

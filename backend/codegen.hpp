@@ -82,9 +82,9 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
 // op's scratch, an anchor value that has no home among the kernel's outputs, the commit
 // kernel's copies of old values) and the memory re-planned. The entry's code is exactly this
 // plan: one LLVM function per kernel (`<prefix>_<scope>_k<index>_<kind>[_<op>]`, op: the
-// anchor's, or the last node's of an elementwise/update kernel),
-// called in order; `kiln dump --stage=fused` prints it. arena_bytes() is the largest peak
-// of the three plans.
+// anchor's, or the last node's of an elementwise/update kernel; forward and predict call an
+// earlier entry's function where the code is the same), called in order; `kiln dump
+// --stage=fused` prints it. arena_bytes() is the largest peak of the three plans.
 KernelPlan codegen_plan(const Graph& g, PlanScope scope, bool fuse = true);
 
 // `kiln dump --stage=llvm` (optimised LLVM IR) and `--stage=asm` (host assembly).

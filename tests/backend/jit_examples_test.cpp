@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 using namespace kiln;
@@ -45,9 +45,11 @@ Graph training_graph(const std::filesystem::path& path) {
 
 }  // namespace
 
-// The code is the plan: each kernel of each entry's kernel plan (what `kiln dump
-// --stage=fused` prints) is exactly one LLVM function of the optimised module, named with
-// its entry and index, and the arena is the largest of the plans' peaks.
+// The code is the plan: each entry calls, in order, one LLVM function per kernel of its
+// kernel plan (what `kiln dump --stage=fused` prints): the step entry's functions are named
+// by their kernel index and kind; forward and predict call their own (named by their
+// entry and index) or, where the code is the same, one an earlier entry generated. There
+// is no other kernel function, and the arena is the largest of the plans' peaks.
 TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]") {
   const std::vector<std::filesystem::path> models = example_models();
   REQUIRE(models.size() >= 4);
@@ -60,26 +62,42 @@ TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]")
     auto cg = backend::compile_graph(g, opt, err);
     INFO(err);
     REQUIRE(cg);
-    // Function definitions <prefix>_<entry>_k<index>_<kind>...: how many per (entry, index).
-    std::map<std::pair<std::string, int>, int> defined;
-    std::regex def(R"(define [^@]*@kiln\d+_(step|forward|predict)_k(\d+)_([a-z_]+)\()");
     const std::string& ir = cg->llvm_ir();
+    std::set<std::string> defined, called;
+    std::regex def(R"(define [^@]*@(kiln\d+_(step|forward|predict)_k\d+_[a-z_]+)\()");
     for (auto it = std::sregex_iterator(ir.begin(), ir.end(), def); it != std::sregex_iterator(); ++it)
-      ++defined[{(*it)[1].str(), std::stoi((*it)[2].str())}];
+      defined.insert((*it)[1].str());
     int64_t peak = 0;
-    size_t kernels = 0;
     for (PlanScope s : {PlanScope::step, PlanScope::forward, PlanScope::predict}) {
       const std::string scope = s == PlanScope::step ? "step" : s == PlanScope::forward ? "forward" : "predict";
       KernelPlan plan = backend::codegen_plan(g, s);
       CHECK(check_kernel_plan(g, plan).empty());
       peak = std::max(peak, plan.memory.peak_bytes);
-      kernels += plan.kernels.size();
+      // The entry's body: its kernel calls in order.
+      std::smatch m;
+      std::regex entry_def("define void @kiln\\d+_" + scope + "\\(");
+      REQUIRE(std::regex_search(ir, m, entry_def));
+      size_t begin = size_t(m.position(0)), end = ir.find("\n}\n", begin);
+      std::string body = ir.substr(begin, end - begin);
+      std::regex call(R"(call [^@]*@(kiln\d+_(step|forward|predict)_k(\d+)_([a-z_]+))\()");
+      std::vector<std::smatch> calls;
+      for (auto it = std::sregex_iterator(body.begin(), body.end(), call); it != std::sregex_iterator(); ++it)
+        calls.push_back(*it);
+      INFO(scope);
+      REQUIRE(calls.size() == plan.kernels.size());
       for (size_t k = 0; k < plan.kernels.size(); ++k) {
-        INFO(scope << " kernel " << k << " " << kernel_kind_name(plan.kernels[k].kind));
-        CHECK(defined[{scope, int(k)}] == 1);
+        const Kernel& K = plan.kernels[k];
+        std::string op = K.anchor >= 0 ? std::string(op_name(g[K.anchor].op))
+                         : K.nodes.empty() ? "" : std::string(op_name(g[K.nodes.back().id].op));
+        std::string want = std::string(kernel_kind_name(K.kind)) + (op.empty() ? "" : "_" + op);
+        INFO(scope << " kernel " << k << " calls " << calls[k][1].str());
+        CHECK(calls[k][4].str() == want);
+        if (calls[k][2].str() == scope) CHECK(std::stoul(calls[k][3].str()) == k);  // its own function
+        if (s == PlanScope::step) CHECK(calls[k][2].str() == "step");
+        called.insert(calls[k][1].str());
       }
     }
-    CHECK(defined.size() == kernels);  // no function without a plan kernel
+    CHECK(called == defined);  // no function without a plan kernel calling it
     CHECK(cg->arena_bytes() == peak);
   }
 }
