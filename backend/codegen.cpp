@@ -1,16 +1,20 @@
-// compile_graph: one LLVM module per graph -- a kernel function per computed node (noalias
-// pointer arguments, so loops vectorise) and the step/forward/predict entry points that
-// call them in graph order over the buffer table -- optimised at O3 and JIT-compiled.
+// compile_graph: one LLVM module per graph -- one kernel function per kernel of the kernel
+// plans of passes/fusion (one plan per entry point: step, forward, predict; noalias pointer
+// arguments, so loops vectorise) and the entry points that call them in plan order over the
+// buffer table and the arena -- optimised at O3 and JIT-compiled.
 #include "backend/codegen.hpp"
+#include "backend/kernel_gen.hpp"
 #include "backend/ops.hpp"
 #include "backend/plan.hpp"
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <unistd.h>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -23,24 +27,31 @@ namespace {
 using llvm::Value;
 constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
 
-// A kernel's symbol: <prefix>_<op>_<id>; fused groups <prefix>_fused_[<anchor op>_]<host op>_<host id>.
-std::string kernel_name(const Graph& g, const Plan& p, const std::string& prefix, NodeId id) {
-  if (p.operands[id].empty()) return fmt::format("{}_{}_{}", prefix, op_name(g[id].op), id);
-  std::string anchor = p.anchor[id] >= 0 ? fmt::format("{}_", op_name(g[p.anchor[id]].op)) : "";
-  return fmt::format("{}_fused_{}{}_{}", prefix, anchor, op_name(g[id].op), id);
-}
+// Where a value's bytes are: a buffer of the table, or an arena offset (literals are
+// constants in the module).
+struct Place {
+  enum Kind : uint8_t { none, buffer, arena, literal } kind = none;
+  int64_t index = 0;  // buffer index, arena byte offset, or the literal's node id
+  bool operator==(const Place&) const = default;
+};
+
+// Every kernel call goes through here (one place to change how kernels are run).
+void call_kernel(Builder& b, llvm::Function* kernel, llvm::ArrayRef<Value*> args) { b.CreateCall(kernel, args); }
 
 struct ModuleGen {
   const Graph& g;
-  const Plan& p;
+  const std::vector<BufferSpec>& buffers;
   llvm::Module& m;
   int lanes;
   std::string prefix;
   bool export_kernels;  // external linkage, so that a profiler map can name them
+  std::string& err;
   llvm::LLVMContext& ctx = m.getContext();
   llvm::PointerType* ptr = llvm::PointerType::getUnqual(m.getContext());
-  std::vector<llvm::Function*> kernels = std::vector<llvm::Function*>(g.size(), nullptr);
   std::vector<llvm::GlobalVariable*> literals = std::vector<llvm::GlobalVariable*>(g.size(), nullptr);
+  std::vector<int> leaf_buf = std::vector<int>(g.size(), -1);
+  std::vector<std::string> kernel_names;
+  std::map<std::string, llvm::Function*> shared;  // kernel_key -> its function
 
   llvm::GlobalVariable* literal(NodeId id) {
     if (literals[id]) return literals[id];
@@ -61,213 +72,177 @@ struct ModuleGen {
     return literals[id];
   }
 
-  // Where kernel `k` stores value v: its own argument `own`, except that a value written
-  // in place into a buffer the kernel also reads goes through the operand's argument
-  // (same element: loads before stores), so no two noalias arguments alias.
-  Value* store_ptr(NodeId k, NodeId v, const std::vector<NodeId>& reads, llvm::Function* f, Value* own) {
-    if (!p.in_place[k] || p.loc[v].kind != Loc::buffer) return own;
-    for (size_t o = 0; o < reads.size(); ++o)
-      if (p.loc[reads[o]].kind == Loc::buffer && p.loc[reads[o]].index == p.loc[v].index) return f->getArg(1 + o);
-    return own;
-  }
-
-  // The loop of an elementwise node that hosts fused members: every member is evaluated
-  // in registers (each once per element, in id order through the expression DAG), only
-  // the host is stored. Members have the host's shape, so every operand is read with its
-  // broadcast strides to that shape.
-  void make_fused_kernel(NodeId id) {
-    const Node& n = g[id];
-    const std::vector<NodeId>& ops = p.operands[id];
-    const NodeId anchor = p.anchor[id];
-    const bool scratch = p.scratch[id] >= 0;
-    const std::vector<NodeId>& stores = p.stores[id];
-    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0) + stores.size(), ptr);
-    const size_t first_store = 1 + ops.size() + (scratch ? 1 : 0);
-    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
-    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                     kernel_name(g, p, prefix, id), m);
-    f->addFnAttr(llvm::Attribute::NoInline);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
-      a.addAttr(llvm::Attribute::NoCapture);
-    }
-    Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
-    auto operand = [&](NodeId v) { return size_t(std::find(ops.begin(), ops.end(), v) - ops.begin()); };
-    // Evaluates the group at one element, in registers (`c` loads the anchor's element),
-    // stores the stored members at `index` and returns the host's value.
-    auto eval_group = [&](const std::function<Value*(size_t)>& load_operand, const std::function<Value*()>& c,
-                          Value* index, NodeId start) {
-      std::vector<std::pair<NodeId, Value*>> known;
-      std::function<Value*(NodeId)> eval = [&](NodeId v) -> Value* {
-        for (auto& [k, x] : known)
-          if (k == v) return x;
-        Value* x;
-        if (v == anchor) {
-          x = c();
-        } else if (v != id && p.fused_into[v] != id) {  // not a member: read from memory
-          x = load_operand(operand(v));
-        } else {
-          Values xs;
-          for (NodeId in : g[v].in) xs.push_back(eval(in));
-          ElemCtx e{b, m, g[v], elem_type(ctx, g[v].dtype)};
-          x = op_gen(g[v].op).elem(e, xs);
+  // Leaves must be declared (they have buffers), literals must have 1 or all values, and
+  // update targets must be params or states.
+  bool check(const KernelPlan& plan) {
+    for (NodeId i = 0; i < NodeId(g.size()); ++i) {
+      const Node& n = g[i];
+      Storage s = plan.values[i].storage;
+      if (s == Storage::literal) {
+        size_t have = n.attrs.init.data.size();
+        if (have != 1 && int64_t(have) != num_elements(n.shape)) {
+          err = fmt::format("literal %{} has {} values for shape {}", i, have, type_str(n.dtype, n.shape));
+          return false;
         }
-        known.push_back({v, x});
-        return x;
-      };
-      Value* r = eval(start);
-      for (size_t s = 0; s < stores.size(); ++s) {
-        llvm::Type* t = elem_type(ctx, g[stores[s]].dtype);
-        b.CreateStore(eval(stores[s]), at(b, t, store_ptr(id, stores[s], ops, f, f->getArg(first_store + s)), index));
+      } else if (s == Storage::leaf && leaf_buf[i] < 0) {
+        err = fmt::format("{} %{} ({}) is not among the graph's declared inputs, params, consts or states",
+                          op_name(n.op), i, n.name);
+        return false;
       }
-      return r;
+    }
+    for (const Update& u : g.updates) {
+      int b = leaf_buf[u.target];
+      if (b < 0 || (buffers[b].kind != BufferKind::param && buffers[b].kind != BufferKind::state)) {
+        err = fmt::format("update target %{} is not a declared param or state", u.target);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Everything a kernel's generated code depends on (the rest -- shapes, ops, literals,
+  // sizes -- is the graph's): two kernels with the same key have the same code.
+  std::string kernel_key(const KernelPlan& plan, const Kernel& k, const KernelSig& sig) {
+    std::string key = fmt::format("{} {} s{} a{} t{} n{} h{} |", int(k.kind), k.anchor, k.scratch_bytes, sig.scratch_arg,
+                                  sig.anchor_arg, sig.num_args, anchor_home(g, plan, k));
+    for (const KernelNode& kn : k.nodes) key += fmt::format(" {}:{}", kn.id, int(kn.role));
+    key += " |";
+    for (NodeId o : k.outputs) key += fmt::format(" {}:{}", o, int(plan.values[o].storage));
+    key += " |";
+    for (const Update& u : k.writes) key += fmt::format(" {}<{}", u.target, u.value);
+    key += " |";
+    std::vector<std::pair<NodeId, int>> args(sig.arg.begin(), sig.arg.end());
+    std::sort(args.begin(), args.end());
+    for (auto [v, a] : args) key += fmt::format(" {}@{}", v, a);
+    return key;
+  }
+
+  // One entry point: its plan's kernels as functions (or those of an earlier entry with the
+  // same code), then the entry calling them.
+  void emit_entry(Entry e, const KernelPlan& plan) {
+    const std::string scope = kEntryNames[int(e)];
+    // Root buffers: a root value lives in the first buffer of its node that this entry writes.
+    std::vector<int> root_buf(g.size(), -1);
+    for (size_t i = buffers.size(); i-- > 0;)
+      if (buffers[i].kind >= BufferKind::loss && entry_writes(e, buffers[i].kind)) root_buf[buffers[i].node] = int(i);
+    auto place = [&](NodeId v) -> Place {
+      const ValuePlace& vp = plan.values[v];
+      const ValuePlace& bp = plan.values[vp.base >= 0 ? vp.base : v];
+      NodeId base = vp.base >= 0 ? vp.base : v;
+      switch (bp.storage) {
+        case Storage::leaf: return {Place::buffer, leaf_buf[base]};
+        case Storage::literal: return {Place::literal, base};
+        case Storage::arena: return {Place::arena, bp.offset};
+        case Storage::root: return {Place::buffer, root_buf[base]};
+        case Storage::target: return {Place::buffer, leaf_buf[bp.target]};
+        default: return {};
+      }
     };
-    if (anchor >= 0) {  // the matmul, with the group as its epilogue on final output tiles
-      const Node& a = g[anchor];
-      Values in{f->getArg(1 + operand(effective_input(g, a, 0))), f->getArg(1 + operand(effective_input(g, a, 1)))};
-      KernelCtx k{b, m, g, a, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
-      const int64_t N = n.shape[1];
-      llvm::Type* ot = elem_type(ctx, n.dtype);
-      k.epilogue = [&](Value* i, Value* j) {
-        Value* cidx = b.CreateAdd(b.CreateMul(i, i64(b, N)), j);
-        Value* r = eval_group(
-            [&](size_t o) {
-              std::vector<int64_t> s = broadcast_strides(g[ops[o]].shape, n.shape);
-              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
-              return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, {i, j}, s)));
-            },
-            [&] { return b.CreateLoad(ot, at(b, ot, f->getArg(0), cidx)); }, cidx, id);
-        b.CreateStore(r, at(b, ot, f->getArg(0), cidx));
+    std::vector<llvm::Function*> fns;
+    std::vector<std::vector<Place>> fn_args;
+    for (size_t ki = 0; ki < plan.kernels.size(); ++ki) {
+      const Kernel& k = plan.kernels[ki];
+      KernelSig sig;
+      std::vector<Place> args;
+      auto bind = [&](NodeId v) {
+        Place p = place(v);
+        if (p.kind == Place::literal || p.kind == Place::none) return;
+        auto it = std::find(args.begin(), args.end(), p);
+        if (it == args.end()) it = args.insert(args.end(), p);
+        sig.arg[v] = int(it - args.begin());
       };
-      op_gen(a.op).kernel(k);
-      b.CreateRetVoid();
-      kernels[id] = f;
-      return;
+      for (NodeId v : k.inputs) bind(v);
+      for (NodeId v : k.outputs) bind(v);
+      for (const Update& u : k.writes) {
+        bind(u.value);
+        bind(u.target);
+      }
+      if (k.scratch_bytes > 0) {
+        int64_t os = op_scratch_bytes(g, k);
+        bool tmp = k.anchor >= 0 && anchor_home(g, plan, k) < 0 &&
+                   (k.kind == KernelKind::matmul || k.kind == KernelKind::reduction || k.kind == KernelKind::row);
+        if (os > 0 || !tmp) {
+          sig.scratch_arg = int(args.size());
+          args.push_back({Place::arena, k.scratch_offset});
+        }
+        if (tmp) {
+          sig.anchor_arg = int(args.size());
+          args.push_back({Place::arena, k.scratch_offset + os});
+        }
+      }
+      sig.num_args = int(args.size());
+      // A kernel whose code another entry already generated (same nodes, roles, outputs and
+      // argument layout: the code depends on nothing else) is called with this entry's places.
+      std::string key = kernel_key(plan, k, sig);
+      if (auto it = shared.find(key); it != shared.end()) {
+        fns.push_back(it->second);
+        fn_args.push_back(std::move(args));
+        continue;
+      }
+      std::string name = fmt::format("{}_{}_k{}_{}", prefix, scope, ki, kernel_kind_name(k.kind));
+      if (k.anchor >= 0) name += fmt::format("_{}", op_name(g[k.anchor].op));
+      else if (!k.nodes.empty()) name += fmt::format("_{}", op_name(g[k.nodes.back().id].op));
+      std::vector<llvm::Type*> types(args.size(), ptr);
+      auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), types, false),
+                                       export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
+                                       name, m);
+      f->addFnAttr(llvm::Attribute::NoInline);
+      f->addFnAttr(llvm::Attribute::NoUnwind);
+      for (auto& a : f->args()) {
+        a.addAttr(llvm::Attribute::NoAlias);
+        a.addAttr(llvm::Attribute::NoCapture);
+      }
+      KernelGenEnv env{g, plan, m, lanes, [this](NodeId id) { return literal(id); }};
+      if (!emit_plan_kernel(env, k, sig, f, err)) return;
+      kernel_names.push_back(name);
+      shared[key] = f;
+      fns.push_back(f);
+      fn_args.push_back(std::move(args));
     }
-    if (NodeId x = p.prologue[id]; x >= 0) {  // the reduction, computing its input as it reads it
-      Values in{f->getArg(1)};  // stands for in[0]: never read (the prologue computes it)
-      KernelCtx k{b, m, g, n, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
-      k.prologue = [&](Value* si) {
-        return eval_group(
-            [&](size_t o) {
-              llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
-              Value* idx = g[ops[o]].shape == g[x].shape ? si : i64(b, 0);
-              return static_cast<Value*>(b.CreateLoad(t, at(b, t, f->getArg(1 + o), idx)));
-            },
-            [] { return static_cast<Value*>(nullptr); }, nullptr, x);
-      };
-      op_gen(n.op).kernel(k);
-      b.CreateRetVoid();
-      kernels[id] = f;
-      return;
-    }
-    std::vector<std::vector<int64_t>> st{row_major_strides(n.shape)};
-    for (NodeId o : ops) st.push_back(broadcast_strides(g[o].shape, n.shape));
-    std::vector<int64_t> dims = collapse_dims(n.shape, st);
-    emit_nest(b, dims, [&](const Values& idx) {
-      Value* out_index = linear_index(b, idx, st[0]);
-      Value* r = eval_group(
-          [&](size_t o) {
-            llvm::Type* t = elem_type(ctx, g[ops[o]].dtype);
-            return b.CreateLoad(t, at(b, t, f->getArg(1 + o), linear_index(b, idx, st[1 + o])));
-          },
-          [] { return static_cast<Value*>(nullptr); }, out_index, id);
-      b.CreateStore(r, at(b, elem_type(ctx, n.dtype), store_ptr(id, id, ops, f, f->getArg(0)), linear_index(b, idx, st[0])));
-    });
-    b.CreateRetVoid();
-    kernels[id] = f;
-  }
 
-  void make_kernel(NodeId id) {
-    if (!p.operands[id].empty()) return make_fused_kernel(id);
-    const Node& n = g[id];
-    bool scratch = p.scratch[id] >= 0;
-    std::vector<llvm::Type*> args(1 + n.in.size() + (scratch ? 1 : 0), ptr);
-    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
-    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                     fmt::format("{}_{}_{}", prefix, op_name(n.op), id), m);
-    f->addFnAttr(llvm::Attribute::NoInline);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
-      a.addAttr(llvm::Attribute::NoCapture);
-    }
-    auto* bb = llvm::BasicBlock::Create(ctx, "entry", f);
-    Builder b(bb);
-    Values in;
-    for (size_t i = 0; i < n.in.size(); ++i) in.push_back(f->getArg(1 + i));
-    KernelCtx k{b, m, g, n, store_ptr(id, id, n.in, f, f->getArg(0)), in, scratch ? f->getArg(1 + n.in.size()) : nullptr,
-                lanes};
-    op_gen(n.op).kernel(k);
-    b.CreateRetVoid();
-    kernels[id] = f;
-  }
-
-  void make_entry(Entry e) {
-    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
-    auto* f = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
-                                     fmt::format("{}_{}", prefix, kEntryNames[int(e)]), m);
+    auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false),
+                                     llvm::GlobalValue::ExternalLinkage, fmt::format("{}_{}", prefix, scope), m);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
     Value* table = f->getArg(0);
-    std::vector<Value*> bufs(p.buffers.size() + 1, nullptr);
+    std::vector<Value*> bufs(buffers.size() + 1, nullptr);
     auto buf = [&](size_t i) {
       if (!bufs[i]) bufs[i] = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, table, i), fmt::format("buf{}", i));
       return bufs[i];
     };
-    auto arena_at = [&](int64_t off) { return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), buf(p.buffers.size()), off); };
-    auto where = [&](NodeId id) -> Value* {
-      const Loc& l = p.loc[id];
-      switch (l.kind) {
-        case Loc::buffer: return buf(l.index);
-        case Loc::arena: return arena_at(l.index);
-        case Loc::literal: return literal(NodeId(l.index));
-        case Loc::none: break;
+    auto where = [&](const Place& p) -> Value* {
+      switch (p.kind) {
+        case Place::buffer: return buf(size_t(p.index));
+        case Place::arena: return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), buf(buffers.size()), uint64_t(p.index));
+        case Place::literal: return literal(NodeId(p.index));
+        case Place::none: break;
       }
-      return nullptr;
+      return llvm::ConstantPointerNull::get(ptr);
     };
-    const auto& need = p.needed[int(e)];
-    for (size_t i = 0; i < g.size(); ++i) {
-      if (!need[i] || !kernels[i]) continue;
-      std::vector<Value*> args{where(NodeId(i))};
-      if (!p.operands[i].empty())
-        for (NodeId o : p.operands[i]) args.push_back(where(o));
-      else
-        for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
-      if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
-      for (NodeId s : p.stores[i]) args.push_back(where(s));
-      b.CreateCall(kernels[i], args);
-    }
     auto copy = [&](Value* dst, Value* src, int64_t bytes) {
       if (bytes > 0) b.CreateMemCpy(dst, llvm::MaybeAlign(4), src, llvm::MaybeAlign(4), uint64_t(bytes));
     };
-    for (size_t i = 0; i < p.buffers.size(); ++i) {
-      const BufferSpec& s = p.buffers[i];
-      if (s.kind < BufferKind::loss || !entry_writes(e, s.kind)) continue;
-      const Loc& l = p.loc[s.node];
-      if (!(l.kind == Loc::buffer && size_t(l.index) == i)) copy(buf(i), where(s.node), s.bytes());
-    }
-    if (e == Entry::step) {
-      for (size_t u = 0; u < g.updates.size(); ++u)  // old values that live in leaf buffers, set aside
-        if (p.update_temp[u] >= 0)
-          copy(arena_at(p.update_temp[u]), where(g.updates[u].value), p.buffers[p.loc[g.updates[u].value].index].bytes());
-      for (size_t u = 0; u < g.updates.size(); ++u) {
-        const Update& up = g.updates[u];
-        const Loc &lt = p.loc[up.target], &lv = p.loc[up.value];
-        if (lv.kind == lt.kind && lv.index == lt.index) continue;
-        Value* src = p.update_temp[u] >= 0 ? arena_at(p.update_temp[u]) : where(up.value);
-        copy(where(up.target), src, p.buffers[lt.index].bytes());
+    // Root buffers whose node's value lives elsewhere get a copy: leaves, literals and views
+    // of them before any kernel (in-place updates may overwrite a leaf), computed values after.
+    auto copy_roots = [&](bool leaves) {
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        const BufferSpec& s = buffers[i];
+        if (s.kind < BufferKind::loss || !entry_writes(e, s.kind)) continue;
+        Place p = place(s.node);
+        if (p == Place{Place::buffer, int64_t(i)}) continue;
+        NodeId base = plan.values[s.node].base;
+        Storage bs = plan.values[base >= 0 ? base : s.node].storage;
+        if ((bs == Storage::leaf || bs == Storage::literal) == leaves) copy(buf(i), where(p), s.bytes());
       }
+    };
+    copy_roots(true);
+    for (size_t ki = 0; ki < fns.size(); ++ki) {
+      std::vector<Value*> args;
+      for (const Place& p : fn_args[ki]) args.push_back(where(p));
+      call_kernel(b, fns[ki], args);
     }
+    copy_roots(false);
     b.CreateRetVoid();
-  }
-
-  void emit() {
-    for (size_t i = 0; i < g.size(); ++i)
-      if (p.needed[0][i] && op_row(g[i].op).cls != OpClass::leaf && !op_gen(g[i].op).alias && p.fused_into[i] < 0)
-        make_kernel(NodeId(i));
-    for (Entry e : {Entry::step, Entry::forward, Entry::predict}) make_entry(e);
   }
 };
 
@@ -280,19 +255,13 @@ bool perf_map_wanted() {
   return on;
 }
 
-void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::string& prefix) {
+void write_perf_map(JitCode& code, const std::vector<std::string>& kernels, const std::string& prefix) {
   std::vector<std::pair<uint64_t, std::string>> syms;
   std::string err;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (!plan.needed[0][i] || op_row(g[i].op).cls == OpClass::leaf || op_gen(g[i].op).alias || plan.fused_into[i] >= 0)
-      continue;
-    std::string name = kernel_name(g, plan, prefix, NodeId(i));
+  std::vector<std::string> names = kernels;
+  for (const char* e : kEntryNames) names.push_back(fmt::format("{}_{}", prefix, e));
+  for (const std::string& name : names)
     if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
-  }
-  for (const char* e : kEntryNames) {
-    std::string name = fmt::format("{}_{}", prefix, e);
-    if (void* p = code.lookup(name, err)) syms.push_back({uint64_t(p), name});
-  }
   std::sort(syms.begin(), syms.end());
   std::FILE* f = std::fopen(fmt::format("/tmp/perf-{}.map", getpid()).c_str(), "a");
   if (!f) return;
@@ -303,29 +272,40 @@ void write_perf_map(JitCode& code, const Graph& g, const Plan& plan, const std::
   std::fclose(f);
 }
 
+struct Built {
+  std::unique_ptr<llvm::Module> module;
+  std::vector<BufferSpec> buffers;
+  std::vector<std::string> kernels;
+  std::string prefix;
+  int64_t arena_bytes = 0, unshared_arena_bytes = 0;
+};
+
 // Builds and verifies the module of a graph (not yet optimised).
-std::unique_ptr<llvm::Module> build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Plan& plan,
-                                           std::string& prefix, std::string& err, int lanes = 0, bool fuse = true) {
-  if (!make_plan(g, plan, err, fuse)) return nullptr;
-  for (const Update& u : g.updates) {
-    const Loc& l = plan.loc[u.target];
-    if (l.kind != Loc::buffer || (plan.buffers[l.index].kind != BufferKind::param && plan.buffers[l.index].kind != BufferKind::state)) {
-      err = fmt::format("update target %{} is not a declared param or state", u.target);
-      return nullptr;
-    }
-  }
-  prefix = fmt::format("kiln{}", g_counter++);
+bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& out, std::string& err, int lanes = 0,
+                  bool fuse = true) {
+  out.buffers = buffer_table(g);
+  out.prefix = fmt::format("kiln{}", g_counter++);
   auto m = std::make_unique<llvm::Module>("kiln." + (g.model_name.empty() ? std::string("model") : g.model_name), ctx);
   je.configure(*m);
-  ModuleGen gen{g, plan, *m, lanes > 0 ? lanes : je.vector_lanes(), prefix, perf_map_wanted()};
-  gen.emit();
+  ModuleGen gen{g, out.buffers, *m, lanes > 0 ? lanes : je.vector_lanes(), out.prefix, perf_map_wanted(), err};
+  for (size_t i = 0; i < out.buffers.size() && out.buffers[i].kind < BufferKind::loss; ++i) gen.leaf_buf[out.buffers[i].node] = int(i);
+  for (Entry e : {Entry::step, Entry::forward, Entry::predict}) {
+    KernelPlan plan = codegen_plan(g, entry_scope(e), fuse);
+    if (!gen.check(plan)) return false;
+    gen.emit_entry(e, plan);
+    if (!err.empty()) return false;
+    out.arena_bytes = std::max(out.arena_bytes, plan.memory.peak_bytes);
+    out.unshared_arena_bytes = std::max(out.unshared_arena_bytes, plan.memory.unshared_bytes);
+  }
+  out.kernels = std::move(gen.kernel_names);
   std::string msg;
   llvm::raw_string_ostream os(msg);
   if (llvm::verifyModule(*m, &os)) {
     err = "internal error: the backend generated invalid LLVM IR: " + os.str();
-    return nullptr;
+    return false;
   }
-  return m;
+  out.module = std::move(m);
+  return true;
 }
 
 }  // namespace
@@ -343,10 +323,10 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   JitEngine* je = JitEngine::shared(err);
   if (!je) return nullptr;
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  Plan plan;
-  std::string prefix;
-  auto m = build_module(g, *je, *ctx, plan, prefix, err, opt.lanes, opt.fuse);
-  if (!m) return nullptr;
+  Built built;
+  if (!build_module(g, *je, *ctx, built, err, opt.lanes, opt.fuse)) return nullptr;
+  std::unique_ptr<llvm::Module> m = std::move(built.module);
+  const std::string& prefix = built.prefix;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
   cg->phase_[0] = since(t0);
   auto t1 = Clock::now();
@@ -362,10 +342,10 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
     cg->entries_[e] = reinterpret_cast<EntryFn>(f);
   }
   cg->phase_[2] = since(t2);
-  if (perf_map_wanted()) write_perf_map(*cg->code_, g, plan, prefix);
-  cg->buffers_ = std::move(plan.buffers);
-  cg->arena_bytes_ = plan.arena_bytes;
-  cg->unshared_arena_bytes_ = plan.unshared_arena_bytes;
+  if (perf_map_wanted()) write_perf_map(*cg->code_, built.kernels, prefix);
+  cg->buffers_ = std::move(built.buffers);
+  cg->arena_bytes_ = built.arena_bytes;
+  cg->unshared_arena_bytes_ = built.unshared_arena_bytes;
   cg->compile_seconds_ = since(t0);
   return cg;
 }
@@ -374,10 +354,9 @@ static bool dump(const Graph& g, bool assembly, std::string& out, std::string& e
   JitEngine* je = JitEngine::shared(err);
   if (!je) return false;
   llvm::LLVMContext ctx;
-  Plan plan;
-  std::string prefix;
-  auto m = build_module(g, *je, ctx, plan, prefix, err);
-  if (!m) return false;
+  Built built;
+  if (!build_module(g, *je, ctx, built, err)) return false;
+  std::unique_ptr<llvm::Module> m = std::move(built.module);
   je->optimize(*m);
   if (!assembly) {
     out = module_ir_text(*m);

@@ -8,6 +8,7 @@
 #include "backend/jit.hpp"
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
+#include "passes/kernel_plan.hpp"
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,8 +41,7 @@ struct CompileOptions {
   // f32 lanes the hand-vectorised kernels (GEMM) assume; 0: the host's widest (16 with
   // AVX-512, 8 with AVX2). Smaller values exercise the narrower hosts' code paths.
   int lanes = 0;
-  // Elementwise fusion: chains of elementwise nodes run in one loop with their
-  // intermediates in registers. false: one kernel per node (for comparisons and timing).
+  // Fusion (passes/fusion): false plans one kernel per node (for comparisons and timing).
   bool fuse = true;
 };
 
@@ -76,6 +76,16 @@ class CompiledGraph {
 // Compiles the graph for the host CPU; nullptr with a message in err when it cannot
 // (an op without a generator, a leaf missing from the graph's declarations, LLVM errors).
 std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err);
+
+// The kernel plan the backend compiles for one entry point (step, forward, predict):
+// passes/fusion's plan_kernels(g, scope, {fuse}) with every kernel's scratch_bytes set (the
+// op's scratch, an anchor value that has no home among the kernel's outputs, the commit
+// kernel's copies of old values) and the memory re-planned. The entry's code is exactly this
+// plan: one LLVM function per kernel (`<prefix>_<scope>_k<index>_<kind>[_<op>]`, op: the
+// anchor's, or the last node's of an elementwise/update kernel; forward and predict call an
+// earlier entry's function where the code is the same), called in order; `kiln dump
+// --stage=fused` prints it. arena_bytes() is the largest peak of the three plans.
+KernelPlan codegen_plan(const Graph& g, PlanScope scope, bool fuse = true);
 
 // `kiln dump --stage=llvm` (optimised LLVM IR) and `--stage=asm` (host assembly).
 bool dump_llvm_ir(const Graph& g, std::string& out, std::string& err);

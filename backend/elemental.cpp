@@ -84,6 +84,7 @@ template <llvm::Intrinsic::ID id>
 Value* intr1(ElemCtx& e, Args x) { return e.intrinsic(id, x.first(1)); }
 
 Value* g_neg(ElemCtx& e, Args x) { return e.b.CreateFNeg(x[0]); }
+Value* g_id(ElemCtx&, Args x) { return x[0]; }
 Value* g_exp(ElemCtx& e, Args x) { return math_exp(e.b, x[0]); }
 Value* g_log(ElemCtx& e, Args x) { return math_log(e.b, x[0]); }
 Value* g_log1p(ElemCtx& e, Args x) { return math_log1p(e.b, x[0]); }
@@ -208,7 +209,7 @@ void elementwise_gens(OpGen* t) {
   set(Op::round, intr1<I::roundeven>);
   set(Op::floor, intr1<I::floor>);
   set(Op::ceil, intr1<I::ceil>);
-  t[static_cast<int>(Op::stop_gradient)].alias = true;
+  set(Op::stop_gradient, g_id);  // the planner fuses it like any unary op
   set(Op::add, g_add);
   set(Op::sub, g_sub);
   set(Op::mul, g_mul);

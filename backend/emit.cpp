@@ -41,6 +41,21 @@ Values emit_for(Builder& b, int64_t start, int64_t end, int64_t step, Values car
   return next;
 }
 
+void pin_vectorization(Builder& b, int width, int interleave) {
+  llvm::BasicBlock* latch = b.GetInsertBlock()->getSinglePredecessor();
+  if (!latch) return;
+  llvm::LLVMContext& c = b.getContext();
+  auto hint = [&](const char* name, llvm::Constant* v) {
+    return llvm::MDNode::get(c, {llvm::MDString::get(c, name), llvm::ConstantAsMetadata::get(v)});
+  };
+  auto self = llvm::MDNode::getTemporary(c, {});
+  llvm::MDNode* loop = llvm::MDNode::getDistinct(
+      c, {self.get(), hint("llvm.loop.vectorize.enable", b.getTrue()), hint("llvm.loop.vectorize.width", b.getInt32(width)),
+          hint("llvm.loop.interleave.count", b.getInt32(interleave))});
+  loop->replaceOperandWith(0, loop);
+  latch->getTerminator()->setMetadata(llvm::LLVMContext::MD_loop, loop);
+}
+
 void emit_for(Builder& b, int64_t n, const std::function<void(llvm::Value*)>& body, const char* name) {
   emit_for(b, 0, n, 1, {}, [&](llvm::Value* i, const Values&) {
     body(i);

@@ -21,6 +21,11 @@ using LoopBody = std::function<Values(llvm::Value* i, const Values& carried)>;
 Values emit_for(Builder& b, int64_t start, int64_t end, int64_t step, Values carried, const LoopBody& body,
                 const char* name = "i");
 void emit_for(Builder& b, int64_t n, const std::function<void(llvm::Value*)>& body, const char* name = "i");
+// Pins how LLVM vectorises the loop emit_for just closed (the insert point is its exit
+// block): `width` lanes, `interleave` vector accumulators. For reductions with `reassoc`,
+// this makes the summation order a function of the trip count only (not of the loop
+// body's cost, which fusion changes).
+void pin_vectorization(Builder& b, int width, int interleave);
 // A nest of loops over dims (outermost first); body gets one index per dim.
 void emit_nest(Builder& b, const std::vector<int64_t>& dims, const std::function<void(const Values&)>& body);
 

@@ -24,11 +24,13 @@ double identity(Acc a) {
   return 0;
 }
 
-Value* combine(Builder& b, Acc a, Value* acc, Value* x) {
+// reassoc: the sum may be reordered (so LLVM vectorises it); only with a pinned
+// vectorisation (emit_reduce), so the order depends on the shapes alone.
+Value* combine(Builder& b, Acc a, Value* acc, Value* x, bool reassoc = false) {
   switch (a) {
     case Acc::sum: {
       auto* r = b.CreateFAdd(acc, x);
-      if (auto* in = llvm::dyn_cast<llvm::Instruction>(r)) in->setHasAllowReassoc(true);  // lets LLVM vectorise
+      if (auto* in = llvm::dyn_cast<llvm::Instruction>(r)) in->setHasAllowReassoc(reassoc);
       return r;
     }
     case Acc::max: return b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc, x);
@@ -67,11 +69,17 @@ void emit_reduce(KernelCtx& k, llvm::Type* t, Value* src, const Shape& in_shape,
     Value* sbase = linear_index(b, full, st[0]);
     Value* obase = linear_index(b, full, st[1]);
     if (inner_reduced) {  // a scalar accumulator carried through the inner loop
+      // Long rows: W-lane partial sums, `ic` vector accumulators, one horizontal sum (fixed
+      // by the row length); short rows: in order.
+      const int W = t->isDoubleTy() ? std::max(2, k.lanes / 2) : k.lanes;
+      const bool vec = inner >= 2 * W;
+      const int ic = inner >= 8 * W ? 4 : inner >= 4 * W ? 2 : 1;
       Value* p = at(b, t, dst, obase);
       Values r = emit_for(b, 0, inner, 1, {b.CreateLoad(t, p)}, [&](Value* j, const Values& acc) {
         Value* si = b.CreateAdd(sbase, b.CreateMul(j, i64(b, st[0].back())));
-        return Values{combine(b, a, acc[0], value(si, obase))};
+        return Values{combine(b, a, acc[0], value(si, obase), vec)};
       });
+      if (vec) pin_vectorization(b, W, ic);
       b.CreateStore(r[0], p);
     } else {  // the inner dim is kept: a contiguous (vectorisable) update of dst
       emit_for(b, inner, [&](Value* j) {
@@ -166,11 +174,12 @@ void argmax_kernel(KernelCtx& k) {
   for (size_t d = ax + 1; d < s.size(); ++d) inner *= s[d];
   Builder& b = k.b;
   llvm::Type* t = k.in_type(0);
+  auto value = [&](Value* si) { return k.prologue ? k.prologue(si) : b.CreateLoad(t, at(b, t, k.in[0], si)); };
   emit_nest(b, {outer, inner}, [&](const Values& idx) {
     Value* base = b.CreateAdd(b.CreateMul(idx[0], i64(b, len * inner)), idx[1]);
-    Value* first = b.CreateLoad(t, at(b, t, k.in[0], base));
+    Value* first = value(base);
     Values r = emit_for(b, 1, len, 1, {first, i64(b, 0)}, [&](Value* j, const Values& c) {
-      Value* x = b.CreateLoad(t, at(b, t, k.in[0], b.CreateAdd(base, b.CreateMul(j, i64(b, inner)))));
+      Value* x = value(b.CreateAdd(base, b.CreateMul(j, i64(b, inner))));
       Value* better = b.CreateFCmpOGT(x, c[0]);
       return Values{b.CreateSelect(better, x, c[0]), b.CreateSelect(better, j, c[1])};
     });

@@ -11,15 +11,10 @@
 
 namespace kiln::backend {
 
-// Operands a kernel reads in place of another node: matmul reads a 2-D transpose operand
-// through it (the transpose's own operand, with rows and columns swapped), so the
-// transpose is only computed when something else needs it.
+// Operand i of n is a 2-D transpose, which the planner may fold into a matmul (matmul's
+// scratch assumes it does: packing B^T; KernelCtx::trans says whether it did).
 inline bool reads_through_transpose(const Graph& g, const Node& n, size_t i) {
   return n.op == Op::matmul && g[n.in[i]].op == Op::transpose && g[n.in[i]].shape.size() == 2;
-}
-// The node whose storage a kernel gets for operand i.
-inline NodeId effective_input(const Graph& g, const Node& n, size_t i) {
-  return reads_through_transpose(g, n, i) ? g[n.in[i]].in[0] : n.in[i];
 }
 
 // What an element generator sees: one scalar per operand (already loaded, in the
@@ -48,12 +43,16 @@ struct KernelCtx {
   Values in;
   llvm::Value* scratch;  // nullptr unless the op's scratch() asked for bytes
   int lanes;             // f32 lanes of the host's widest vector unit (4, 8 or 16)
+  // matmul: in[i] is the operand of a 2-D transpose folded into the product (Role::operand):
+  // read it with rows and columns swapped.
+  bool trans[2] = {false, false};
   // matmul with a fused epilogue: called (while generating) for output element (i, j)
   // once its final value is in `out`; it overwrites out[i * N + j] with the epilogue's
   // result. Empty: no epilogue.
   std::function<void(llvm::Value* i, llvm::Value* j)> epilogue;
   // reductions with a fused prologue: computes the element of in[0] at row-major index
-  // `si` (instead of loading it; in[0] is then no pointer to read). Empty: none.
+  // `si` (instead of loading it; in[0] is then no pointer to read), called exactly once per
+  // element of in[0]. Empty: none.
   std::function<llvm::Value*(llvm::Value* si)> prologue;
 
   llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
@@ -61,12 +60,13 @@ struct KernelCtx {
   llvm::Type* in_type(size_t i) const { return type(g[n.in[i]].dtype); }
   const Shape& in_shape(size_t i) const { return g[n.in[i]].shape; }
   llvm::Value* load_in(size_t i, llvm::Value* index) const;
-  bool transposed(size_t i) const { return reads_through_transpose(g, n, i); }  // in[i] is the transpose's operand
+  bool transposed(size_t i) const { return i < 2 && trans[i]; }  // in[i] is a folded transpose's operand
   void store_out(llvm::Value* v, llvm::Value* index) const;
   ElemCtx elem() const;
 };
 using KernelFn = void (*)(KernelCtx& ctx);
-using ScratchFn = int64_t (*)(const Graph& g, const Node& n);  // bytes of scratch a kernel needs
+// Bytes of scratch a kernel needs (for a matmul: assuming a 2-D transpose operand is folded).
+using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
 
 struct OpGen {
   ElemFn elem = nullptr;      // elementwise ops: the element generator

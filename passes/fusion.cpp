@@ -17,6 +17,9 @@
 //     the reduction's input shape); every edge between the two respects the roles
 //     (nothing flows from an epilogue back into a prologue or the anchor); and the
 //     kernel graph stays acyclic (no path between the two groups through a third).
+//  4b. Accumulators: a scalar sum/mean kernel with a prologue and no epilogue becomes an
+//     elementwise loop with the reduction as an accumulator, which then joins an
+//     elementwise/update kernel of its shape sharing an operand (Fuser::accumulate).
 //  5. Materialise a member when it is a root, an update value, or read by another kernel
 //     or a view; everything else stays in registers.
 //  6. Update writes: an update value is written in place into its target by its own
@@ -29,6 +32,7 @@
 //     the in-place writes involved are demoted to the commit kernel and the order redone.
 //  8. Plan the arena (passes/memory_plan.cpp).
 #include "passes/fusion.hpp"
+#include "passes/fusion_group.hpp"
 #include "passes/memory_plan.hpp"
 #include <algorithm>
 #include <cassert>
@@ -46,7 +50,7 @@ std::string_view kernel_kind_name(KernelKind k) {
   return names[static_cast<int>(k)];
 }
 std::string_view role_name(Role r) {
-  static constexpr std::string_view names[] = {"body", "operand", "prologue", "anchor", "epilogue"};
+  static constexpr std::string_view names[] = {"body", "operand", "prologue", "anchor", "epilogue", "accumulate"};
   return names[static_cast<int>(r)];
 }
 std::string_view storage_name(Storage s) {
@@ -54,221 +58,7 @@ std::string_view storage_name(Storage s) {
   return names[static_cast<int>(s)];
 }
 
-namespace {
-
-enum class Cat : uint8_t { leaf, view, elementwise, matmul, reduce, row, shape };
-
-// The scope's roots other than update values.
-std::vector<NodeId> scope_roots(const Graph& g, PlanScope s) {
-  std::vector<NodeId> r;
-  if (s != PlanScope::predict && g.train.minimize) r.push_back(*g.train.minimize);
-  for (auto& [name, id] : g.outputs) r.push_back(id);
-  if (s != PlanScope::predict)
-    for (auto& [name, id] : g.train.metrics) r.push_back(id);
-  if (s == PlanScope::step)
-    for (auto& [p, gr] : g.grads) r.push_back(gr);
-  return r;
-}
-
-std::vector<char> ancestors(const Graph& g, const std::vector<NodeId>& from) {
-  std::vector<char> mark(g.size(), 0);
-  for (NodeId r : from) mark[r] = 1;
-  for (size_t i = g.size(); i-- > 0;)
-    if (mark[i])
-      for (NodeId o : g[NodeId(i)].in) mark[o] = 1;
-  return mark;
-}
-
-struct Fuser {
-  const Graph& g;
-  PlanScope scope;
-  size_t n_nodes;
-  std::vector<char> needed, is_root, is_update_value, update_only;
-  std::vector<Cat> cat;
-  std::vector<std::vector<NodeId>> users;  // distinct needed consumers
-  std::vector<int> parent;                 // union-find over nodes
-  std::vector<std::vector<NodeId>> members;
-  std::vector<NodeId> anchor;  // per group root
-  std::vector<Role> role;      // per node
-  std::vector<int> stamp;
-  int epoch = 0;
-
-  Fuser(const Graph& graph, PlanScope s) : g(graph), scope(s), n_nodes(graph.size()) {}
-
-  bool kernel_node(NodeId n) const { return needed[n] && cat[n] != Cat::leaf && cat[n] != Cat::view; }
-  int find(int x) {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
-    return x;
-  }
-
-  void classify() {
-    auto roots = scope_roots(g, scope);
-    std::vector<NodeId> all = roots;
-    is_root.assign(n_nodes, 0);
-    is_update_value.assign(n_nodes, 0);
-    for (NodeId r : roots) is_root[r] = 1;
-    if (scope == PlanScope::step)
-      for (const Update& u : g.updates) {
-        is_update_value[u.value] = 1;
-        all.push_back(u.value);
-      }
-    needed = ancestors(g, all);
-    std::vector<char> main = ancestors(g, roots);
-    update_only.assign(n_nodes, 0);
-    for (size_t i = 0; i < n_nodes; ++i) update_only[i] = needed[i] && !main[i];
-    cat.assign(n_nodes, Cat::leaf);
-    users.assign(n_nodes, {});
-    for (NodeId i = 0; i < NodeId(n_nodes); ++i) {
-      if (!needed[i]) continue;
-      const Node& n = g[i];
-      cat[i] = category(n, is_root[i]);
-      for (NodeId o : n.in)
-        if (users[o].empty() || users[o].back() != i) users[o].push_back(i);
-    }
-    parent.resize(n_nodes);
-    std::iota(parent.begin(), parent.end(), 0);
-    members.assign(n_nodes, {});
-    anchor.assign(n_nodes, -1);
-    role.assign(n_nodes, Role::body);
-    stamp.assign(n_nodes, 0);
-    for (NodeId i = 0; i < NodeId(n_nodes); ++i) {
-      members[i] = {i};
-      if (kernel_node(i) && cat[i] != Cat::elementwise) {
-        anchor[i] = i;
-        role[i] = Role::anchor;
-      }
-    }
-  }
-
-  static Cat category(const Node& n, bool root) {
-    switch (op_row(n.op).cls) {
-      case OpClass::leaf: return Cat::leaf;
-      case OpClass::unary:
-      case OpClass::binary:
-      case OpClass::ternary: return Cat::elementwise;
-      case OpClass::matmul: return Cat::matmul;
-      case OpClass::reduce: return Cat::reduce;
-      case OpClass::shape:
-        if (n.op == Op::reshape) return root ? Cat::shape : Cat::view;  // a root needs its own buffer: a copy
-        if (n.op == Op::broadcast_to || n.op == Op::one_hot) return Cat::elementwise;
-        if (n.op == Op::sum_to) return Cat::reduce;
-        return Cat::shape;
-      case OpClass::nn: return Cat::row;
-      case OpClass::loss: return n.op == Op::softmax_cross_entropy ? Cat::row : Cat::elementwise;
-    }
-    return Cat::shape;
-  }
-
-  // True when some group other than ga and gb lies on a path between them (a merge would
-  // make the kernel graph cyclic).
-  bool path_through_third(int ga, int gb) {
-    ++epoch;
-    std::vector<int> stack;
-    auto visit_operands = [&](int grp, bool from_start) {
-      for (NodeId m : members[grp])
-        for (NodeId o : g[m].in) {
-          int r = find(o);
-          if (r == ga || r == gb) {
-            if (!from_start) return true;
-            continue;
-          }
-          if (stamp[r] != epoch) {
-            stamp[r] = epoch;
-            stack.push_back(r);
-          }
-        }
-      return false;
-    };
-    visit_operands(ga, true);
-    visit_operands(gb, true);
-    while (!stack.empty()) {
-      int x = stack.back();
-      stack.pop_back();
-      if (visit_operands(x, false)) return true;
-    }
-    return false;
-  }
-
-  // Edges between anchored group k and unanchored group u respect role r for u's members.
-  bool edges_fit(int k, int u, Role r) {
-    for (NodeId m : members[u])
-      for (NodeId o : g[m].in)
-        if (find(o) == k) {
-          Role ro = role[o];
-          if (r == Role::epilogue ? !(ro == Role::anchor || ro == Role::epilogue) : ro != Role::prologue) return false;
-        }
-    for (NodeId m : members[k])
-      for (NodeId o : g[m].in)
-        if (find(o) == u) {
-          Role rm = role[m];
-          if (r == Role::epilogue ? rm != Role::epilogue : !(rm == Role::prologue || rm == Role::anchor)) return false;
-        }
-    return true;
-  }
-
-  void unite(int keep, int drop, std::optional<Role> r) {
-    for (NodeId m : members[drop]) {
-      if (r) role[m] = *r;
-      members[keep].push_back(m);
-    }
-    members[drop].clear();
-    parent[drop] = keep;
-  }
-
-  static bool has_prologue(Op op) { return op != Op::logsumexp; }  // logsumexp reads its input twice
-
-  // Merges the groups of nodes x and y when legal (rules: step 4 above).
-  bool try_merge(NodeId x, NodeId y) {
-    int gx = find(x), gy = find(y);
-    if (gx == gy || !kernel_node(gx) || !kernel_node(gy)) return false;
-    if (update_only[x] != update_only[y]) return false;
-    NodeId ax = anchor[gx], ay = anchor[gy];
-    if (ax >= 0 && ay >= 0) return false;
-    std::optional<Role> r;
-    int keep = gx, drop = gy;
-    if (ax < 0 && ay < 0) {
-      if (g[members[gx][0]].shape != g[members[gy][0]].shape) return false;
-    } else {
-      if (ax < 0) std::swap(keep, drop);  // keep: the anchored group
-      NodeId a = anchor[keep];
-      if (cat[a] == Cat::shape) return false;
-      const Shape& s = g[members[drop][0]].shape;
-      if (cat[a] == Cat::reduce && has_prologue(g[a].op) && s == g[g[a].in[0]].shape && edges_fit(keep, drop, Role::prologue))
-        r = Role::prologue;
-      else if (s == g[a].shape && edges_fit(keep, drop, Role::epilogue))
-        r = Role::epilogue;
-      else
-        return false;
-    }
-    if (path_through_third(gx, gy)) return false;
-    unite(keep, drop, r);
-    return true;
-  }
-
-  void group() {
-    // 3. Consumer pass.
-    for (NodeId n = NodeId(n_nodes) - 1; n >= 0; --n) {
-      if (!kernel_node(n) || users[n].size() != 1) continue;
-      NodeId c = users[n][0];
-      if (!kernel_node(c)) continue;
-      if (g[n].op == Op::transpose && cat[n] == Cat::shape && cat[c] == Cat::matmul && !is_root[n] &&
-          !is_update_value[n] && update_only[n] == update_only[c]) {
-        anchor[n] = -1;
-        unite(find(c), find(n), Role::operand);
-        continue;
-      }
-      if (cat[n] == Cat::elementwise) try_merge(n, c);
-    }
-    // 4. Producer pass.
-    for (NodeId n = 0; n < NodeId(n_nodes); ++n) {
-      if (!kernel_node(n) || cat[n] == Cat::shape || role[n] == Role::operand) continue;
-      for (NodeId o : g[n].in)
-        if (kernel_node(o) && cat[o] != Cat::shape && role[o] != Role::operand) try_merge(n, o);
-    }
-  }
-};
-
-}  // namespace
+using namespace fusion_detail;
 
 std::vector<char> plan_needed(const Graph& g, PlanScope scope) {
   std::vector<NodeId> all = scope_roots(g, scope);
@@ -277,10 +67,13 @@ std::vector<char> plan_needed(const Graph& g, PlanScope scope) {
   return ancestors(g, all);
 }
 
-KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
+KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt) {
   Fuser f(g, scope);
   f.classify();
-  f.group();
+  if (opt.fuse) {
+    f.group();
+    f.accumulate();
+  }
   const size_t N = g.size();
   KernelPlan plan;
   plan.scope = scope;
@@ -304,7 +97,7 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
         k.shape = g[a].shape;
       } else {
         k.kind = f.update_only[i] ? KernelKind::update : KernelKind::elementwise;
-        k.shape = g[i].shape;
+        k.shape = f.role[i] == Role::accumulate ? g[g[i].in[0]].shape : g[i].shape;
       }
       ks.push_back(std::move(k));
     }
@@ -345,8 +138,9 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope) {
           for (NodeId o : g[kn.id].in) {
             if (plan.values[o].storage == Storage::view && plan.values[o].base == t) ok = false;
             if (o != t) continue;
-            bool same_index = (kn.role == Role::body || kn.role == Role::epilogue) && f.cat[kn.id] == Cat::elementwise &&
-                              g[kn.id].op != Op::broadcast_to && g[kn.id].op != Op::one_hot && g[kn.id].shape == g[t].shape;
+            bool same_index = ((kn.role == Role::body || kn.role == Role::epilogue) && f.cat[kn.id] == Cat::elementwise &&
+                               g[kn.id].op != Op::broadcast_to && g[kn.id].op != Op::one_hot && g[kn.id].shape == g[t].shape) ||
+                              (kn.role == Role::accumulate && ks[kernel_of[val]].shape == g[t].shape);
             ok = ok && same_index;
           }
       targeted[t] = 1;

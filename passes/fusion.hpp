@@ -12,9 +12,16 @@ namespace kiln {
 // (or, for step, an update value) depends on node i.
 std::vector<char> plan_needed(const Graph& g, PlanScope scope);
 
+struct PlanOptions {
+  // false: no merges at all -- one kernel per node (no folded transposes, no prologues or
+  // epilogues); in-place update writes and the commit kernel work as usual. For
+  // comparisons (fused vs unfused code) and timing.
+  bool fuse = true;
+};
+
 // Fuses the graph into kernels and plans the arena (plan_memory). The graph must be valid
 // (verify_graph); fusion cannot fail on a valid graph.
-KernelPlan plan_kernels(const Graph& g, PlanScope scope = PlanScope::step);
+KernelPlan plan_kernels(const Graph& g, PlanScope scope = PlanScope::step, const PlanOptions& opt = {});
 
 // Consistency checks of a plan against its graph: every needed node placed exactly once,
 // kernels in dependency order, kernel shapes and roles, materialisation of every value read

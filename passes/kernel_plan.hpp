@@ -32,6 +32,9 @@ enum class Role : uint8_t {
   prologue,  // reduction: elementwise over the anchor's input shape, computed as the reduction reads it
   anchor,    // the kernel's one non-elementwise node
   epilogue,  // elementwise over the anchor's output shape, applied to each result element
+  accumulate,  // elementwise / update kernels: a sum or mean of all elements of a loop value
+               // (scalar result), accumulated as the loop runs and stored after it; nothing
+               // in its kernel reads it
 };
 std::string_view role_name(Role r);
 

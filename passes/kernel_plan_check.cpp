@@ -107,6 +107,12 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
           if (K.kind != KernelKind::reduction || n.shape != g[g[K.anchor].in[0]].shape)
             fail(fmt::format("kernel {}: prologue %{} off the reduction's input shape", k, kn.id));
           break;
+        case Role::accumulate:
+          if (K.anchor >= 0 || !(n.op == Op::sum || n.op == Op::mean) || num_elements(n.shape) != 1 || n.in.empty() ||
+              g[n.in[0]].shape != K.shape)
+            fail(fmt::format("kernel {}: accumulate %{} is no scalar sum/mean over the loop shape", k, kn.id));
+          if (s == Storage::reg) fail(fmt::format("kernel {}: accumulate %{} is read in registers", k, kn.id));
+          break;
         case Role::operand:
           if (K.kind != KernelKind::matmul || n.op != Op::transpose) fail(fmt::format("kernel {}: bad operand %{}", k, kn.id));
           break;
@@ -116,7 +122,7 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
       for (NodeId o : n.in) {
         if (plan.values[o].kernel != int(k)) continue;
         Role r = role[o];
-        bool ok = kn.role == Role::body       ? r == Role::body
+        bool ok = kn.role == Role::body || kn.role == Role::accumulate ? r == Role::body
                   : kn.role == Role::prologue ? r == Role::prologue
                   : kn.role == Role::anchor   ? (r == Role::prologue || r == Role::operand)
                   : kn.role == Role::epilogue ? (r == Role::anchor || r == Role::epilogue)

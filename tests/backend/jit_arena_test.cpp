@@ -1,6 +1,6 @@
 // The JIT's liveness-based arena: values whose live ranges do not intersect share bytes
 // (the bench MLPs with Adam, compiled only), and a long chain of intermediates runs in an
-// arena of two values and a scratch while agreeing with the interpreter.
+// arena of three values and a small scratch while agreeing with the interpreter.
 #include "jit_test_util.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
@@ -68,7 +68,7 @@ TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "
   const int64_t rows = 37, cols = 53, len = 40;
   NodeId x = c.uniform({rows, cols}, -2, 2), y = c.uniform({rows, cols}, -2, 2);
   NodeId h = x;
-  for (int i = 0; i < len; ++i)  // each link materialised: a softmax reads it (no elementwise fusion)
+  for (int i = 0; i < len; ++i)  // each link materialised: a softmax reads it (the link is the previous softmax's epilogue)
     h = c.op(Op::softmax, {c.op(i % 3 == 0 ? Op::mul : i % 3 == 1 ? Op::add : Op::sub, {h, i % 2 ? y : x})}, axes({1}));
   h = c.op(Op::tanh, {h});
   c.out(h);
@@ -78,8 +78,9 @@ TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "
   INFO(err);
   REQUIRE(cg);
   const int64_t slot = (rows * cols * 4 + 63) / 64 * 64;
-  CHECK(cg->unshared_arena_bytes() >= (2 * len - 1) * slot);
-  CHECK(cg->arena_bytes() <= 3 * slot);  // two values and a softmax's scratch
+  CHECK(cg->unshared_arena_bytes() >= len * slot);
+  // the link read, the link written, the softmax's value before its epilogue (scratch) and its per-row sums
+  CHECK(cg->arena_bytes() <= 3 * slot + 128);
   auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
   REQUIRE(ref);
   backend::HostBuffers hb(*cg);

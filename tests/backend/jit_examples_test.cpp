@@ -3,35 +3,111 @@
 // batches beside the interpreter's train_step in f32: losses and params agree to 1e-5.
 #include "frontend/lower.hpp"
 #include "jit_test_util.hpp"
+#include "passes/fusion.hpp"
+#include "passes/monitor_ir.hpp"
 #include "runtime/model.hpp"
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 using namespace kiln;
 using namespace kiln::jit_test;
 using backend::BufferKind;
 
-TEST_CASE("every example trains the same under the JIT and the interpreter", "[jit]") {
+namespace {
+
+std::vector<std::filesystem::path> example_models() {
   std::vector<std::filesystem::path> models;
   for (auto& e : std::filesystem::directory_iterator(std::string(KILN_SOURCE_DIR) + "/examples"))
     if (e.path().extension() == ".model") models.push_back(e.path());
   std::sort(models.begin(), models.end());
+  return models;
+}
+
+// The example's training graph (autodiff, optimizer, simplify).
+Graph training_graph(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  SourceFile file(path.string(), text.str());
+  Diagnostics d(&file);
+  std::optional<Graph> lowered = compile_source(file, d);
+  INFO(d.render_all());
+  REQUIRE(lowered);
+  Graph g = *lowered;
+  REQUIRE(make_training_graph(g, d));
+  return g;
+}
+
+}  // namespace
+
+// The code is the plan: each entry calls, in order, one LLVM function per kernel of its
+// kernel plan (what `kiln dump --stage=fused` prints): the step entry's functions are named
+// by their kernel index and kind; forward and predict call their own (named by their
+// entry and index) or, where the code is the same, one an earlier entry generated. There
+// is no other kernel function, and the arena is the largest of the plans' peaks.
+TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]") {
+  const std::vector<std::filesystem::path> models = example_models();
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    SourceFile file(path.string(), text.str());
-    Diagnostics d(&file);
-    std::optional<Graph> lowered = compile_source(file, d);
-    INFO(d.render_all());
-    REQUIRE(lowered);
-    Graph g = *lowered;
-    REQUIRE(make_training_graph(g, d));
+    Graph g = training_graph(path);
+    std::string err;
+    backend::CompileOptions opt;
+    opt.keep_ir = true;
+    auto cg = backend::compile_graph(g, opt, err);
+    INFO(err);
+    REQUIRE(cg);
+    const std::string& ir = cg->llvm_ir();
+    std::set<std::string> defined, called;
+    std::regex def(R"(define [^@]*@(kiln\d+_(step|forward|predict)_k\d+_[a-z_]+)\()");
+    for (auto it = std::sregex_iterator(ir.begin(), ir.end(), def); it != std::sregex_iterator(); ++it)
+      defined.insert((*it)[1].str());
+    int64_t peak = 0;
+    for (PlanScope s : {PlanScope::step, PlanScope::forward, PlanScope::predict}) {
+      const std::string scope = s == PlanScope::step ? "step" : s == PlanScope::forward ? "forward" : "predict";
+      KernelPlan plan = backend::codegen_plan(g, s);
+      CHECK(check_kernel_plan(g, plan).empty());
+      peak = std::max(peak, plan.memory.peak_bytes);
+      // The entry's body: its kernel calls in order.
+      std::smatch m;
+      std::regex entry_def("define void @kiln\\d+_" + scope + "\\(");
+      REQUIRE(std::regex_search(ir, m, entry_def));
+      size_t begin = size_t(m.position(0)), end = ir.find("\n}\n", begin);
+      std::string body = ir.substr(begin, end - begin);
+      std::regex call(R"(call [^@]*@(kiln\d+_(step|forward|predict)_k(\d+)_([a-z_]+))\()");
+      std::vector<std::smatch> calls;
+      for (auto it = std::sregex_iterator(body.begin(), body.end(), call); it != std::sregex_iterator(); ++it)
+        calls.push_back(*it);
+      INFO(scope);
+      REQUIRE(calls.size() == plan.kernels.size());
+      for (size_t k = 0; k < plan.kernels.size(); ++k) {
+        const Kernel& K = plan.kernels[k];
+        std::string op = K.anchor >= 0 ? std::string(op_name(g[K.anchor].op))
+                         : K.nodes.empty() ? "" : std::string(op_name(g[K.nodes.back().id].op));
+        std::string want = std::string(kernel_kind_name(K.kind)) + (op.empty() ? "" : "_" + op);
+        INFO(scope << " kernel " << k << " calls " << calls[k][1].str());
+        CHECK(calls[k][4].str() == want);
+        if (calls[k][2].str() == scope) CHECK(std::stoul(calls[k][3].str()) == k);  // its own function
+        if (s == PlanScope::step) CHECK(calls[k][2].str() == "step");
+        called.insert(calls[k][1].str());
+      }
+    }
+    CHECK(called == defined);  // no function without a plan kernel calling it
+    CHECK(cg->arena_bytes() == peak);
+  }
+}
+
+TEST_CASE("every example trains the same under the JIT and the interpreter", "[jit]") {
+  const std::vector<std::filesystem::path> models = example_models();
+  REQUIRE(models.size() >= 4);
+  for (const auto& path : models) {
+    INFO("example " << path.filename().string());
+    Graph g = training_graph(path);
     std::string err;
     auto specs = input_specs(g, err);
     INFO(err);
@@ -81,6 +157,72 @@ TEST_CASE("every example trains the same under the JIT and the interpreter", "[j
     for (NodeId pid : g.params) {
       INFO("param " << g[pid].name);
       CHECK(worst_err(after.at(g[pid].name), interp.at(g[pid].name), true) <= 1e-5);
+    }
+  }
+}
+
+// With the run-time monitors' roots (passes/monitor_ir: sum(g*g), sum(w*w), sum((new-w)^2)
+// as accumulators of the in-place update loops, relu zero fractions): every metric of a
+// step agrees with the interpreter's to 1e-5 relative, and the params after it are those
+// of the same step compiled without monitors.
+TEST_CASE("every example with monitors: the JIT's metrics agree with the interpreter", "[jit][accumulate]") {
+  const std::vector<std::filesystem::path> models = example_models();
+  REQUIRE(models.size() >= 4);
+  for (const auto& path : models) {
+    INFO("example " << path.filename().string());
+    Graph g = training_graph(path);
+    const Graph plain = g;
+    MonitorPlan mp = add_monitor_roots(g);
+    REQUIRE_FALSE(mp.empty());
+    std::string err;
+    auto specs = input_specs(g, err);
+    INFO(err);
+    REQUIRE(specs);
+    auto classes = label_classes(g, *specs);
+    auto labels = inputs_not_needed_by_outputs(g);
+    auto cg = backend::compile_graph(g, {}, err), cg0 = backend::compile_graph(plain, {}, err);
+    INFO(err);
+    REQUIRE(cg);
+    REQUIRE(cg0);
+    ValueMap leaves = initial_values(g, 7);
+    std::mt19937 rng(3);
+    for (size_t i = 0; i < specs->size(); ++i) {
+      const InputSpec& s = (*specs)[i];
+      Tensor t(s.dtype, g[g.inputs[i]].shape);
+      bool label = std::find(labels.begin(), labels.end(), s.name) != labels.end();
+      int64_t n_classes = 2;
+      for (auto& [k, c] : classes)
+        if (k == i) n_classes = c;
+      std::uniform_int_distribution<int64_t> cls(0, n_classes - 1);
+      std::normal_distribution<double> nd;
+      for (double& v : t.data) v = s.dtype == DType::i32 || label ? double(cls(rng)) : double(float(nd(rng)));
+      leaves[s.name] = std::move(t);
+    }
+    auto ref = evaluate(g, leaves, Precision::f32, err);
+    REQUIRE(ref);
+    backend::HostBuffers hb(*cg);
+    REQUIRE(hb.set_leaves(leaves, err));
+    hb.run(backend::Entry::step);
+    int monitors = 0;
+    for (auto& [name, id] : g.train.metrics) {
+      INFO("metric " << name);
+      int b = cg->find(BufferKind::metric, name);
+      REQUIRE(b >= 0);
+      double got = hb.get(size_t(b)).data[0], want = (*ref)[id].data[0];
+      CHECK(rel_err(got, want, 1e-6) <= 1e-5);
+      monitors += name.rfind(kMonitorPrefix, 0) == 0;
+    }
+    CHECK(monitors >= 3);
+    // The monitors change nothing else: the same step without them gives the same params, bit for bit.
+    backend::HostBuffers hb0(*cg0);
+    REQUIRE(hb0.set_leaves(leaves, err));
+    hb0.run(backend::Entry::step);
+    ValueMap got = leaves, got0 = leaves;
+    hb.get_state(got);
+    hb0.get_state(got0);
+    for (NodeId pid : g.params) {
+      INFO("param " << g[pid].name);
+      CHECK(worst_err(got.at(g[pid].name), got0.at(g[pid].name), false) == 0);
     }
   }
 }

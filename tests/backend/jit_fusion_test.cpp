@@ -1,15 +1,31 @@
-// Elementwise fusion in the JIT: random graphs of elementwise chains (broadcasting,
-// shared subexpressions, comparisons, where/clip, i32-free) cut by reductions and matmuls,
-// with an in-place update, run fused and compared with the interpreter (forward and step)
-// and, exactly, with the unfused JIT.
-#include "backend/plan.hpp"
+// The JIT compiles passes/fusion's kernel plan: random graphs of elementwise chains
+// (broadcasting, shared subexpressions, comparisons, where/clip, i32-free) cut by
+// reductions and matmuls, with an in-place update, run fused and compared with the
+// interpreter (forward and step) and, exactly, with the unfused JIT (one kernel per node);
+// matmul epilogues, reduction prologues and in-place updates as planned.
 #include "jit_test_util.hpp"
+#include "passes/fusion.hpp"
 #include <fmt/format.h>
 
 using namespace kiln;
 using namespace kiln::jit_test;
 
 namespace {
+
+// The kernel of node v in plan p (asserting it has one).
+const Kernel& kernel_of(const KernelPlan& p, NodeId v) {
+  REQUIRE(p.values[v].kernel >= 0);
+  return p.kernels[size_t(p.values[v].kernel)];
+}
+Role role_in(const Kernel& k, NodeId v) {
+  for (const KernelNode& kn : k.nodes)
+    if (kn.id == v) return kn.role;
+  FAIL("node %" << v << " is not in the kernel");
+  return Role::body;
+}
+int count_role(const Kernel& k, Role r) {
+  return int(std::count_if(k.nodes.begin(), k.nodes.end(), [&](const KernelNode& kn) { return kn.role == r; }));
+}
 
 struct RandomChains {
   Cases c;
@@ -71,17 +87,18 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
     RandomChains r(seed, int(12 + seed % 25));
     Graph& g = r.c.g;
     INFO("seed " << seed);
-    backend::Plan plan;
     std::string err;
-    REQUIRE(backend::make_plan(g, plan, err));
-    for (NodeId f : plan.fused_into) fused += f >= 0;
-    for (NodeId a : plan.anchor) anchored += a >= 0;
-    for (NodeId x : plan.prologue) prologues += x >= 0;
-    for (auto& s : plan.stores)
-      for (NodeId v : s) {
-        auto roots = g.roots();
-        stored += std::find(roots.begin(), roots.end(), v) == roots.end();  // read by a later kernel
-      }
+    KernelPlan plan = backend::codegen_plan(g, PlanScope::step);
+    CHECK(check_kernel_plan(g, plan).empty());
+    auto roots = g.roots();
+    for (const Kernel& k : plan.kernels) {
+      if (k.nodes.size() > 1) fused += int(k.nodes.size());
+      anchored += k.kind == KernelKind::matmul && count_role(k, Role::epilogue) > 0;
+      prologues += count_role(k, Role::prologue) > 0;
+      if (k.nodes.size() > 1)
+        for (NodeId v : k.outputs)  // read by a later kernel
+          stored += plan.values[v].storage == Storage::arena && std::find(roots.begin(), roots.end(), v) == roots.end();
+    }
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
@@ -126,13 +143,11 @@ TEST_CASE("an elementwise chain is one kernel and needs no arena", "[jit][fusion
   h = c.op(Op::add, {c.op(Op::mul, {s, h}), c.op(Op::tanh, {s})});  // s read twice in the chain
   h = c.op(Op::sub, {h, c.op(Op::square, {x})});
   c.out(h);
-  backend::Plan plan;
   std::string err;
-  REQUIRE(backend::make_plan(c.g, plan, err));
-  int fused = 0;
-  for (NodeId f : plan.fused_into) fused += f >= 0;
-  CHECK(fused == 6);  // all but the root
-  CHECK(plan.arena_bytes == 0);
+  KernelPlan plan = backend::codegen_plan(c.g, PlanScope::predict);
+  REQUIRE(plan.kernels.size() == 1);
+  CHECK(plan.kernels[0].nodes.size() == 7);
+  CHECK(plan.memory.peak_bytes == 0);
   auto cg = backend::compile_graph(c.g, {}, err);
   REQUIRE(cg);
   auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
@@ -158,14 +173,17 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
     NodeId t = c.op(Op::tanh, {c.op(Op::matmul, {x, w})});
     c.out(c.op(Op::mul, {g, c.op(Op::sub, {c.lit({}, {1}), c.op(Op::mul, {t, t})})}));  // dtanh * incoming grad
     INFO("K " << K);
-    backend::Plan plan;
     std::string err;
-    REQUIRE(backend::make_plan(c.g, plan, err));
+    KernelPlan plan = backend::codegen_plan(c.g, PlanScope::forward);
+    CHECK(check_kernel_plan(c.g, plan).empty());
     int anchored = 0;
-    for (NodeId a : plan.anchor) anchored += a >= 0;
+    for (const Kernel& k : plan.kernels) anchored += k.kind == KernelKind::matmul && count_role(k, Role::epilogue) > 0;
     CHECK(anchored == 2);
-    CHECK(plan.fused_into[z] == h);
-    CHECK(plan.stores[h] == std::vector<NodeId>{z});
+    const Kernel& kz = kernel_of(plan, z);
+    CHECK(kz.kind == KernelKind::matmul);
+    CHECK(role_in(kz, z) == Role::epilogue);
+    CHECK(role_in(kz, h) == Role::epilogue);
+    CHECK(plan.values[h].storage == Storage::root);
     auto cg = backend::compile_graph(c.g, {}, err);
     REQUIRE(cg);
     backend::CompileOptions plain;
@@ -207,16 +225,15 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
   NodeId m2 = c.op(Op::add, {c.op(Op::mul, {c.lit({}, {0.9}), m}), grad});
   NodeId p2 = c.op(Op::sub, {p, c.op(Op::mul, {c.lit({}, {0.1}), m2})});
   c.g.updates = {{m, m2}, {p, p2}};
-  backend::Plan plan;
   std::string err;
-  REQUIRE(backend::make_plan(c.g, plan, err));
-  CHECK(plan.fused_into[m2] == p2);
-  CHECK(plan.stores[p2] == std::vector<NodeId>{m2});
+  KernelPlan plan = backend::codegen_plan(c.g, PlanScope::step);
+  CHECK(check_kernel_plan(c.g, plan).empty());
+  REQUIRE(plan.kernels.size() == 1);
+  CHECK(plan.kernels[0].kind == KernelKind::update);
   // Nothing reads m or p after the loop: both are written in place, nothing in the arena.
-  CHECK(plan.in_place[p2]);
-  CHECK(plan.loc[m2].kind == backend::Loc::buffer);
-  CHECK(plan.loc[p2].kind == backend::Loc::buffer);
-  CHECK(plan.arena_bytes == 0);
+  CHECK(plan.values[m2].storage == Storage::target);
+  CHECK(plan.values[p2].storage == Storage::target);
+  CHECK(plan.memory.peak_bytes == 0);
   auto cg = backend::compile_graph(c.g, {}, err);
   REQUIRE(cg);
   backend::CompileOptions plain;
@@ -242,7 +259,9 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
 }
 
 // mean(squared_error(h, y)) and sum_to(dz * mask) over rows: the elementwise input of each
-// reduction is computed as the reduction reads it (never stored).
+// reduction is computed as the reduction reads it, never stored (the scalar mean as an
+// accumulator of the loop over squared_error); logsumexp takes no prologue (it reads its
+// input twice), so its input is stored. Fused == unfused exactly (pinned summation order).
 TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusion-jit]") {
   Cases c;
   NodeId h = c.uniform({29, 13}, -1, 1), y = c.uniform({29, 13}, -1, 1), dz = c.uniform({29, 13}, -1, 1);
@@ -252,11 +271,24 @@ TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusi
   NodeId db = c.op(Op::sum_to, {c.op(Op::mul, {dz, c.op(Op::gt, {h, c.lit({}, {0})})})}, to);
   NodeId lse = c.op(Op::logsumexp, {c.op(Op::mul, {h, c.lit({}, {3})})}, axes({1}));
   for (NodeId r : {loss, db, lse}) c.out(r);
-  backend::Plan plan;
   std::string err;
-  REQUIRE(backend::make_plan(c.g, plan, err));
-  for (NodeId r : {loss, db, lse}) CHECK(plan.prologue[r] == c.g[r].in[0]);
-  CHECK(plan.arena_bytes <= 29 * 4 * 2 + 128);  // at most logsumexp's per-row scratch: no [29, 13] value
+  KernelPlan plan = backend::codegen_plan(c.g, PlanScope::forward);
+  CHECK(check_kernel_plan(c.g, plan).empty());
+  {
+    const Kernel& k = kernel_of(plan, db);
+    CHECK(k.anchor == db);
+    CHECK(role_in(k, c.g[db].in[0]) == Role::prologue);
+    CHECK(plan.values[c.g[db].in[0]].storage == Storage::reg);
+  }
+  {  // a scalar mean: a loop over squared_error accumulating it (vectorised: 377 elements)
+    const Kernel& k = kernel_of(plan, loss);
+    CHECK(k.kind == KernelKind::elementwise);
+    CHECK(role_in(k, loss) == Role::accumulate);
+    CHECK(plan.values[c.g[loss].in[0]].storage == Storage::reg);
+  }
+  CHECK(plan.values[c.g[lse].in[0]].storage == Storage::arena);
+  // logsumexp's input and per-row scratch: no other [29, 13] value
+  CHECK(plan.memory.peak_bytes <= (29 * 13 * 4 + 63) / 64 * 64 + 29 * 4 * 2 + 128);
   auto cg = backend::compile_graph(c.g, {}, err);
   REQUIRE(cg);
   backend::CompileOptions plain;
@@ -278,8 +310,8 @@ TEST_CASE("reduction prologues are computed as the reduction reads", "[jit][fusi
   }
 }
 
-// An update whose target is read after the update's loop is not written in place (the
-// later reader needs the old value); one read only at its own element is.
+// An update value read by another kernel (sum(p2)) is not written in place: it is stored
+// and the commit kernel writes it; sum(p), reading the old p, runs before.
 TEST_CASE("in-place updates only when nothing reads the old value later", "[jit][fusion-jit]") {
   Cases c;
   Node pn{Op::param, DType::f32, {6, 9}, {}, {}, {}, "p"};
@@ -293,11 +325,12 @@ TEST_CASE("in-place updates only when nothing reads the old value later", "[jit]
   NodeId late = c.op(Op::add, {c.op(Op::sum, {p2}), c.op(Op::sum, {p})});  // sum(p) reads p after p2's kernel
   c.out(late);
   c.g.updates = {{p, p2}};
-  backend::Plan plan;
   std::string err;
-  REQUIRE(backend::make_plan(c.g, plan, err));
-  CHECK_FALSE(plan.in_place[p2]);
-  CHECK(plan.loc[p2].kind == backend::Loc::arena);
+  KernelPlan plan = backend::codegen_plan(c.g, PlanScope::step);
+  CHECK(check_kernel_plan(c.g, plan).empty());
+  CHECK(plan.values[p2].storage == Storage::arena);
+  REQUIRE(!plan.kernels.empty());
+  CHECK(plan.kernels.back().kind == KernelKind::commit);
   auto cg = backend::compile_graph(c.g, {}, err);
   REQUIRE(cg);
   ValueMap want = c.leaves, got = c.leaves;

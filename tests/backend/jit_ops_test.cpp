@@ -372,7 +372,7 @@ TEST_CASE("the generated loops vectorise", "[jit]") {
     size_t def = std::string::npos;
     for (size_t p = ir.find("define internal"); p != std::string::npos; p = ir.find("define internal", p + 1)) {
       size_t eol = ir.find('\n', p);
-      if (ir.substr(p, eol - p).find("_" + fn + "_") != std::string::npos) {
+      if (ir.substr(p, eol - p).find("_" + fn + "(") != std::string::npos) {  // <prefix>_<entry>_k<i>_<kind>_<op>(
         def = p;
         break;
       }

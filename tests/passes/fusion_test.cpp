@@ -21,13 +21,14 @@ using kiln::testing::Builder;
 namespace {
 
 // One line per kernel: "kind [shape]: op op ...", each op marked by its role:
-// '*' anchor, '<' prologue, '>' epilogue, '^' folded operand transpose, nothing for body.
+// '*' anchor, '<' prologue, '>' epilogue, '^' folded operand transpose, '+' accumulate,
+// nothing for body.
 std::vector<std::string> signature(const Graph& g, const KernelPlan& p) {
   std::vector<std::string> out;
   for (const Kernel& k : p.kernels) {
     std::string s = fmt::format("{} [{}]:", kernel_kind_name(k.kind), fmt::join(k.shape, ","));
     for (const KernelNode& kn : k.nodes) {
-      static constexpr const char* mark[] = {"", "^", "<", "*", ">"};
+      static constexpr const char* mark[] = {"", "^", "<", "*", ">", "+"};
       s += fmt::format(" {}{}", op_name(g[kn.id].op), mark[static_cast<int>(kn.role)]);
     }
     for (const Update& u : k.writes) s += fmt::format(" !{}", g[u.target].name);
@@ -72,7 +73,7 @@ TEST_CASE("fusion: MLP forward, backward and Adam", "[fusion]") {
   std::vector<std::string> want = {
       "matmul [8,16]: matmul* add> relu>",  // forward layer 1: bias and activation in the epilogue
       "matmul [8,1]: matmul* add> broadcast_to> mul> sub> mul> mul>",  // layer 2 + the loss gradient
-      "reduction []: squared_error< mean*",  // the loss: a reduction with its prologue
+      "elementwise [8,1]: squared_error mean+",  // the loss: a loop accumulating its mean
       "reduction [1]: sum_to*",              // db2
       "matmul [8,16]: transpose^ matmul* gt> mul>",  // dh = g W2^T times relu'(z): derivative in the epilogue
       "matmul [16,1]: transpose^ matmul*",   // dW2
@@ -115,7 +116,7 @@ TEST_CASE("fusion: softmax cross-entropy classifier with SGD momentum", "[fusion
       "row [6]: softmax_cross_entropy*",
       "reduction []: mean*",
       "reduction [6]: argmax*",
-      "reduction []: eq< mean*",  // accuracy: the comparison is the mean's prologue
+      "elementwise [6]: eq mean+",  // accuracy: a loop over the comparison accumulating its mean
       "elementwise [6]: broadcast_to mul",
       "row [6,4]: softmax* one_hot> where> sub> mul>",  // probs and the loss gradient in one row kernel
       "reduction [4]: sum_to*",
@@ -178,9 +179,9 @@ TEST_CASE("fusion: a value with several consumers is computed once", "[fusion]")
   b.g.outputs.push_back({"s", s});
   b.g.outputs.push_back({"twice", twice});
   KernelPlan p = plan_kernels(b.g);
-  // exp feeds the sum and a second output of its shape: both in the reduction's prologue,
-  // exp in registers (computed once, never recomputed, never stored).
-  CHECK(signature(b.g, p) == std::vector<std::string>{"reduction []: exp< sum* mul<"});
+  // exp feeds the sum and a second output of its shape: one loop computing exp once (in
+  // registers, never stored), accumulating the sum and storing the second output.
+  CHECK(signature(b.g, p) == std::vector<std::string>{"elementwise [5]: exp sum+ mul"});
   CHECK(p.values[e].storage == Storage::reg);
   CHECK(p.values[twice].storage == Storage::root);
   require_sound(b.g, p, values_for(b.g, 3));
@@ -210,8 +211,8 @@ TEST_CASE("fusion: merges never create a cycle between kernels", "[fusion]") {
   CHECK(signature(b.g, p) == std::vector<std::string>{"elementwise [3,3]: add", "shape [3,3]: transpose*", "elementwise [3,3]: mul"});
   require_sound(b.g, p, values_for(b.g, 5));
 
-  // a feeds a reduction and a consumer of the reduction: a is the prologue, the consumer
-  // (same shape as a, but after the reduction) is a separate loop.
+  // a feeds a reduction and a consumer of the reduction: a's loop accumulates the sum, the
+  // consumer (same shape as a, but reading the finished sum) is a separate loop.
   Builder d;
   auto x2 = d.input("x", {4});
   auto a2 = d.op(Op::add, {x2, d.g.scalar(1.0, DType::f64)});
@@ -219,7 +220,7 @@ TEST_CASE("fusion: merges never create a cycle between kernels", "[fusion]") {
   auto c2 = d.op(Op::mul, {a2, s2});
   d.g.outputs.push_back({"c", c2});
   KernelPlan q = plan_kernels(d.g);
-  CHECK(signature(d.g, q) == std::vector<std::string>{"reduction []: add< sum*", "elementwise [4]: mul"});
+  CHECK(signature(d.g, q) == std::vector<std::string>{"elementwise [4]: add sum+", "elementwise [4]: mul"});
   CHECK(q.values[a2].storage == Storage::arena);
   require_sound(d.g, q, values_for(d.g, 6));
 }
@@ -279,11 +280,11 @@ TEST_CASE("fusion: update hazards: swaps, prologue reads and readers of old valu
   }
   SECTION("an update whose kernel reads the target in a reduction prologue is committed") {
     Builder b;
-    auto w = b.param("w", {1});
-    auto v = b.op(Op::sum, {b.op(Op::mul, {w, w})}, Builder::axes({0}, true));  // [1], prologue reads w
+    auto w = b.param("w", {1, 3});
+    auto v = b.op(Op::sum, {b.op(Op::mul, {w, w})}, Builder::axes({0}, true));  // [1,3], prologue reads w
     b.g.updates.push_back({w, v});
     KernelPlan p = plan_kernels(b.g);
-    CHECK(signature(b.g, p) == std::vector<std::string>{"reduction [1]: mul< sum*", "commit []: !w"});
+    CHECK(signature(b.g, p) == std::vector<std::string>{"reduction [1,3]: mul< sum*", "commit []: !w"});
     CHECK(p.values[v].storage == Storage::arena);
     require_sound(b.g, p, values_for(b.g, 2));
   }
@@ -292,7 +293,7 @@ TEST_CASE("fusion: update hazards: swaps, prologue reads and readers of old valu
     auto w = b.param("w", {4});
     auto q = b.param("q", {4});
     auto nw = b.op(Op::mul, {w, b.g.scalar(0.5, DType::f64)});          // w <- w/2, in place
-    auto sw = b.op(Op::sum, {b.op(Op::exp, {w})});                       // reads old w
+    auto sw = b.op(Op::max, {b.op(Op::exp, {w})});                       // reads old w (no accumulator)
     auto nq = b.op(Op::add, {q, b.op(Op::broadcast_to, {sw}, [] { Attrs a; a.shape = {4}; return a; }())});
     b.g.updates.push_back({w, nw});
     b.g.updates.push_back({q, nq});
@@ -332,7 +333,7 @@ TEST_CASE("fusion: forward and predict scopes plan only what their roots need", 
                                  "row [6]: softmax_cross_entropy*",
                                  "reduction []: mean*",
                                  "reduction [6]: argmax*",
-                                 "reduction []: eq< mean*",
+                                 "elementwise [6]: eq mean+",
                                  "row [6,4]: softmax*",
                              });
   require_sound(g, fwd, values_for(g, 10));

@@ -154,7 +154,8 @@ int run_dump(const Args& a) {
     return kOk;
   }
   if (fused) {
-    KernelPlan plan = plan_kernels(*graph, graph->train.minimize ? PlanScope::step : PlanScope::forward);
+    // The plan the backend compiles (with its kernel scratch in the arena).
+    KernelPlan plan = backend::codegen_plan(*graph, graph->train.minimize ? PlanScope::step : PlanScope::forward);
     if (format == "json") fmt::print("{}", print_kernel_plan_json(*graph, plan));
     else fmt::print("# {}\n{}", header, print_kernel_plan(*graph, plan));
     return kOk;
