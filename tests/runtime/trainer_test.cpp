@@ -7,6 +7,7 @@
 #include "runtime/model.hpp"
 #include "runtime/predict.hpp"
 #include "runtime/trainer.hpp"
+#include "runtime/json.hpp"
 #include "tests/runtime/test_util.hpp"
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -83,24 +84,18 @@ std::optional<PredictResult> predict(const char* model, const std::string& param
   return run_predict(src, o, d, err);
 }
 
-// A flat JSON object of one metrics-log line: key -> raw value text.
+// A flat JSON object of one metrics-log line: key -> value text (strings in quotes,
+// numbers as written, null as null), read by runtime/json.
 std::map<std::string, std::string> parse_line(const std::string& s) {
+  Json j;
+  std::string err;
+  INFO(s);
+  REQUIRE(kiln::parse_json(s, j, err));
+  REQUIRE(j.kind == Json::object);
   std::map<std::string, std::string> out;
-  REQUIRE(s.size() > 2);
-  REQUIRE(s.front() == '{');
-  REQUIRE(s.back() == '}');
-  size_t i = 1;
-  while (i < s.size() - 1) {
-    REQUIRE(s[i] == '"');
-    size_t k = s.find('"', i + 1);
-    std::string key = s.substr(i + 1, k - i - 1);
-    REQUIRE(s[k + 1] == ':');
-    size_t v = k + 2, e = v;
-    if (s[v] == '"') e = s.find('"', v + 1) + 1;
-    else
-      while (e < s.size() - 1 && s[e] != ',') ++e;
-    out[key] = s.substr(v, e - v);
-    i = e + (s[e] == ',' ? 1 : 0);
+  for (auto& [k, v] : j.members) {
+    REQUIRE((v.kind == Json::string || v.kind == Json::number || v.kind == Json::null));
+    out[k] = v.kind == Json::string ? "\"" + v.text + "\"" : v.kind == Json::null ? "null" : v.text;
   }
   return out;
 }
@@ -196,10 +191,14 @@ TEST_CASE("the metrics log has step and epoch lines with their fields", "[train]
   REQUIRE(r.result);
   std::istringstream in(test::get_file(o.log));
   std::string line;
-  int steps = 0, epochs = 0;
+  int steps = 0, epochs = 0, health = 0;
   while (std::getline(in, line)) {
     auto m = parse_line(line);
-    if (m["kind"] == "\"step\"") {
+    if (m["kind"] == "\"health\"") {  // the training-health table, after the last epoch
+      CHECK(epochs == 6);
+      CHECK(number(m, "step") == 42);
+      ++health;
+    } else if (m["kind"] == "\"step\"") {
       ++steps;
       double step = number(m, "step");
       CHECK(std::fmod(step, 4) == 0);
@@ -222,6 +221,7 @@ TEST_CASE("the metrics log has step and epoch lines with their fields", "[train]
   }
   CHECK(steps == 42 / 4);
   CHECK(epochs == 6);
+  CHECK(health == 4);  // iris: w1 b1 w2 b2
 }
 
 TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
@@ -490,7 +490,8 @@ TEST_CASE("kiln train, predict and eval from the command line", "[train]") {
   auto losses = [&](const std::string& f) {
     std::vector<std::string> out;
     std::istringstream in(test::get_file(f));
-    for (std::string line; std::getline(in, line);) out.push_back(parse_line(line)["loss"]);
+    for (std::string line; std::getline(in, line);)
+      if (auto m = parse_line(line); m["kind"] == "\"epoch\"") out.push_back(m["loss"]);
     return out;
   };
   CHECK(losses(dir.file("a.jsonl")).size() == 2);
