@@ -121,7 +121,7 @@ TEST_CASE("help and version", "[cli]") {
   CHECK(v.out.size() > cpu + 11);  // a non-empty CPU name
 }
 
-TEST_CASE("check: exit 0 clean, 1 with a located error; dump errors go to stderr", "[cli]") {
+TEST_CASE("check: exit 0 clean, 1 with a located error, dump errors go to stderr", "[cli]") {
   RunResult ok = run_kiln({"check", "examples/breast_cancer.model"});
   CHECK(ok.exit_code == 0);
   CHECK(ok.out == "");
@@ -203,7 +203,7 @@ TEST_CASE("json dumps are valid JSON", "[cli]") {
   }
 }
 
-TEST_CASE("grad and opt dumps report node counts; opt is smaller", "[cli]") {
+TEST_CASE("grad and opt dumps report node counts, opt is smaller", "[cli]") {
   for (auto& m : models_in("examples")) {
     INFO(m);
     RunResult ir = run_kiln({"dump", m, "--stage=ir"});

@@ -225,7 +225,7 @@ TEST_CASE("fusion: merges never create a cycle between kernels", "[fusion]") {
   require_sound(d.g, q, values_for(d.g, 6));
 }
 
-TEST_CASE("fusion: logsumexp takes no prologue; row kernels take epilogues", "[fusion]") {
+TEST_CASE("fusion: logsumexp takes no prologue, row kernels take epilogues", "[fusion]") {
   Builder b;
   auto x = b.input("x", {4, 6});
   auto sq = b.op(Op::square, {x});

@@ -382,7 +382,7 @@ TEST_CASE("autodiff: derivatives at kinks and ties follow the documented choices
   CHECK(g["v"].data == std::vector<double>{0.5, 0});
 }
 
-TEST_CASE("autodiff: shared uses accumulate; consts and inputs get no gradient", "[gradcheck]") {
+TEST_CASE("autodiff: shared uses accumulate, consts and inputs get no gradient", "[gradcheck]") {
   Builder b;
   auto p = b.param("p", {3});
   auto q = b.param("q", {2});  // does not reach the loss
@@ -459,7 +459,7 @@ TEST_CASE("autodiff: f32 models, i32 labels and a non-scalar loss", "[gradcheck]
   CHECK(g["w"].data == std::vector<double>{0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5});
 }
 
-TEST_CASE("autodiff: a model without minimize is an error; the pass form", "[gradcheck]") {
+TEST_CASE("autodiff: a model without minimize is an error, the pass form", "[gradcheck]") {
   Builder b;
   b.param("p", {2});
   Diagnostics d;

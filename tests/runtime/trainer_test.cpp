@@ -130,7 +130,7 @@ TEST_CASE("training on iris rows lowers the loss and learns", "[train]") {
   CHECK(res.values.at("step").data[0] == double(res.steps));
 }
 
-TEST_CASE("same seed and data give bit-identical runs; another seed differs", "[train]") {
+TEST_CASE("same seed and data give bit-identical runs, another seed differs", "[train]") {
   TrainOptions o;
   o.epochs = 3;
   o.val_split = 0.2;
