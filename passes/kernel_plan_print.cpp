@@ -3,6 +3,8 @@
 // and the same as JSON (`--format=json`). Formats: docs/fusion.md.
 #include "passes/fusion.hpp"
 #include <algorithm>
+#include <algorithm>
+#include <array>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -69,6 +71,20 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
                    cnt(Storage::literal), cnt(Storage::view)));
   line(fmt::format("arena: {} slots, peak {} bytes, {} bytes without reuse", p.memory.slots.size(), p.memory.peak_bytes,
                    p.memory.unshared_bytes));
+  // Node lines are columns (id, op and name, type, role, storage, location), each as wide
+  // as its widest entry in the plan.
+  auto cells = [&](const KernelNode& kn) {
+    const Node& n = g[kn.id];
+    std::string name = n.name.empty() ? "" : " \"" + n.name + "\"";
+    return std::array<std::string, 5>{fmt::format("%{}", kn.id), std::string(op_name(n.op)) + name,
+                                      type_str(n.dtype, n.shape), std::string(role_name(kn.role)), where(p, kn.id)};
+  };
+  std::array<size_t, 5> width{};
+  for (const Kernel& K : p.kernels)
+    for (const KernelNode& kn : K.nodes) {
+      auto c = cells(kn);
+      for (size_t i = 0; i < c.size(); ++i) width[i] = std::max(width[i], c[i].size());
+    }
   for (size_t k = 0; k < p.kernels.size(); ++k) {
     const Kernel& K = p.kernels[k];
     line("");
@@ -78,11 +94,10 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
     if (K.anchor >= 0) head += fmt::format(" (anchor %{} {})", K.anchor, op_name(g[K.anchor].op));
     line(head);
     for (const KernelNode& kn : K.nodes) {
-      const Node& n = g[kn.id];
-      std::string name = n.name.empty() ? "" : "\"" + n.name + "\"";
-      std::string l = fmt::format("  {:<6} {:<22} {:<8} {:<8} {:<24} {}", fmt::format("%{}", kn.id),
-                                  fmt::format("{} {}", op_name(n.op), name), type_str(n.dtype, n.shape),
-                                  role_name(kn.role), where(p, kn.id), location(g, n));
+      auto c = cells(kn);
+      std::string l = " ";
+      for (size_t i = 0; i < c.size(); ++i) l += fmt::format(" {:<{}}", c[i], width[i]);
+      l += " " + location(g, g[kn.id]);
       while (!l.empty() && l.back() == ' ') l.pop_back();
       line(l);
     }
