@@ -16,6 +16,8 @@
 #include <functional>
 #include <map>
 #include <fmt/format.h>
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
@@ -310,6 +312,21 @@ bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& 
 
 }  // namespace
 
+// LLVM's remarks and warnings (e.g. "loop not vectorized" where a pinned vectorisation hint
+// cannot apply, which is a performance note, not a user's problem) stay off the user's
+// terminal; errors still reach LLVM's default handling.
+static void quiet_llvm_diagnostics(llvm::LLVMContext& ctx) {
+  ctx.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo* di, void*) {
+        if (di->getSeverity() == llvm::DS_Error) {
+          llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
+          di->print(printer);
+          llvm::errs() << "\n";
+        }
+      },
+      nullptr);
+}
+
 int CompiledGraph::find(BufferKind k, std::string_view name) const {
   for (size_t i = 0; i < buffers_.size(); ++i)
     if (buffers_[i].kind == k && buffers_[i].name == name) return int(i);
@@ -323,6 +340,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   JitEngine* je = JitEngine::shared(err);
   if (!je) return nullptr;
   auto ctx = std::make_unique<llvm::LLVMContext>();
+  quiet_llvm_diagnostics(*ctx);
   Built built;
   if (!build_module(g, *je, *ctx, built, err, opt.lanes, opt.fuse)) return nullptr;
   std::unique_ptr<llvm::Module> m = std::move(built.module);
@@ -354,6 +372,7 @@ static bool dump(const Graph& g, bool assembly, std::string& out, std::string& e
   JitEngine* je = JitEngine::shared(err);
   if (!je) return false;
   llvm::LLVMContext ctx;
+  quiet_llvm_diagnostics(ctx);
   Built built;
   if (!build_module(g, *je, ctx, built, err)) return false;
   std::unique_ptr<llvm::Module> m = std::move(built.module);

@@ -6,6 +6,7 @@
 #include "passes/fusion.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/model.hpp"
+#include "tests/example_graphs.hpp"
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
@@ -17,31 +18,43 @@
 using namespace kiln;
 using namespace kiln::jit_test;
 using backend::BufferKind;
+using kiln::test::example_models;
 
 namespace {
 
-std::vector<std::filesystem::path> example_models() {
-  std::vector<std::filesystem::path> models;
-  for (auto& e : std::filesystem::directory_iterator(std::string(KILN_SOURCE_DIR) + "/examples"))
-    if (e.path().extension() == ".model") models.push_back(e.path());
-  std::sort(models.begin(), models.end());
-  return models;
-}
-
-// The example's training graph (autodiff, optimizer, simplify).
-Graph training_graph(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  SourceFile file(path.string(), text.str());
-  Diagnostics d(&file);
-  std::optional<Graph> lowered = compile_source(file, d);
-  INFO(d.render_all());
-  REQUIRE(lowered);
-  Graph g = *lowered;
-  REQUIRE(make_training_graph(g, d));
-  return g;
-}
+// A random batch for the example's inputs: class indices (or one-hot targets' classes) for
+// labels, N(0,1) rounded to f32 for features.
+struct BatchMaker {
+  const Graph& g;
+  std::vector<InputSpec> specs;
+  std::vector<std::pair<size_t, int64_t>> classes;
+  std::vector<std::string> labels;
+  explicit BatchMaker(const Graph& graph) : g(graph) {
+    std::string err;
+    auto s = input_specs(g, err);
+    INFO(err);
+    REQUIRE(s);
+    specs = *s;
+    classes = label_classes(g, specs);
+    labels = inputs_not_needed_by_outputs(g);
+  }
+  ValueMap make(std::mt19937& rng) const {
+    ValueMap batch;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const InputSpec& s = specs[i];
+      Tensor t(s.dtype, g[g.inputs[i]].shape);
+      bool label = std::find(labels.begin(), labels.end(), s.name) != labels.end();
+      int64_t n_classes = 2;
+      for (auto& [k, c] : classes)
+        if (k == i) n_classes = c;
+      std::uniform_int_distribution<int64_t> cls(0, n_classes - 1);
+      std::normal_distribution<double> nd;
+      for (double& v : t.data) v = s.dtype == DType::i32 || label ? double(cls(rng)) : double(float(nd(rng)));
+      batch[s.name] = std::move(t);
+    }
+    return batch;
+  }
+};
 
 }  // namespace
 
@@ -55,7 +68,7 @@ TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]")
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    Graph g = training_graph(path);
+    Graph g = kiln::test::example_training_graph(path);
     std::string err;
     backend::CompileOptions opt;
     opt.keep_ir = true;
@@ -107,13 +120,9 @@ TEST_CASE("every example trains the same under the JIT and the interpreter", "[j
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    Graph g = training_graph(path);
+    Graph g = kiln::test::example_training_graph(path);
+    BatchMaker batches(g);
     std::string err;
-    auto specs = input_specs(g, err);
-    INFO(err);
-    REQUIRE(specs);
-    auto classes = label_classes(g, *specs);
-    auto labels = inputs_not_needed_by_outputs(g);
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
@@ -127,20 +136,7 @@ TEST_CASE("every example trains the same under the JIT and the interpreter", "[j
     int loss_buf = cg->find(BufferKind::loss, "loss");
     REQUIRE(loss_buf >= 0);
     for (int step = 0; step < 20; ++step) {
-      ValueMap batch;
-      for (size_t i = 0; i < specs->size(); ++i) {
-        const InputSpec& s = (*specs)[i];
-        NodeId id = g.inputs[i];
-        Tensor t(s.dtype, g[id].shape);
-        bool label = std::find(labels.begin(), labels.end(), s.name) != labels.end();
-        int64_t n_classes = 2;
-        for (auto& [k, c] : classes)
-          if (k == i) n_classes = c;
-        std::uniform_int_distribution<int64_t> cls(0, n_classes - 1);
-        std::normal_distribution<double> nd;
-        for (double& v : t.data) v = s.dtype == DType::i32 || label ? double(cls(rng)) : double(float(nd(rng)));
-        batch[s.name] = std::move(t);
-      }
+      ValueMap batch = batches.make(rng);
       for (auto& [k, v] : batch) interp[k] = state[k] = v;
       double want = 0;
       REQUIRE(train_step(g, interp, Precision::f32, err, &want));
@@ -170,34 +166,19 @@ TEST_CASE("every example with monitors: the JIT's metrics agree with the interpr
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    Graph g = training_graph(path);
+    Graph g = kiln::test::example_training_graph(path);
     const Graph plain = g;
     MonitorPlan mp = add_monitor_roots(g);
     REQUIRE_FALSE(mp.empty());
+    BatchMaker batches(g);
     std::string err;
-    auto specs = input_specs(g, err);
-    INFO(err);
-    REQUIRE(specs);
-    auto classes = label_classes(g, *specs);
-    auto labels = inputs_not_needed_by_outputs(g);
     auto cg = backend::compile_graph(g, {}, err), cg0 = backend::compile_graph(plain, {}, err);
     INFO(err);
     REQUIRE(cg);
     REQUIRE(cg0);
     ValueMap leaves = initial_values(g, 7);
     std::mt19937 rng(3);
-    for (size_t i = 0; i < specs->size(); ++i) {
-      const InputSpec& s = (*specs)[i];
-      Tensor t(s.dtype, g[g.inputs[i]].shape);
-      bool label = std::find(labels.begin(), labels.end(), s.name) != labels.end();
-      int64_t n_classes = 2;
-      for (auto& [k, c] : classes)
-        if (k == i) n_classes = c;
-      std::uniform_int_distribution<int64_t> cls(0, n_classes - 1);
-      std::normal_distribution<double> nd;
-      for (double& v : t.data) v = s.dtype == DType::i32 || label ? double(cls(rng)) : double(float(nd(rng)));
-      leaves[s.name] = std::move(t);
-    }
+    for (auto& [k, v] : batches.make(rng)) leaves[k] = std::move(v);
     auto ref = evaluate(g, leaves, Precision::f32, err);
     REQUIRE(ref);
     backend::HostBuffers hb(*cg);

@@ -7,6 +7,7 @@
 #include "passes/fusion.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/model.hpp"
+#include "tests/example_graphs.hpp"
 #include "tests/passes/fusion_graphs.hpp"
 #include "tests/passes/plan_executor.hpp"
 #include <catch2/catch.hpp>
@@ -20,19 +21,6 @@ using kiln::testing::Builder;
 
 namespace {
 
-Graph example_training_graph(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  SourceFile file(path.string(), text.str());
-  Diagnostics d(&file);
-  std::optional<Graph> lowered = compile_source(file, d);
-  INFO(d.render_all());
-  REQUIRE(lowered);
-  Graph g = *lowered;
-  REQUIRE(make_training_graph(g, d));
-  return g;
-}
 
 ValueMap random_leaves(const Graph& g, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -60,14 +48,11 @@ const KernelNode* find_node(const KernelPlan& p, NodeId id) {
 }  // namespace
 
 TEST_CASE("accumulate: the monitors' norms are summed in the in-place update loops", "[fusion][accumulate]") {
-  std::vector<std::filesystem::path> models;
-  for (auto& e : std::filesystem::directory_iterator(std::string(KILN_SOURCE_DIR) + "/examples"))
-    if (e.path().extension() == ".model") models.push_back(e.path());
-  std::sort(models.begin(), models.end());
+  const std::vector<std::filesystem::path> models = kiln::test::example_models();
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
     INFO("example " << path.filename().string());
-    Graph g = example_training_graph(path);
+    Graph g = kiln::test::example_training_graph(path);
     const KernelPlan plain = plan_kernels(g, PlanScope::step);
     MonitorPlan mp = add_monitor_roots(g);
     const KernelPlan p = plan_kernels(g, PlanScope::step);
