@@ -182,66 +182,60 @@ void elementwise_kernel(KernelCtx& k) {
 
 }  // namespace
 
-void elementwise_gens(OpGen* t) {
-  auto set = [&](Op op, ElemFn f) { t[static_cast<int>(op)] = OpGen{f, elementwise_kernel}; };
-  set(Op::neg, g_neg);
-  set(Op::exp, g_exp);
-  set(Op::log, g_log);
-  set(Op::log1p, g_log1p);
-  set(Op::expm1, g_expm1);
-  set(Op::sqrt, intr1<I::sqrt>);
-  set(Op::rsqrt, g_rsqrt);
-  set(Op::square, g_square);
-  set(Op::abs, intr1<I::fabs>);
-  set(Op::sign, g_sign);
-  set(Op::sin, intr1<I::sin>);
-  set(Op::cos, intr1<I::cos>);
-  set(Op::tanh, g_tanh);
-  set(Op::sigmoid, g_sigmoid);
-  set(Op::relu, g_relu);
-  set(Op::leaky_relu, g_leaky_relu);
-  set(Op::elu, g_elu);
-  set(Op::gelu, g_gelu);
-  set(Op::gelu_grad, g_gelu_grad);
-  set(Op::silu, g_silu);
-  set(Op::softplus, g_softplus);
-  set(Op::log_sigmoid, g_log_sigmoid);
-  set(Op::round, intr1<I::roundeven>);
-  set(Op::floor, intr1<I::floor>);
-  set(Op::ceil, intr1<I::ceil>);
-  set(Op::stop_gradient, g_id);  // the planner fuses it like any unary op
-  set(Op::add, g_add);
-  set(Op::sub, g_sub);
-  set(Op::mul, g_mul);
-  set(Op::div, g_div);
-  set(Op::pow, g_pow);
-  set(Op::minimum, g_minimum);
-  set(Op::maximum, g_maximum);
-  set(Op::lt, g_compare<P::FCMP_OLT, P::ICMP_SLT>);
-  set(Op::le, g_compare<P::FCMP_OLE, P::ICMP_SLE>);
-  set(Op::gt, g_compare<P::FCMP_OGT, P::ICMP_SGT>);
-  set(Op::ge, g_compare<P::FCMP_OGE, P::ICMP_SGE>);
-  set(Op::eq, g_compare<P::FCMP_OEQ, P::ICMP_EQ>);
-  set(Op::ne, g_compare<P::FCMP_UNE, P::ICMP_NE>);
-  set(Op::clip, g_clip);
-  set(Op::where, g_where);
-  set(Op::bce, g_bce);
-  set(Op::bce_with_logits, g_bce_with_logits);
-  set(Op::squared_error, g_squared_error);
-  set(Op::huber, g_huber);
-}
+// The generators the op rows name (ir/codegen_refs.hpp): elementwise ops run through the
+// broadcasting loop (and fuse: the element generator is what a fused loop calls).
+namespace gen {
+const OpGen neg{g_neg, elementwise_kernel};
+const OpGen exp{g_exp, elementwise_kernel};
+const OpGen log{g_log, elementwise_kernel};
+const OpGen log1p{g_log1p, elementwise_kernel};
+const OpGen expm1{g_expm1, elementwise_kernel};
+const OpGen sqrt{intr1<I::sqrt>, elementwise_kernel};
+const OpGen rsqrt{g_rsqrt, elementwise_kernel};
+const OpGen square{g_square, elementwise_kernel};
+const OpGen abs{intr1<I::fabs>, elementwise_kernel};
+const OpGen sign{g_sign, elementwise_kernel};
+const OpGen sin{intr1<I::sin>, elementwise_kernel};
+const OpGen cos{intr1<I::cos>, elementwise_kernel};
+const OpGen tanh{g_tanh, elementwise_kernel};
+const OpGen sigmoid{g_sigmoid, elementwise_kernel};
+const OpGen relu{g_relu, elementwise_kernel};
+const OpGen leaky_relu{g_leaky_relu, elementwise_kernel};
+const OpGen elu{g_elu, elementwise_kernel};
+const OpGen gelu{g_gelu, elementwise_kernel};
+const OpGen gelu_grad{g_gelu_grad, elementwise_kernel};
+const OpGen silu{g_silu, elementwise_kernel};
+const OpGen softplus{g_softplus, elementwise_kernel};
+const OpGen log_sigmoid{g_log_sigmoid, elementwise_kernel};
+const OpGen round{intr1<I::roundeven>, elementwise_kernel};
+const OpGen floor{intr1<I::floor>, elementwise_kernel};
+const OpGen ceil{intr1<I::ceil>, elementwise_kernel};
+const OpGen stop_gradient{g_id, elementwise_kernel};  // the planner fuses it like any unary op
+const OpGen add{g_add, elementwise_kernel};
+const OpGen sub{g_sub, elementwise_kernel};
+const OpGen mul{g_mul, elementwise_kernel};
+const OpGen div{g_div, elementwise_kernel};
+const OpGen pow{g_pow, elementwise_kernel};
+const OpGen minimum{g_minimum, elementwise_kernel};
+const OpGen maximum{g_maximum, elementwise_kernel};
+const OpGen lt{g_compare<P::FCMP_OLT, P::ICMP_SLT>, elementwise_kernel};
+const OpGen le{g_compare<P::FCMP_OLE, P::ICMP_SLE>, elementwise_kernel};
+const OpGen gt{g_compare<P::FCMP_OGT, P::ICMP_SGT>, elementwise_kernel};
+const OpGen ge{g_compare<P::FCMP_OGE, P::ICMP_SGE>, elementwise_kernel};
+const OpGen eq{g_compare<P::FCMP_OEQ, P::ICMP_EQ>, elementwise_kernel};
+const OpGen ne{g_compare<P::FCMP_UNE, P::ICMP_NE>, elementwise_kernel};
+const OpGen clip{g_clip, elementwise_kernel};
+const OpGen where{g_where, elementwise_kernel};
+const OpGen bce{g_bce, elementwise_kernel};
+const OpGen bce_with_logits{g_bce_with_logits, elementwise_kernel};
+const OpGen squared_error{g_squared_error, elementwise_kernel};
+const OpGen huber{g_huber, elementwise_kernel};
+}  // namespace gen
 
 const OpGen& op_gen(Op op) {
-  static const std::array<OpGen, kNumOps> table = [] {
-    std::array<OpGen, kNumOps> t{};
-    elementwise_gens(t.data());
-    reduce_gens(t.data());
-    shape_gens(t.data());
-    nn_gens(t.data());
-    matmul_gens(t.data());
-    return t;
-  }();
-  return table[static_cast<size_t>(op)];
+  static const OpGen none;
+  const OpGen* g = op_row(op).codegen;
+  return g ? *g : none;
 }
 
 }  // namespace kiln::backend

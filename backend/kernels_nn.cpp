@@ -109,10 +109,10 @@ void sce_kernel(KernelCtx& k) {
 
 }  // namespace
 
-void nn_gens(OpGen* t) {
-  t[int(Op::softmax)] = OpGen{nullptr, softmax_kernel, softmax_scratch};
-  t[int(Op::log_softmax)] = OpGen{nullptr, softmax_kernel, softmax_scratch};
-  t[int(Op::softmax_cross_entropy)] = OpGen{nullptr, sce_kernel};
-}
+namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
+const OpGen softmax{nullptr, softmax_kernel, softmax_scratch};
+const OpGen log_softmax{nullptr, softmax_kernel, softmax_scratch};
+const OpGen softmax_cross_entropy{nullptr, sce_kernel};
+}  // namespace gen
 
 }  // namespace kiln::backend

@@ -190,10 +190,14 @@ void argmax_kernel(KernelCtx& k) {
 
 }  // namespace
 
-void reduce_gens(OpGen* t) {
-  for (Op op : {Op::sum, Op::mean, Op::max, Op::min, Op::logsumexp}) t[int(op)] = OpGen{nullptr, reduce_kernel, reduce_scratch};
-  t[int(Op::sum_to)] = OpGen{nullptr, sum_to_kernel};
-  t[int(Op::argmax)] = OpGen{nullptr, argmax_kernel};
-}
+namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
+const OpGen sum{nullptr, reduce_kernel, reduce_scratch};
+const OpGen mean{nullptr, reduce_kernel, reduce_scratch};
+const OpGen max{nullptr, reduce_kernel, reduce_scratch};
+const OpGen min{nullptr, reduce_kernel, reduce_scratch};
+const OpGen logsumexp{nullptr, reduce_kernel, reduce_scratch};
+const OpGen sum_to{nullptr, sum_to_kernel};
+const OpGen argmax{nullptr, argmax_kernel};
+}  // namespace gen
 
 }  // namespace kiln::backend

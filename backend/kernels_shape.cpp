@@ -72,13 +72,13 @@ void slice_kernel(KernelCtx& k) {
 
 }  // namespace
 
-void shape_gens(OpGen* t) {
-  t[int(Op::transpose)] = OpGen{nullptr, transpose_kernel};
-  t[int(Op::broadcast_to)] = OpGen{nullptr, broadcast_to_kernel};
-  t[int(Op::concat)] = OpGen{nullptr, concat_kernel};
-  t[int(Op::one_hot)] = OpGen{nullptr, one_hot_kernel};
-  t[int(Op::slice)] = OpGen{nullptr, slice_kernel};
-  t[int(Op::reshape)].alias = true;
-}
+namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
+const OpGen transpose{nullptr, transpose_kernel};
+const OpGen broadcast_to{nullptr, broadcast_to_kernel};
+const OpGen concat{nullptr, concat_kernel};
+const OpGen one_hot{nullptr, one_hot_kernel};
+const OpGen slice{nullptr, slice_kernel};
+const OpGen reshape{nullptr, nullptr, nullptr, true};  // an alias: the operand's storage, reinterpreted
+}  // namespace gen
 
 }  // namespace kiln::backend

@@ -231,6 +231,8 @@ int64_t matmul_scratch(const Graph& g, const Node& n) {
 
 }  // namespace
 
-void matmul_gens(OpGen* t) { t[int(Op::matmul)] = OpGen{nullptr, matmul_kernel, matmul_scratch}; }
+namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
+const OpGen matmul{nullptr, matmul_kernel, matmul_scratch};
+}  // namespace gen
 
 }  // namespace kiln::backend

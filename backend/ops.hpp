@@ -1,8 +1,9 @@
-// The backend's per-op generators, keyed by Op: an element generator for elementwise ops
-// (composable: a fusion pass can chain them inside one loop) or a kernel generator that
-// emits a whole loop nest for the node. Kept here, beside the op table, until the
-// table's `codegen` column takes them.
+// The backend's per-op generators: an element generator for elementwise ops (composable:
+// a fused loop chains them) or a kernel generator that emits a whole loop nest for the
+// node. Each op's row names its generator (OpRow::codegen; declared in ir/codegen_refs.hpp,
+// defined in the generator files here: elemental.cpp, kernels_*.cpp, matmul.cpp).
 #pragma once
+#include "ir/codegen_refs.hpp"
 #include <functional>
 #include "backend/emit.hpp"
 #include "ir/graph.hpp"
@@ -75,7 +76,8 @@ struct OpGen {
   bool alias = false;         // the result is the operand's storage, reinterpreted (reshape)
 };
 
-// The generator of an op; all members empty for leaves (and for an op not yet covered).
+// The generator of an op: the one its row names (OpRow::codegen, ir/codegen_refs.hpp);
+// all members empty for leaves.
 const OpGen& op_gen(Op op);
 
 
@@ -87,11 +89,5 @@ void emit_elementwise(KernelCtx& k, ElemFn f, const std::vector<std::vector<int6
 // Strides that read an operand of shape `s` broadcast (NumPy rules) to `out`.
 std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out);
 
-// Generator groups (one file each) filling the table.
-void elementwise_gens(OpGen* table);  // elemental.cpp
-void reduce_gens(OpGen* table);       // kernels_reduce.cpp
-void shape_gens(OpGen* table);        // kernels_shape.cpp
-void nn_gens(OpGen* table);           // kernels_nn.cpp
-void matmul_gens(OpGen* table);       // matmul.cpp
 
 }  // namespace kiln::backend

@@ -78,7 +78,9 @@ struct Node;
 struct Tensor;
 struct GradContext;    // passes/autodiff: builds the backward graph (issue: autodiff)
 struct IntervalContext;  // ir/interval.hpp
-struct CodegenContext;   // backend (issue: JIT)
+namespace backend {
+struct OpGen;  // backend/ops.hpp: an op's LLVM generator
+}
 
 // Shape and type rule: fills `out`, or returns false with a message in `err` that names
 // the operand types (the caller attaches source ranges).
@@ -88,7 +90,6 @@ using EvalFn = void (*)(std::span<const Tensor* const> in, const Node& n, Tensor
 // Derivative rule: given the gradient of the node's output, adds the gradient of each input.
 using GradFn = void (*)(GradContext& ctx);
 using IntervalFn = void (*)(IntervalContext& ctx);
-using CodegenFn = void (*)(CodegenContext& ctx);
 
 struct OpRow {
   Op op;
@@ -101,7 +102,7 @@ struct OpRow {
   EvalFn eval = nullptr;
   GradFn grad = nullptr;
   IntervalFn interval = nullptr;
-  CodegenFn codegen = nullptr;
+  const backend::OpGen* codegen = nullptr;  // its generator (ir/codegen_refs.hpp); none for leaves
 };
 
 const OpRow& op_row(Op op);
