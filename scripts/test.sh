@@ -13,7 +13,7 @@ total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build
 bash bench/check_agreement.sh --engine jit
 
 # The fuzzer: its own build directory, compiled by clang-19 (KILN_FUZZ=ON builds only the
-# frontend and ir sources it needs, instrumented).
+# front end, IR, passes and backend sources it needs, instrumented).
 FUZZ_TIME=${KILN_FUZZ_TIME:-60}
 if [[ ! -f build-fuzz/build.ninja ]]; then
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON \
