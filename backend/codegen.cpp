@@ -3,6 +3,7 @@
 // call them in graph order over the buffer table -- optimised at O3 and JIT-compiled.
 #include "backend/codegen.hpp"
 #include "backend/ops.hpp"
+#include "backend/parallel.hpp"
 #include "backend/plan.hpp"
 #include <algorithm>
 #include <atomic>
@@ -81,17 +82,9 @@ struct ModuleGen {
     const NodeId anchor = p.anchor[id];
     const bool scratch = p.scratch[id] >= 0;
     const std::vector<NodeId>& stores = p.stores[id];
-    std::vector<llvm::Type*> args(1 + ops.size() + (scratch ? 1 : 0) + stores.size(), ptr);
     const size_t first_store = 1 + ops.size() + (scratch ? 1 : 0);
-    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
-    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                     kernel_name(g, p, prefix, id), m);
-    f->addFnAttr(llvm::Attribute::NoInline);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
-      a.addAttr(llvm::Attribute::NoCapture);
-    }
+    auto* f = create_kernel(m, first_store + stores.size(), kernel_name(g, p, prefix, id), export_kernels,
+                            anchor >= 0 ? kernel_parts(g, g[anchor], lanes) : 0);
     Builder b(llvm::BasicBlock::Create(ctx, "entry", f));
     auto operand = [&](NodeId v) { return size_t(std::find(ops.begin(), ops.end(), v) - ops.begin()); };
     // Evaluates the group at one element, in registers (`c` loads the anchor's element),
@@ -127,6 +120,7 @@ struct ModuleGen {
       const Node& a = g[anchor];
       Values in{f->getArg(1 + operand(effective_input(g, a, 0))), f->getArg(1 + operand(effective_input(g, a, 1)))};
       KernelCtx k{b, m, g, a, f->getArg(0), in, scratch ? f->getArg(1 + ops.size()) : nullptr, lanes};
+      bind_parts(k, f);
       const int64_t N = n.shape[1];
       llvm::Type* ot = elem_type(ctx, n.dtype);
       k.epilogue = [&](Value* i, Value* j) {
@@ -183,22 +177,15 @@ struct ModuleGen {
     if (!p.operands[id].empty()) return make_fused_kernel(id);
     const Node& n = g[id];
     bool scratch = p.scratch[id] >= 0;
-    std::vector<llvm::Type*> args(1 + n.in.size() + (scratch ? 1 : 0), ptr);
-    auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
-    auto* f = llvm::Function::Create(ft, export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                     fmt::format("{}_{}_{}", prefix, op_name(n.op), id), m);
-    f->addFnAttr(llvm::Attribute::NoInline);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    for (auto& a : f->args()) {
-      a.addAttr(llvm::Attribute::NoAlias);
-      a.addAttr(llvm::Attribute::NoCapture);
-    }
+    auto* f = create_kernel(m, 1 + n.in.size() + (scratch ? 1 : 0), fmt::format("{}_{}_{}", prefix, op_name(n.op), id),
+                            export_kernels, kernel_parts(g, n, lanes));
     auto* bb = llvm::BasicBlock::Create(ctx, "entry", f);
     Builder b(bb);
     Values in;
     for (size_t i = 0; i < n.in.size(); ++i) in.push_back(f->getArg(1 + i));
     KernelCtx k{b, m, g, n, store_ptr(id, id, n.in, f, f->getArg(0)), in, scratch ? f->getArg(1 + n.in.size()) : nullptr,
                 lanes};
+    bind_parts(k, f);
     op_gen(n.op).kernel(k);
     b.CreateRetVoid();
     kernels[id] = f;
@@ -237,7 +224,7 @@ struct ModuleGen {
         for (size_t j = 0; j < g[i].in.size(); ++j) args.push_back(where(effective_input(g, g[i], j)));
       if (p.scratch[i] >= 0) args.push_back(arena_at(p.scratch[i]));
       for (NodeId s : p.stores[i]) args.push_back(where(s));
-      b.CreateCall(kernels[i], args);
+      emit_kernel_call(b, kernels[i], args);
     }
     auto copy = [&](Value* dst, Value* src, int64_t bytes) {
       if (bytes > 0) b.CreateMemCpy(dst, llvm::MaybeAlign(4), src, llvm::MaybeAlign(4), uint64_t(bytes));

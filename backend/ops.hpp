@@ -55,6 +55,10 @@ struct KernelCtx {
   // reductions with a fused prologue: computes the element of in[0] at row-major index
   // `si` (instead of loading it; in[0] is then no pointer to read). Empty: none.
   std::function<llvm::Value*(llvm::Value* si)> prologue;
+  // A parallel kernel's part in [0, parts) (i64 values; backend/parallel.hpp): the kernel
+  // computes only its part of the output. nullptr: serial, compute all of it.
+  llvm::Value* part = nullptr;
+  llvm::Value* parts = nullptr;
 
   llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
   llvm::Type* out_type() const { return type(n.dtype); }
@@ -67,12 +71,15 @@ struct KernelCtx {
 };
 using KernelFn = void (*)(KernelCtx& ctx);
 using ScratchFn = int64_t (*)(const Graph& g, const Node& n);  // bytes of scratch a kernel needs
+// Most parts a kernel can be split into for threads (0 or 1: serial); lanes: f32 vector width.
+using PartsFn = int64_t (*)(const Graph& g, const Node& n, int lanes);
 
 struct OpGen {
   ElemFn elem = nullptr;      // elementwise ops: the element generator
   KernelFn kernel = nullptr;  // others: the loop-nest generator
   ScratchFn scratch = nullptr;
   bool alias = false;         // the result is the operand's storage, reinterpreted (reshape)
+  PartsFn parts = nullptr;    // kernels that may run in parallel (backend/parallel.hpp)
 };
 
 // The generator of an op; all members empty for leaves (and for an op not yet covered).
