@@ -23,7 +23,8 @@ static std::string load_average() {
 TEST_CASE("parallel GEMM throughput", "[.][jitbench-threads]") {
   int max_threads = std::max(2, int(std::thread::hardware_concurrency()));
   for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{
-           {128, 784, 512}, {784, 128, 512}, {256, 1024, 4096}, {1024, 256, 4096}, {256, 4096, 1024}}) {
+           {64, 256, 128}, {128, 256, 128}, {128, 784, 512}, {784, 128, 512}, {256, 1024, 4096}, {1024, 256, 4096},
+           {256, 4096, 1024}}) {
     Cases c;
     NodeId a = c.uniform({m, k}, -1, 1), b = c.uniform({k, n}, -1, 1);
     c.out(c.op(Op::matmul, {a, b}));
