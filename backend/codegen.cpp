@@ -5,6 +5,7 @@
 #include "backend/codegen.hpp"
 #include "backend/kernel_gen.hpp"
 #include "backend/ops.hpp"
+#include "backend/parallel.hpp"
 #include "backend/plan.hpp"
 #include <algorithm>
 #include <array>
@@ -37,8 +38,11 @@ struct Place {
   bool operator==(const Place&) const = default;
 };
 
-// Every kernel call goes through here (one place to change how kernels are run).
-void call_kernel(Builder& b, llvm::Function* kernel, llvm::ArrayRef<Value*> args) { b.CreateCall(kernel, args); }
+// Every kernel call goes through here: directly, or through the runtime's thread pool for a
+// kernel split into parts (backend/parallel.hpp).
+void call_kernel(Builder& b, llvm::Function* kernel, llvm::ArrayRef<Value*> args) {
+  emit_kernel_call(b, kernel, std::span<Value* const>(args.data(), args.size()));
+}
 
 struct ModuleGen {
   const Graph& g;
@@ -184,16 +188,9 @@ struct ModuleGen {
       std::string name = fmt::format("{}_{}_k{}_{}", prefix, scope, ki, kernel_kind_name(k.kind));
       if (k.anchor >= 0) name += fmt::format("_{}", op_name(g[k.anchor].op));
       else if (!k.nodes.empty()) name += fmt::format("_{}", op_name(g[k.nodes.back().id].op));
-      std::vector<llvm::Type*> types(args.size(), ptr);
-      auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), types, false),
-                                       export_kernels ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage,
-                                       name, m);
-      f->addFnAttr(llvm::Attribute::NoInline);
-      f->addFnAttr(llvm::Attribute::NoUnwind);
-      for (auto& a : f->args()) {
-        a.addAttr(llvm::Attribute::NoAlias);
-        a.addAttr(llvm::Attribute::NoCapture);
-      }
+      // A GEMM large enough is split into column-panel parts run by the thread pool.
+      int64_t parts = k.kind == KernelKind::matmul ? kernel_parts(g, g[k.anchor], lanes) : 0;
+      auto* f = create_kernel(m, args.size(), name, export_kernels, parts);
       KernelGenEnv env{g, plan, m, lanes, [this](NodeId id) { return literal(id); }};
       if (!emit_plan_kernel(env, k, sig, f, err)) return;
       kernel_names.push_back(name);

@@ -1,6 +1,7 @@
 // ORC LLJIT for the host CPU: one process-wide engine; each compiled graph's module lives
 // under its own resource tracker so that dropping the graph frees its code.
 #include "backend/jit.hpp"
+#include "runtime/thread_pool.hpp"
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -85,6 +86,15 @@ class Engine final : public JitEngine {
       return false;
     }
     jit_->getMainJITDylib().addGenerator(std::move(*gen));
+    // The runtime's entry for parallel kernels (backend/parallel.hpp), by address: the
+    // executable need not export it.
+    llvm::orc::SymbolMap rt;
+    rt[jit_->mangleAndIntern("kiln_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&kiln_parallel),
+                                                  llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    if (auto e = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(rt)))) {
+      err = "cannot define the JIT's runtime symbols: " + take(std::move(e));
+      return false;
+    }
     return true;
   }
 

@@ -3,6 +3,7 @@
 // (NumPy broadcasting), then stores of its outputs; anchors through their op generators,
 // with the prologue and epilogue hooks of ops.hpp; copies for shape and commit kernels.
 #include "backend/kernel_gen.hpp"
+#include "backend/parallel.hpp"
 #include "backend/ops.hpp"
 #include "backend/plan.hpp"
 #include "passes/memory_plan.hpp"
@@ -249,6 +250,7 @@ struct Gen {
     KernelCtx kc{b, env.m, g, an, out, in, os > 0 ? scratch() : nullptr, env.lanes};
     kc.trans[0] = trans[0];
     kc.trans[1] = trans[1];
+    bind_parts(kc, f);  // a parallel GEMM computes its part of the column panels
     if (!pro.members.empty()) {  // computed, and stored where materialised, as the anchor reads in[0]
       Layout L = layout(pro);
       const Shape& s = pro.shape;

@@ -4,6 +4,7 @@
 // column panels (when M is large enough to amortise it), masked vectors on ragged column
 // edges; matrix-vector products as vectorised dot products.
 #include "backend/ops.hpp"
+#include "backend/parallel.hpp"
 #include <llvm/IR/Intrinsics.h>
 
 namespace kiln::backend {
@@ -27,7 +28,23 @@ struct Gemm {
   bool ta, tb;  // A is stored as A^T [K, M]; B as B^T [N, K]
   Value* Bp;  // packed panels of the current k block (scratch), or nullptr: read B in place
   const std::function<void(Value*, Value*)>* epi;  // fused epilogue per element, or nullptr
+  // The column panels this kernel computes: full panels [plo, phi) and, when tail_on
+  // (nullptr: true), the ragged last one. A parallel kernel's part; else all of them.
+  Value *plo = nullptr, *phi = nullptr, *tail_on = nullptr;
   int64_t NR() const { return int64_t(kNV) * W; }
+  int64_t nfull() const { return N / NR(); }
+  int64_t PS() const { return std::min(K, kKC) * NR(); }  // elements between packed panels
+  int64_t ntail() const { return N % NR(); }
+  // body(p) for each of this kernel's full panels; tail() if it has the ragged one.
+  void full_panels(const std::function<void(Value*)>& body, const char* name) const {
+    if (plo) emit_range(b, plo, phi, body, name);
+    else emit_for(b, nfull(), body, name);
+  }
+  void tail_panel(const std::function<void()>& body) const {
+    if (!ntail()) return;
+    if (tail_on) emit_if(b, tail_on, body);
+    else body();
+  }
   llvm::Align elem_align() const { return llvm::Align(t->getPrimitiveSizeInBits() / 8); }
 };
 
@@ -88,8 +105,10 @@ void micro(Gemm& g, Value* i0, Value* j0, Value* k0, int64_t kc, int mr, int nv,
 }
 
 // Packs B[k0 .. k0+kc, :] into panels of NR columns: panel p holds kc rows of NR
-// contiguous elements at Bp + p*kc*NR, the last panel zero-padded. B^T is read along its
-// rows (contiguous in k).
+// contiguous elements at Bp + p*PS, the last panel zero-padded. PS = min(K, KC)*NR for
+// every k block, so a part of a parallel kernel packing its panels of the (shorter) last
+// block never writes over another part's panels of the block before. B^T is read along
+// its rows (contiguous in k).
 void pack_b(Gemm& g, Value* k0, int64_t kc) {
   Builder& b = g.b;
   int64_t NR = g.NR(), nfull = g.N / NR, ntail = g.N % NR;
@@ -100,7 +119,7 @@ void pack_b(Gemm& g, Value* k0, int64_t kc) {
         Value* j = b.CreateAdd(b.CreateMul(p, i64(b, NR)), jj);
         Value* in = b.CreateICmpSLT(jj, i64(b, cols));
         Value* src = b.CreateAdd(b.CreateMul(b.CreateSelect(in, j, i64(b, 0)), i64(b, g.K)), k0);
-        Value* dst = b.CreateAdd(b.CreateMul(p, i64(b, kc * NR)), jj);
+        Value* dst = b.CreateAdd(b.CreateMul(p, i64(b, g.PS())), jj);
         emit_for(b, kc, [&](Value* kk) {
           Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, kk)));
           x = cols < NR ? b.CreateSelect(in, x, zero) : x;
@@ -108,27 +127,30 @@ void pack_b(Gemm& g, Value* k0, int64_t kc) {
         }, "pk");
       }, "pj");
     };
-    emit_for(b, nfull, [&](Value* p) { panel(p, NR); }, "pp");
-    if (ntail) panel(i64(b, nfull), ntail);
+    g.full_panels([&](Value* p) { panel(p, NR); }, "pp");
+    g.tail_panel([&] { panel(i64(b, nfull), ntail); });
     return;
   }
   emit_for(b, kc, [&](Value* kk) {
     Value* src = b.CreateMul(b.CreateAdd(k0, kk), i64(b, g.N));
     Value* dst = b.CreateMul(kk, i64(b, NR));
-    emit_nest(b, {nfull, NR}, [&](const Values& pj) {
-      Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, linear_index(b, pj, {NR, 1}))));
-      b.CreateStore(x, at(b, g.t, g.Bp, b.CreateAdd(dst, linear_index(b, pj, {kc * NR, 1}))));
-    });
-    if (ntail) {
+    g.full_panels([&](Value* p) {
+      emit_for(b, NR, [&](Value* j) {
+        Values pj{p, j};
+        Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(src, linear_index(b, pj, {NR, 1}))));
+        b.CreateStore(x, at(b, g.t, g.Bp, b.CreateAdd(dst, linear_index(b, pj, {g.PS(), 1}))));
+      });
+    }, "pp");
+    g.tail_panel([&] {
       Value* tsrc = b.CreateAdd(src, i64(b, nfull * NR));
-      Value* tdst = b.CreateAdd(dst, i64(b, nfull * kc * NR));
+      Value* tdst = b.CreateAdd(dst, i64(b, nfull * g.PS()));
       emit_for(b, NR, [&](Value* j) {
         Value* in = b.CreateICmpSLT(j, i64(b, ntail));
         Value* safe = b.CreateSelect(in, j, i64(b, 0));
         Value* x = b.CreateLoad(g.t, at(b, g.t, g.B, b.CreateAdd(tsrc, safe)));
         b.CreateStore(b.CreateSelect(in, x, zero), at(b, g.t, g.Bp, b.CreateAdd(tdst, j)));
       });
-    }
+    });
   }, "pk");
 }
 
@@ -138,10 +160,10 @@ void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c, bool final) {
   Builder& b = g.b;
   if (g.Bp) pack_b(g, k0, kc);
   int64_t NR = g.NR();
-  int64_t nfull = g.N / NR, ntail = g.N % NR, mfull = g.M / g.MR, mtail = g.M % g.MR;
+  int64_t nfull = g.nfull(), ntail = g.ntail(), mfull = g.M / g.MR, mtail = g.M % g.MR;
   auto rows = [&](Value* p, int nv, int last) {
     Value* j0 = b.CreateMul(p, i64(b, NR));
-    Value* bbase = g.Bp ? at(b, g.t, g.Bp, b.CreateMul(p, i64(b, kc * NR)))
+    Value* bbase = g.Bp ? at(b, g.t, g.Bp, b.CreateMul(p, i64(b, g.PS())))
                         : at(b, g.t, g.B, b.CreateAdd(b.CreateMul(k0, i64(b, g.N)), j0));
     int64_t bstride = g.Bp ? NR : g.N;
     emit_for(b, mfull, [&](Value* i) {
@@ -149,11 +171,11 @@ void k_block(Gemm& g, Value* k0, int64_t kc, bool load_c, bool final) {
     }, "mi");
     if (mtail) micro(g, i64(b, mfull * g.MR), j0, k0, kc, int(mtail), nv, last, load_c, bbase, bstride, final);
   };
-  emit_for(b, nfull, [&](Value* p) { rows(p, kNV, g.W); }, "nj");
-  if (ntail) {
+  g.full_panels([&](Value* p) { rows(p, kNV, g.W); }, "nj");
+  g.tail_panel([&] {
     int nv = int((ntail + g.W - 1) / g.W);
     rows(i64(b, nfull), nv, int(ntail - int64_t(nv - 1) * g.W));
-  }
+  });
 }
 
 int lanes_for(llvm::Type* t, int lanes) { return t->isDoubleTy() ? std::max(2, lanes / 2) : lanes; }
@@ -207,15 +229,39 @@ void matmul_kernel(KernelCtx& k) {
   int mr = k.lanes >= 16 ? 8 : 6;
   Gemm g{b, t, llvm::FixedVectorType::get(t, W), W, mr, M, K, N, k.in[0], k.in[1], k.out, ta, tb,
          packs(M, N, tb) ? k.scratch : nullptr, k.epilogue ? &k.epilogue : nullptr};
+  if (k.part) {  // a parallel kernel: this part's share of the column panels
+    int64_t nfull = g.nfull(), total = nfull + (g.ntail() ? 1 : 0);
+    auto [lo, hi] = part_range(b, k, total);
+    g.plo = lo;
+    g.phi = b.CreateSelect(b.CreateICmpSLT(hi, i64(b, nfull)), hi, i64(b, nfull));
+    g.tail_on = b.CreateICmpSGT(hi, i64(b, nfull));
+  }
   if (K <= kKC) {
     k_block(g, i64(b, 0), K, false, true);
     return;
   }
-  emit_for(b, M * N, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
-  // The last k block is emitted on its own: it applies the epilogue.
+  // The first k block starts the sums from zero; the last is emitted on its own: it
+  // applies the epilogue.
   int64_t blocks = K / kKC, tail = K % kKC, looped = tail ? blocks : blocks - 1;
-  emit_for(b, looped, [&](Value* kb) { k_block(g, b.CreateMul(kb, i64(b, kKC)), kKC, true, false); }, "kb");
+  k_block(g, i64(b, 0), kKC, false, false);
+  emit_for(b, 1, looped, 1, {}, [&](Value* kb, const Values&) {
+    k_block(g, b.CreateMul(kb, i64(b, kKC)), kKC, true, false);
+    return Values{};
+  }, "kb");
   k_block(g, i64(b, looped * kKC), tail ? tail : kKC, true, true);
+}
+
+// Parallel when the product is large (kParallelFlops) and has at least two column
+// panels: the kernel is split along N by whole panels (each part packs and computes its
+// own panels over every row and every k block), so every element of C is computed by the
+// same instructions in the same order for any number of parts.
+int64_t matmul_parts(const Graph& g, const Node& n, int lanes) {
+  const Shape &xs = g[n.in[0]].shape, &ys = g[n.in[1]].shape;
+  int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
+  if (N == 1 || double(2 * M) * double(K) * double(N) < double(kParallelFlops)) return 0;
+  int64_t W = n.dtype == DType::f64 ? std::max(2, lanes / 2) : lanes, NR = kNV * W;
+  int64_t panels = (N + NR - 1) / NR;
+  return panels >= 2 ? panels : 0;
 }
 
 // Packed B: one k block of panels, min(K, KC) x N rounded up to whole panels.
@@ -232,7 +278,7 @@ int64_t matmul_scratch(const Graph& g, const Node& n) {
 }  // namespace
 
 namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
-const OpGen matmul{nullptr, matmul_kernel, matmul_scratch};
+const OpGen matmul{nullptr, matmul_kernel, matmul_scratch, false, matmul_parts};
 }  // namespace gen
 
 }  // namespace kiln::backend

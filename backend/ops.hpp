@@ -55,6 +55,10 @@ struct KernelCtx {
   // `si` (instead of loading it; in[0] is then no pointer to read), called exactly once per
   // element of in[0]. Empty: none.
   std::function<llvm::Value*(llvm::Value* si)> prologue;
+  // A parallel kernel's part in [0, parts) (i64 values; backend/parallel.hpp): the kernel
+  // computes only its part of the output. nullptr: serial, compute all of it.
+  llvm::Value* part = nullptr;
+  llvm::Value* parts = nullptr;
 
   llvm::Type* type(DType t) const { return elem_type(b.getContext(), t); }
   llvm::Type* out_type() const { return type(n.dtype); }
@@ -68,12 +72,15 @@ struct KernelCtx {
 using KernelFn = void (*)(KernelCtx& ctx);
 // Bytes of scratch a kernel needs (for a matmul: assuming a 2-D transpose operand is folded).
 using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
+// Most parts a kernel can be split into for threads (0 or 1: serial); lanes: f32 vector width.
+using PartsFn = int64_t (*)(const Graph& g, const Node& n, int lanes);
 
 struct OpGen {
   ElemFn elem = nullptr;      // elementwise ops: the element generator
   KernelFn kernel = nullptr;  // others: the loop-nest generator
   ScratchFn scratch = nullptr;
   bool alias = false;         // the result is the operand's storage, reinterpreted (reshape)
+  PartsFn parts = nullptr;    // kernels that may run in parallel (backend/parallel.hpp)
 };
 
 // The generator of an op: the one its row names (OpRow::codegen, ir/codegen_refs.hpp);

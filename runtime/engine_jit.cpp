@@ -1,7 +1,9 @@
 // The LLVM JIT (backend/codegen.hpp: compile_graph) behind the Engine interface: one
-// compiled graph, its buffers in host memory; batches are copied in as raw bytes.
+// compiled graph, its buffers in host memory; batches are copied in as raw bytes. Its
+// large kernels run on the process's thread pool of --threads threads.
 #include "backend/codegen.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/thread_pool.hpp"
 #include <cstring>
 #include <fmt/format.h>
 
@@ -13,8 +15,9 @@ using backend::BufferKind;
 
 class JitEngine final : public Engine {
  public:
-  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg)
+  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg, int threads)
       : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)) {
+    if (ThreadPool::resolve(threads) > 1) pool_ = ThreadPool::shared(threads);
     loss_ = cg_->find(BufferKind::loss, "loss");
     for (auto& [name, id] : g_.train.metrics) metrics_.push_back(cg_->find(BufferKind::metric, name));
     for (auto& [name, id] : g_.outputs) outputs_.push_back(cg_->find(BufferKind::output, name));
@@ -74,7 +77,7 @@ class JitEngine final : public Engine {
       err = "internal: step() on a graph without updates";
       return false;
     }
-    bufs_->run(backend::Entry::step);
+    run(backend::Entry::step);
     collect(out, false);
     return true;
   }
@@ -107,12 +110,16 @@ class JitEngine final : public Engine {
   }
 
   bool forward(BatchResult& out, bool want_outputs, std::string& err) override {
-    bufs_->run(backend::Entry::forward);
+    run(backend::Entry::forward);
     collect(out, want_outputs);
     return true;
   }
 
  private:
+  void run(backend::Entry e) {
+    ThreadPool::Scope scope(pool_.get());
+    bufs_->run(e);
+  }
   double scalar(int i) const {
     const auto& spec = cg_->buffers()[size_t(i)];
     if (spec.shape.empty() && spec.dtype == DType::f32)  // scalars (every monitor root): no copy
@@ -142,6 +149,7 @@ class JitEngine final : public Engine {
   int loss_ = -1;
   std::vector<int> metrics_, outputs_;
   std::vector<unsigned char> snap_;
+  std::shared_ptr<ThreadPool> pool_;  // nullptr: one thread
 };
 
 }  // namespace
@@ -153,7 +161,7 @@ std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std:
     err = "the jit cannot compile this model: " + err + " (use --engine interp)";
     return nullptr;
   }
-  return std::make_unique<JitEngine>(std::move(g), std::move(cg));
+  return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads);
 }
 
 }  // namespace kiln
