@@ -23,7 +23,7 @@ def main(paths):
         if not rs:
             continue
         c = {}
-        for key in ("torch_s", "kiln_s", "ceiling", "torch_gflops"):
+        for key in ("torch_s", "kiln_s", "ceiling", "torch_gflops", "monitor_on_s", "monitor_off_s"):
             vals = [r[key] for r in rs if key in r]
             if vals:
                 c[key] = statistics.median(vals)
@@ -46,6 +46,9 @@ def main(paths):
             else:
                 cells.append("—")
         print("| %s | %s |" % (name, " | ".join(cells)))
+    if any("monitor_on_s" in c for c in combined.values()):
+        print()
+        print(run_bench.monitor_table(combined))
     return 0
 
 
