@@ -120,6 +120,21 @@ void Monitor::frozen(size_t k, int64_t steps, int64_t step, double lr) {
     status_[p.name] = "frozen";
 }
 
+void Monitor::push_norm(ParamState& s, double gn) const {
+  if (s.window.empty()) s.window.assign(std::max<size_t>(t_.exploding_history, 1), 0.0);
+  const size_t cap = s.window.size();
+  if (s.count < cap) {
+    s.window[(s.head + s.count) % cap] = gn;
+    s.window_min = s.count++ == 0 ? gn : std::min(s.window_min, gn);
+    return;
+  }
+  const double old = s.window[s.head];  // the oldest leaves, the newest takes its slot
+  s.window[s.head] = gn;
+  s.head = (s.head + 1) % cap;
+  if (gn <= s.window_min) s.window_min = gn;
+  else if (old == s.window_min) s.window_min = *std::min_element(s.window.begin(), s.window.end());
+}
+
 void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double lr) {
   (void)epoch;
   ++total_steps_;
@@ -140,12 +155,16 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
     } else {
       s.frozen_run = 0;
     }
-    // exploding-gradient: against the median of the previous steps.
-    if (s.history.size() >= t_.exploding_min_history) {
-      // The median of the window, kept sorted beside it (an insert and an erase of <= 100
-      // doubles per step: a full selection every few steps cost a fifth of a linreg step).
-      s.median = s.sorted[s.sorted.size() / 2];
-      double med = s.median;
+    // exploding-gradient: against the median of the previous steps' norms. The window's
+    // minimum bounds its median from below, so a norm within F x the minimum (almost
+    // every step) cannot be a jump and needs no median; otherwise the exact median, by a
+    // selection over a copy of the window. (A sorted window kept per step cost a third of
+    // a linreg step; this costs a few comparisons.)
+    if (s.count >= t_.exploding_min_history && gn > t_.exploding_factor * s.window_min) {
+      scratch_.assign(s.window.begin(), s.window.begin() + std::ptrdiff_t(s.count));
+      auto mid = scratch_.begin() + std::ptrdiff_t(scratch_.size() / 2);
+      std::nth_element(scratch_.begin(), mid, scratch_.end());
+      double med = *mid;
       if (med > 0 && gn > t_.exploding_factor * med) {
         std::string clip = g_.train.clip_norm ? fmt::format("lower clip_norm (now {})", g3(*g_.train.clip_norm))
                                               : fmt::format("add 'clip_norm = {}' to the train block", g3(10 * med));
@@ -156,12 +175,7 @@ void Monitor::on_step(const BatchResult& r, int64_t step, int64_t epoch, double 
           status_[p.name] = "exploding";
       }
     }
-    s.history.push_back(gn);
-    s.sorted.insert(std::lower_bound(s.sorted.begin(), s.sorted.end(), gn), gn);
-    if (s.history.size() > t_.exploding_history) {
-      s.sorted.erase(std::lower_bound(s.sorted.begin(), s.sorted.end(), s.history.front()));
-      s.history.pop_front();
-    }
+    push_norm(s, gn);
   }
   for (size_t k = 0; k < plan_.relus.size(); ++k) {
     double v = metric(r, plan_.relus[k].zero_frac);

@@ -6,7 +6,6 @@
 #include "ir/tensor.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -102,13 +101,14 @@ class Monitor {
   struct ParamState {
     double grad_norm = 0, ratio = 0, lr_grad = 0;
     int64_t frozen_run = 0;
-    std::deque<double> history;  // recent grad norms
-    std::vector<double> sorted;  // the same, in increasing order (never NaN: on_step takes sqrt(max(0, x)))
-    double median = 0;           // their median
+    std::vector<double> window;  // the last exploding_history grad norms, a ring (never NaN:
+    size_t head = 0, count = 0;  // on_step takes sqrt(max(0, x))); the oldest's slot; how many
+    double window_min = 0;       // their minimum
     double epoch_grad_sum = 0;
     int64_t epoch_steps = 0;
   };
   double metric(const BatchResult& r, int i) const;
+  void push_norm(ParamState& s, double gn) const;  // into the exploding-gradient window
   std::string source_text(SourceRange r) const;
   void frozen(size_t k, int64_t steps, int64_t step, double lr);
 
@@ -126,6 +126,7 @@ class Monitor {
   std::map<std::string, std::string> status_;  // param name -> status
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;
+  std::vector<double> scratch_;  // a copy of a window, for its median
 };
 
 // Re-runs one step on the reference interpreter with every node checked: the first node
