@@ -1,7 +1,11 @@
-// Hidden timing checks of generated code ("[.][jitbench]", not part of the normal run):
-// GEMM GFLOP/s of the micro-kernel at bench-like sizes, and compile time, with results
-// still checked against a plain double-precision product.
+// Hidden timing checks of generated code ("[.][jitbench]", "[.][jitbench-threads]", not part
+// of the normal run): GEMM GFLOP/s of the micro-kernel at bench-like sizes (one thread, CPU
+// time; and on 1, 2, ... threads, wall time) and compile time, with results still checked.
 #include "jit_test_util.hpp"
+#include "runtime/thread_pool.hpp"
+#include <fstream>
+#include <memory>
+#include <thread>
 #include <chrono>
 #include <ctime>
 #include <fmt/format.h>
@@ -16,17 +20,36 @@ static double cpu_seconds() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-TEST_CASE("GEMM throughput", "[.][jitbench]") {
-  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{
-           {128, 784, 512}, {128, 512, 512}, {512, 128, 512}, {64, 10, 128}, {256, 1024, 4096}, {4096, 256, 1024}}) {
-    Cases c;
+// A product [m,k] @ [k,n] of uniform(-1, 1) leaves, compiled, with its leaves set.
+struct Gemm {
+  Cases c;
+  std::unique_ptr<backend::CompiledGraph> cg;
+  std::unique_ptr<backend::HostBuffers> hb;
+  Gemm(int64_t m, int64_t k, int64_t n) {
     NodeId a = c.uniform({m, k}, -1, 1), b = c.uniform({k, n}, -1, 1);
     c.out(c.op(Op::matmul, {a, b}));
     std::string err;
-    auto cg = backend::compile_graph(c.g, {}, err);
+    cg = backend::compile_graph(c.g, {}, err);
     REQUIRE(cg);
-    backend::HostBuffers hb(*cg);
-    REQUIRE(hb.set_leaves(c.leaves, err));
+    hb = std::make_unique<backend::HostBuffers>(*cg);
+    REQUIRE(hb->set_leaves(c.leaves, err));
+  }
+};
+
+static std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string s;
+  f >> s;
+  return s;
+}
+
+TEST_CASE("GEMM throughput", "[.][jitbench]") {
+  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{
+           {128, 784, 512}, {128, 512, 512}, {512, 128, 512}, {64, 10, 128}, {256, 1024, 4096}, {4096, 256, 1024}}) {
+    Gemm gm(m, k, n);
+    auto& cg = gm.cg;
+    auto& hb = *gm.hb;
+    auto& c = gm.c;
     hb.run(backend::Entry::forward);
     int reps = std::max<int64_t>(3, int64_t(2e9 / double(2 * m * k * n)));
     double t0 = cpu_seconds();
@@ -61,4 +84,38 @@ TEST_CASE("dump a GEMM's assembly", "[.][jitdump]") {
   f = std::fopen("/tmp/kiln_gemm.ll", "w");
   std::fputs(out.c_str(), f);
   std::fclose(f);
+}
+
+// Parallel GEMMs ("[.][jitbench-threads]"): wall-clock GFLOP/s on 1, 2, ... threads (the
+// machine is shared: read the figures with the load average beside them); results are
+// checked to be bit-identical to the one-thread run.
+TEST_CASE("parallel GEMM throughput", "[.][jitbench-threads]") {
+  int max_threads = std::max(2, int(std::thread::hardware_concurrency()));
+  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{
+           {64, 256, 128}, {128, 256, 128}, {128, 784, 512}, {784, 128, 512}, {256, 1024, 4096}, {1024, 256, 4096},
+           {256, 4096, 1024}}) {
+    Gemm gm(m, k, n);
+    auto& cg = gm.cg;
+    auto& hb = *gm.hb;
+    int out = cg->find(backend::BufferKind::output, "c0");
+    std::vector<float> first;
+    for (int threads = 1; threads <= max_threads; ++threads) {
+      ThreadPool pool(threads);
+      ThreadPool::Scope scope(&pool);
+      hb.run(backend::Entry::forward);
+      int reps = std::max<int64_t>(5, int64_t(4e9 / double(2 * m * k * n)));
+      double best = 1e30;
+      for (int round = 0; round < 3; ++round) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int r = 0; r < reps; ++r) hb.run(backend::Entry::forward);
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps);
+      }
+      auto* p = static_cast<float*>(hb.data(size_t(out)));
+      std::vector<float> got(p, p + m * n);
+      if (threads == 1) first = got;
+      CHECK(got == first);
+      WARN(fmt::format("[{},{}]@[{},{}] {} threads: {:.3f} ms, {:.1f} GFLOP/s (load {})", m, k, k, n, threads,
+                       best * 1e3, 2.0 * m * k * n / best * 1e-9, load_average()));
+    }
+  }
 }
