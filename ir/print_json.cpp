@@ -1,6 +1,7 @@
 // The IR as one JSON object for tools: header, nodes (op, type, operands, attributes,
 // name, location), leaf lists, outputs, training configuration, grads and updates.
 #include "ir/printer.hpp"
+#include "ir/json_text.hpp"
 #include <cmath>
 #include <fmt/format.h>
 
@@ -8,18 +9,6 @@ namespace kiln {
 
 namespace {
 
-std::string jstr(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    else out += c;
-  }
-  return out + "\"";
-}
 
 // Finite numbers as JSON numbers (shortest round-trip form); inf/nan as strings.
 std::string jnum(double v) {
@@ -40,7 +29,7 @@ std::string jloc(const SourceRange& r) {
 }
 
 std::string jinit(const Init& in) {
-  std::string s = fmt::format("{{\"kind\":{}", jstr(init_name(in.kind)));
+  std::string s = fmt::format("{{\"kind\":{}", json_quote(init_name(in.kind)));
   if (in.kind == InitKind::constant || in.kind == InitKind::normal || in.kind == InitKind::uniform)
     s += fmt::format(",\"a\":{},\"b\":{}", jnum(in.a), jnum(in.b));
   if (in.kind == InitKind::literal) {
@@ -70,7 +59,7 @@ std::string jattrs(const Node& n) {
 std::string jnamed(const std::vector<std::pair<std::string, NodeId>>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i)
-    s += fmt::format("{}{{\"name\":{},\"node\":{}}}", i ? "," : "", jstr(v[i].first), v[i].second);
+    s += fmt::format("{}{{\"name\":{},\"node\":{}}}", i ? "," : "", json_quote(v[i].first), v[i].second);
   return s + "]";
 }
 
@@ -82,9 +71,9 @@ std::string jtrain(const TrainConfig& t) {
   out += fmt::format(
       "\"optimizer\":{{\"kind\":{},\"lr\":{},\"momentum\":{},\"beta1\":{},\"beta2\":{},\"eps\":{},"
       "\"weight_decay\":{},\"rho\":{},\"nesterov\":{},\"loc\":{}}},",
-      jstr(o.kind), jnum(o.lr), jnum(o.momentum), jnum(o.beta1), jnum(o.beta2), jnum(o.eps), jnum(o.weight_decay),
+      json_quote(o.kind), jnum(o.lr), jnum(o.momentum), jnum(o.beta1), jnum(o.beta2), jnum(o.eps), jnum(o.weight_decay),
       jnum(o.rho), o.nesterov, jloc(o.loc));
-  out += fmt::format("\"schedule\":{{\"kind\":{},\"rate\":{},\"every\":{},\"total\":{},\"loc\":{}}},", jstr(s.kind),
+  out += fmt::format("\"schedule\":{{\"kind\":{},\"rate\":{},\"every\":{},\"total\":{},\"loc\":{}}},", json_quote(s.kind),
                      jnum(s.rate), s.every, s.total, jloc(s.loc));
   out += fmt::format("\"clip_norm\":{},\"epochs\":{},\"seed\":{},\"metrics\":{},\"loc\":{}}}",
                      t.clip_norm ? jnum(*t.clip_norm) : "null", t.epochs, t.seed, jnamed(t.metrics), jloc(t.loc));
@@ -94,15 +83,15 @@ std::string jtrain(const TrainConfig& t) {
 }  // namespace
 
 std::string print_ir_json(const Graph& g) {
-  std::string out = fmt::format("{{\n\"model\":{},\n\"file\":{},\n\"batch\":{},\n\"nodes\":[", jstr(g.model_name),
-                                jstr(g.file), g.batch);
+  std::string out = fmt::format("{{\n\"model\":{},\n\"file\":{},\n\"batch\":{},\n\"nodes\":[", json_quote(g.model_name),
+                                json_quote(g.file), g.batch);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     bool known = static_cast<int>(n.op) < kNumOps;
     out += fmt::format("{}\n  {{\"id\":{},\"op\":{},\"dtype\":{},\"shape\":{},\"inputs\":{},\"attrs\":{},\"name\":{},"
                        "\"loc\":{}}}",
-                       i ? "," : "", i, jstr(known ? op_name(n.op) : "?"), jstr(dtype_name(n.dtype)), jints(n.shape),
-                       jints(n.in), known ? jattrs(n) : "{}", jstr(n.name), jloc(n.loc));
+                       i ? "," : "", i, json_quote(known ? op_name(n.op) : "?"), json_quote(dtype_name(n.dtype)), jints(n.shape),
+                       jints(n.in), known ? jattrs(n) : "{}", json_quote(n.name), jloc(n.loc));
   }
   out += "\n],\n";
   out += fmt::format("\"inputs\":{},\n\"params\":{},\n\"consts\":{},\n\"states\":{},\n", jints(g.inputs),

@@ -2,7 +2,7 @@
 // the nodes it fuses (role, storage, user name, source location), and the arena layout;
 // and the same as JSON (`--format=json`). Formats: docs/fusion.md.
 #include "passes/fusion.hpp"
-#include <algorithm>
+#include "ir/json_text.hpp"
 #include <algorithm>
 #include <array>
 #include <fmt/format.h>
@@ -130,20 +130,9 @@ std::string print_kernel_plan(const Graph& g, const KernelPlan& p) {
   return out;
 }
 
-namespace {
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += {'\\', c};
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", int(c));
-    else out += c;
-  }
-  return out + "\"";
-}
-}  // namespace
 
 std::string print_kernel_plan_json(const Graph& g, const KernelPlan& p) {
-  std::string out = fmt::format("{{\"model\":{},\"scope\":\"{}\",\"kernels\":[", json_string(g.model_name), scope_name(p.scope));
+  std::string out = fmt::format("{{\"model\":{},\"scope\":\"{}\",\"kernels\":[", json_quote(g.model_name), scope_name(p.scope));
   for (size_t k = 0; k < p.kernels.size(); ++k) {
     const Kernel& K = p.kernels[k];
     out += fmt::format("{}{{\"index\":{},\"kind\":\"{}\",\"anchor\":{},\"shape\":[{}],\"nodes\":[", k ? "," : "", k,
@@ -153,9 +142,9 @@ std::string print_kernel_plan_json(const Graph& g, const KernelPlan& p) {
       const ValuePlace& v = p.values[K.nodes[j].id];
       out += fmt::format("{}{{\"id\":{},\"op\":\"{}\",\"name\":{},\"type\":{},\"role\":\"{}\",\"storage\":\"{}\","
                          "\"bytes\":{},\"offset\":{},\"target\":{},\"loc\":{}}}",
-                         j ? "," : "", K.nodes[j].id, op_name(n.op), json_string(n.name), json_string(type_str(n.dtype, n.shape)),
+                         j ? "," : "", K.nodes[j].id, op_name(n.op), json_quote(n.name), json_quote(type_str(n.dtype, n.shape)),
                          role_name(K.nodes[j].role), storage_name(v.storage), v.bytes, v.offset, v.target,
-                         json_string(location(g, n)));
+                         json_quote(location(g, n)));
     }
     out += fmt::format("],\"inputs\":[{}],\"outputs\":[{}],\"writes\":[", fmt::join(K.inputs, ","), fmt::join(K.outputs, ","));
     for (size_t w = 0; w < K.writes.size(); ++w)

@@ -1,5 +1,6 @@
 // JSON-lines metrics log (runtime/metrics_log.hpp).
 #include "runtime/metrics_log.hpp"
+#include "ir/json_text.hpp"
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -13,16 +14,6 @@ std::string json_number(double v) {
   return fmt::format("{}", v);
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += char(c);
-    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-    else out += char(c);
-  }
-  return out + "\"";
-}
-
 std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
   return fmt::format("{{\"kind\":\"step\",\"epoch\":{},\"step\":{},\"loss\":{},\"lr\":{}}}", epoch, step,
                      json_number(loss), json_number(lr));
@@ -31,15 +22,15 @@ std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
 std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
                         const std::string& status) {
   return fmt::format("{{\"kind\":\"health\",\"step\":{},\"param\":{},\"grad_norm\":{},\"update_ratio\":{},\"status\":{}}}",
-                     step, json_string(param), json_number(grad_norm), json_number(update_ratio), json_string(status));
+                     step, json_quote(param), json_number(grad_norm), json_number(update_ratio), json_quote(status));
 }
 
 std::string epoch_line(const EpochRecord& r) {
   std::string s = fmt::format("{{\"kind\":\"epoch\",\"epoch\":{},\"step\":{},\"loss\":{}", r.epoch, r.step, json_number(r.loss));
-  for (auto& [name, v] : r.metrics) s += fmt::format(",{}:{}", json_string(name), json_number(v));
+  for (auto& [name, v] : r.metrics) s += fmt::format(",{}:{}", json_quote(name), json_number(v));
   if (r.val_loss) {
     s += fmt::format(",\"val_loss\":{}", json_number(*r.val_loss));
-    for (auto& [name, v] : r.val_metrics) s += fmt::format(",{}:{}", json_string("val_" + name), json_number(v));
+    for (auto& [name, v] : r.val_metrics) s += fmt::format(",{}:{}", json_quote("val_" + name), json_number(v));
   }
   return s + fmt::format(",\"time_s\":{}}}", json_number(std::round(r.time_s * 1e6) / 1e6));
 }

@@ -1,6 +1,7 @@
 // The metrics log of `kiln train --log M.jsonl`: one JSON object per line, a "step" line
 // every --log-every steps and an "epoch" line after every epoch (docs/training.md).
 #pragma once
+#include "ir/json_text.hpp"
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -24,7 +25,6 @@ struct EpochRecord {
 
 // A number as JSON: shortest round-trip form; NaN and infinities (not JSON) as null.
 std::string json_number(double v);
-std::string json_string(const std::string& s);
 
 std::string step_line(int64_t epoch, int64_t step, double loss, double lr);
 std::string epoch_line(const EpochRecord& r);

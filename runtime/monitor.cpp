@@ -307,9 +307,9 @@ Tensor batch_tensor(const BatchBuffer& b) {
 std::string diagnostic_line(const Diagnostic& d, int64_t step, const std::string& file) {
   std::string sev = d.severity == Severity::error ? "error" : d.severity == Severity::warning ? "warning" : "note";
   std::string s = fmt::format("{{\"kind\":\"diagnostic\",\"id\":{},\"severity\":{},\"message\":{},\"step\":{}",
-                              json_string(d.id), json_string(sev), json_string(d.message), step);
+                              json_quote(d.id), json_quote(sev), json_quote(d.message), step);
   if (d.loc.valid())
-    s += fmt::format(",\"file\":{},\"line\":{},\"column\":{}", json_string(file), d.loc.line, d.loc.col);
+    s += fmt::format(",\"file\":{},\"line\":{},\"column\":{}", json_quote(file), d.loc.line, d.loc.col);
   return s + "}";
 }
 

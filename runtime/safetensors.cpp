@@ -2,6 +2,7 @@
 #include "runtime/safetensors.hpp"
 #include "runtime/atomic_file.hpp"
 #include "runtime/json.hpp"
+#include "ir/json_text.hpp"
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -27,16 +28,6 @@ bool as_count(const Json& j, uint64_t& out) {
   return out < (uint64_t(1) << 53);
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (uint8_t(c) < 0x20) out += fmt::format("\\u{:04x}", unsigned(uint8_t(c)));
-    else out += c;
-  }
-  return out + "\"";
-}
 
 struct FileDType {
   const char* name;
@@ -60,7 +51,7 @@ std::optional<std::string> encode_safetensors(const std::vector<NamedTensor>& te
     header += "\"__metadata__\":{";
     bool f = true;
     for (auto& [k, v] : metadata) {
-      header += (f ? "" : ",") + json_escape(k) + ":" + json_escape(v);
+      header += (f ? "" : ",") + json_quote(k) + ":" + json_quote(v);
       f = false;
     }
     header += "}";
@@ -93,7 +84,7 @@ std::optional<std::string> encode_safetensors(const std::vector<NamedTensor>& te
     for (size_t k = 0; k < t.shape.size(); ++k) shape += fmt::format("{}{}", k ? "," : "", t.shape[k]);
     shape += "]";
     header += fmt::format("{}{}:{{\"dtype\":\"{}\",\"shape\":{},\"data_offsets\":[{},{}]}}", first ? "" : ",",
-                          json_escape(t.name), dt, shape, offset, offset + bytes);
+                          json_quote(t.name), dt, shape, offset, offset + bytes);
     first = false;
     offset += bytes;
   }

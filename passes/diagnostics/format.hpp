@@ -2,6 +2,7 @@
 // `--format=sarif` (SARIF 2.1.0), the rule list behind SARIF, and the JSON string quoting
 // they share.
 #pragma once
+#include "ir/json_text.hpp"
 #include "ir/diagnostics.hpp"
 #include <string>
 #include <string_view>
@@ -21,9 +22,6 @@ struct RuleInfo {
 const std::vector<RuleInfo>& diagnostic_rules();
 const RuleInfo* find_rule(std::string_view id);
 
-// A JSON string literal: quotes, backslash escapes, control characters as \u00XX. Bytes
-// >= 0x80 pass through (the sources are UTF-8).
-std::string json_quote(std::string_view s);
 
 // "error", "warning", "note".
 const char* severity_name(Severity s);
