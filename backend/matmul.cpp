@@ -16,6 +16,7 @@ namespace {
 constexpr int kNV = 2;          // host vectors of C per row of a micro-tile
 constexpr int64_t kKC = 256;    // k block: a KC x NR panel of B stays in L1 while the tiles sweep M
 constexpr int64_t kPackM = 16;  // pack B when M has at least this many rows
+constexpr int64_t kVecAccumulators = 8;  // A^T-stored matrix-vector products: C in at most this many vectors
 
 struct Gemm {
   Builder& b;
@@ -197,6 +198,38 @@ void matmul_kernel(KernelCtx& k) {
     return;
   }
   if (N == 1 && ta) {  // C = A^T-stored @ b: C[i] += At[k, i] b[k], contiguous in i
+    const int W = lanes_for(t, k.lanes);
+    const int64_t nv = (M + W - 1) / W;
+    if (nv <= kVecAccumulators) {
+      // C fits in a few vector registers: carried through the k loop (masked on the ragged
+      // end), stored once. Kept in memory, each C[i] was a chain of store-to-load forwards,
+      // one per k (linreg's weight gradient, 10 x 32, was a third of its step). Same
+      // operations per element, in the same order.
+      auto* vt = llvm::FixedVectorType::get(t, W);
+      llvm::Align al(t->getPrimitiveSizeInBits() / 8);
+      auto tail_mask = [&](int64_t v) -> Value* {
+        int64_t lanes = std::min<int64_t>(W, M - v * W);
+        return lanes < W ? lane_mask(b, W, int(lanes)) : nullptr;
+      };
+      Value* zero = llvm::ConstantAggregateZero::get(vt);
+      Values acc = emit_for(b, 0, K, 1, Values(size_t(nv), zero), [&](Value* kk, const Values& a) {
+        Value* bk = b.CreateVectorSplat(unsigned(W), k.load_in(1, kk));
+        Values out;
+        for (int64_t v = 0; v < nv; ++v) {
+          Value* p = at(b, t, k.in[0], b.CreateAdd(b.CreateMul(kk, i64(b, M)), i64(b, v * W)));
+          Value* mask = tail_mask(v);
+          Value* x = mask ? static_cast<Value*>(b.CreateMaskedLoad(vt, p, al, mask, zero)) : b.CreateAlignedLoad(vt, p, al);
+          out.push_back(b.CreateFAdd(a[size_t(v)], b.CreateFMul(x, bk)));
+        }
+        return out;
+      });
+      for (int64_t v = 0; v < nv; ++v) {
+        Value* p = at(b, t, k.out, i64(b, v * W));
+        if (Value* mask = tail_mask(v)) b.CreateMaskedStore(acc[size_t(v)], p, al, mask);
+        else b.CreateAlignedStore(acc[size_t(v)], p, al);
+      }
+      return;
+    }
     emit_for(b, M, [&](Value* i) { k.store_out(llvm::ConstantFP::get(t, 0), i); });
     emit_for(b, K, [&](Value* kk) {
       Value* bk = k.load_in(1, kk);

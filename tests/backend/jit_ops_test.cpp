@@ -81,9 +81,10 @@ void matmul_cases(Cases& c, Op op) {
   c.out(c.op(op, {c.uniform({5, 33}, -1, 1), c.uniform({33}, -1, 1)}));
   c.out(c.op(op, {c.uniform({17}, -1, 1), c.uniform({17}, -1, 1)}));
   // 2-D transposes are read in place: A^T, B^T, both; small M (B^T forces packing), K
-  // blocks, matrix-vector; and a transpose that is also an output itself (computed too).
+  // blocks, matrix-vector (A^T @ v with C in registers, and one too long for them); and a
+  // transpose that is also an output itself (computed too).
   auto T = [&](NodeId x) { return c.op(Op::transpose, {x}); };
-  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{{3, 7, 17}, {17, 33, 5}, {20, 300, 40}, {1, 9, 40}, {33, 16, 1}}) {
+  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{{3, 7, 17}, {17, 33, 5}, {20, 300, 40}, {1, 9, 40}, {33, 16, 1}, {10, 32, 1}, {200, 5, 1}}) {
     c.out(c.op(op, {T(c.uniform({k, m}, -1, 1)), c.uniform({k, n}, -1, 1)}));
     c.out(c.op(op, {c.uniform({m, k}, -1, 1), T(c.uniform({n, k}, -1, 1))}));
     c.out(c.op(op, {T(c.uniform({k, m}, -1, 1)), T(c.uniform({n, k}, -1, 1))}));
