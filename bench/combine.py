@@ -27,6 +27,10 @@ def main(paths):
             vals = [r[key] for r in rs if key in r]
             if vals:
                 c[key] = statistics.median(vals)
+        for key in ("monitor_on_runs", "monitor_off_runs"):  # every run of every round
+            runs = [x for r in rs for x in r.get(key, [])]
+            if runs:
+                c[key] = runs
         configs = sorted({r.get("torch_config", "?") for r in rs if "torch_config" in r})
         c["torch_config"] = "/".join(configs)
         if "kiln_s" not in c:
