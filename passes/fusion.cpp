@@ -60,8 +60,19 @@ std::string_view storage_name(Storage s) {
 
 using namespace fusion_detail;
 
+std::vector<NodeId> plan_roots(const Graph& g, PlanScope s) {
+  std::vector<NodeId> r;
+  if (s != PlanScope::predict && g.train.minimize) r.push_back(*g.train.minimize);
+  for (auto& [name, id] : g.outputs) r.push_back(id);
+  if (s != PlanScope::predict)
+    for (auto& [name, id] : g.train.metrics) r.push_back(id);
+  if (s == PlanScope::step)
+    for (auto& [p, gr] : g.grads) r.push_back(gr);
+  return r;
+}
+
 std::vector<char> plan_needed(const Graph& g, PlanScope scope) {
-  std::vector<NodeId> all = scope_roots(g, scope);
+  std::vector<NodeId> all = plan_roots(g, scope);
   if (scope == PlanScope::step)
     for (const Update& u : g.updates) all.push_back(u.value);
   return ancestors(g, all);

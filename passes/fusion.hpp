@@ -8,6 +8,10 @@
 
 namespace kiln {
 
+// The roots a plan of that scope computes, other than update values: the loss, outputs and
+// metrics (forward), outputs only (predict), and the grads too (step).
+std::vector<NodeId> plan_roots(const Graph& g, PlanScope scope);
+
 // The nodes a plan of that scope must compute: needed[i] is true when a root of the scope
 // (or, for step, an update value) depends on node i.
 std::vector<char> plan_needed(const Graph& g, PlanScope scope);

@@ -3,6 +3,7 @@
 // passes under the rules of docs/fusion.md. plan_kernels (fusion.cpp) turns its groups
 // into a KernelPlan.
 #pragma once
+#include "passes/fusion.hpp"
 #include "passes/kernel_plan.hpp"
 #include <algorithm>
 #include <numeric>
@@ -12,18 +13,6 @@
 namespace kiln::fusion_detail {
 
 enum class Cat : uint8_t { leaf, view, elementwise, matmul, reduce, row, shape };
-
-// The scope's roots other than update values.
-inline std::vector<NodeId> scope_roots(const Graph& g, PlanScope s) {
-  std::vector<NodeId> r;
-  if (s != PlanScope::predict && g.train.minimize) r.push_back(*g.train.minimize);
-  for (auto& [name, id] : g.outputs) r.push_back(id);
-  if (s != PlanScope::predict)
-    for (auto& [name, id] : g.train.metrics) r.push_back(id);
-  if (s == PlanScope::step)
-    for (auto& [p, gr] : g.grads) r.push_back(gr);
-  return r;
-}
 
 inline std::vector<char> ancestors(const Graph& g, const std::vector<NodeId>& from) {
   std::vector<char> mark(g.size(), 0);
@@ -57,7 +46,7 @@ struct Fuser {
   }
 
   void classify() {
-    auto roots = scope_roots(g, scope);
+    auto roots = plan_roots(g, scope);
     std::vector<NodeId> all = roots;
     is_root.assign(n_nodes, 0);
     is_update_value.assign(n_nodes, 0);

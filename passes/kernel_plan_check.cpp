@@ -52,14 +52,7 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
   }
 
   // Roots are in root buffers (or are leaves/literals).
-  std::vector<NodeId> roots;
-  if (plan.scope != PlanScope::predict && g.train.minimize) roots.push_back(*g.train.minimize);
-  for (auto& [name, id] : g.outputs) roots.push_back(id);
-  if (plan.scope != PlanScope::predict)
-    for (auto& [name, id] : g.train.metrics) roots.push_back(id);
-  if (plan.scope == PlanScope::step)
-    for (auto& [p, gr] : g.grads) roots.push_back(gr);
-  for (NodeId r : roots) {
+  for (NodeId r : plan_roots(g, plan.scope)) {
     Storage s = plan.values[r].storage;
     if (s != Storage::root && s != Storage::leaf && s != Storage::literal) fail(fmt::format("root %{} has storage {}", r, storage_name(s)));
   }

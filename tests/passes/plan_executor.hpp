@@ -181,14 +181,7 @@ inline std::string compare_with_interpreter(const Graph& g, const KernelPlan& pl
       if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
     return true;
   };
-  std::vector<NodeId> roots;
-  if (plan.scope != PlanScope::predict && g.train.minimize) roots.push_back(*g.train.minimize);
-  for (auto& [name, id] : g.outputs) roots.push_back(id);
-  if (plan.scope != PlanScope::predict)
-    for (auto& [name, id] : g.train.metrics) roots.push_back(id);
-  if (plan.scope == PlanScope::step)
-    for (auto& [p, gr] : g.grads) roots.push_back(gr);
-  for (NodeId r : roots) {
+  for (NodeId r : plan_roots(g, plan.scope)) {
     Storage s = plan.values[r].storage;
     if (s == Storage::leaf || s == Storage::literal) continue;  // read by the caller from the leaf itself
     auto it = run.roots.find(r);
