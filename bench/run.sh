@@ -9,18 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ gcc llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2
           python3 python3-numpy python3-torch libopenblas-dev)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=()
-  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-  echo "bench: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update
-  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install_packages.sh bench "${PACKAGES[@]}"
 
 BUILD=${KILN_BUILD:-build}
 if [[ ! -f "$BUILD/build.ninja" ]]; then

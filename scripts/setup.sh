@@ -10,18 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2
           clang-19 libfuzzer-19-dev graphviz python3)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=()
-  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update
-  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install_packages.sh setup "${PACKAGES[@]}"
 
 BUILD_TYPE=${KILN_BUILD_TYPE:-RelWithDebInfo}
 if [[ ! -f build/build.ninja ]]; then
