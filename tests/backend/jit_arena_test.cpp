@@ -12,21 +12,13 @@ using namespace kiln::jit_test;
 
 namespace {
 
-NodeId leaf(Graph& g, Op op, std::string name, Shape s, InitKind init = InitKind::none) {
-  Node n{op, DType::f32, std::move(s), {}, {}, {}, std::move(name)};
-  n.attrs.init.kind = init;
-  NodeId id = g.append(std::move(n));
-  (op == Op::input ? g.inputs : g.params).push_back(id);
-  return id;
-}
-
 // relu MLP with MSE loss, trained with Adam: the training graph (autodiff, optimizer, simplify).
 Graph mlp_adam(std::vector<int64_t> w, int64_t batch) {
   Graph g;
   NodeId h = leaf(g, Op::input, "x", {batch, w[0]});
   for (size_t l = 0; l + 1 < w.size(); ++l) {
-    NodeId wt = leaf(g, Op::param, fmt::format("w{}", l), {w[l], w[l + 1]}, InitKind::glorot_uniform);
-    NodeId b = leaf(g, Op::param, fmt::format("b{}", l), {w[l + 1]}, InitKind::zeros);
+    NodeId wt = leaf(g, Op::param, fmt::format("w{}", l), {w[l], w[l + 1]}, DType::f32, InitKind::glorot_uniform);
+    NodeId b = leaf(g, Op::param, fmt::format("b{}", l), {w[l + 1]}, DType::f32, InitKind::zeros);
     h = g.make(Op::add, {g.make(Op::matmul, {h, wt}), b});
     if (l + 2 < w.size()) h = g.make(Op::relu, {h});
   }

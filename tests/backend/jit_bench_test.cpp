@@ -13,13 +13,6 @@
 using namespace kiln;
 using namespace kiln::jit_test;
 
-// CPU time of this thread: the machine is shared, so wall time overstates.
-static double cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
 // A product [m,k] @ [k,n] of uniform(-1, 1) leaves, compiled, with its leaves set.
 struct Gemm {
   Cases c;

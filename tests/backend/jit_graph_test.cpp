@@ -14,14 +14,6 @@ using backend::Entry;
 
 namespace {
 
-NodeId leaf(Graph& g, Op op, std::string name, Shape s, DType t = DType::f32, InitKind init = InitKind::none) {
-  Node n{op, t, std::move(s), {}, {}, {}, std::move(name)};
-  n.attrs.init.kind = init;
-  NodeId id = g.append(std::move(n));
-  (op == Op::input ? g.inputs : g.params).push_back(id);
-  return id;
-}
-
 struct Model {
   std::string what;
   Graph g;

@@ -13,22 +13,7 @@
 using namespace kiln;
 using namespace kiln::jit_test;
 
-// CPU time of this thread: the machine is shared, so wall time overstates.
-static double cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
 namespace {
-
-NodeId leaf(Graph& g, Op op, std::string name, Shape s, InitKind init = InitKind::none) {
-  Node n{op, DType::f32, std::move(s), {}, {}, {}, std::move(name)};
-  n.attrs.init.kind = init;
-  NodeId id = g.append(std::move(n));
-  (op == Op::input ? g.inputs : g.params).push_back(id);
-  return id;
-}
 
 // An MLP with layer widths `w`, activation `act`, and loss: bce_with_logits (1 output),
 // softmax_cross_entropy with i32 labels (several outputs), or MSE when `mse`.
@@ -36,8 +21,8 @@ Graph mlp(std::vector<int64_t> w, int64_t batch, Op act, bool mse) {
   Graph g;
   NodeId h = leaf(g, Op::input, "x", {batch, w[0]});
   for (size_t l = 0; l + 1 < w.size(); ++l) {
-    NodeId wt = leaf(g, Op::param, fmt::format("w{}", l), {w[l], w[l + 1]}, InitKind::glorot_uniform);
-    NodeId b = leaf(g, Op::param, fmt::format("b{}", l), {w[l + 1]}, InitKind::zeros);
+    NodeId wt = leaf(g, Op::param, fmt::format("w{}", l), {w[l], w[l + 1]}, DType::f32, InitKind::glorot_uniform);
+    NodeId b = leaf(g, Op::param, fmt::format("b{}", l), {w[l + 1]}, DType::f32, InitKind::zeros);
     h = g.make(Op::add, {g.make(Op::matmul, {h, wt}), b});
     if (l + 2 < w.size()) h = g.make(act, {h});
   }

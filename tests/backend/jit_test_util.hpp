@@ -5,10 +5,28 @@
 #include "ir/interpreter.hpp"
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <ctime>
 #include <optional>
 #include <random>
 
 namespace kiln::jit_test {
+
+// Appends an input or param leaf (and lists it in g.inputs or g.params).
+inline NodeId leaf(Graph& g, Op op, std::string name, Shape s, DType t = DType::f32, InitKind init = InitKind::none) {
+  Node n{op, t, std::move(s), {}, {}, {}, std::move(name)};
+  n.attrs.init.kind = init;
+  NodeId id = g.append(std::move(n));
+  (op == Op::input ? g.inputs : g.params).push_back(id);
+  return id;
+}
+
+// CPU time of this thread (for the hidden timing tests: the machine is shared, so wall
+// time overstates).
+inline double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 // Builds one graph holding many cases of an op: every case's operands are inputs with
 // random values, every case's result is an output.
