@@ -9,21 +9,37 @@
 
 namespace kiln::backend {
 
-static void* alloc_zeroed(int64_t bytes) {
-  size_t n = size_t(std::max<int64_t>((bytes + 63) / 64 * 64, 64));
-  void* p = std::aligned_alloc(64, n);
-  std::memset(p, 0, n);
-  return p;
-}
+static size_t rounded(int64_t bytes) { return size_t(std::max<int64_t>((bytes + 63) / 64 * 64, 64)); }
 
+// One zeroed block: first the small buffers (scalars: the loss, metrics, the run-time
+// monitors' quantities, tiny params) packed at 16-byte steps, so that a step touches a
+// few cache lines for all of them rather than one each; then every other buffer and the
+// arena at 64-byte aligned offsets. The placement (hence the step's speed) does not
+// depend on what the allocator did before.
 HostBuffers::HostBuffers(const CompiledGraph& cg) : cg_(cg) {
-  for (const BufferSpec& s : cg.buffers()) ptrs_.push_back(alloc_zeroed(s.bytes()));
-  ptrs_.push_back(alloc_zeroed(cg.arena_bytes()));
+  const auto& specs = cg.buffers();
+  auto small = [](const BufferSpec& s) { return s.bytes() <= kSmall; };
+  size_t packed = 0, total = 0;
+  for (const BufferSpec& s : specs)
+    if (small(s)) packed += size_t(kSmall);
+  total = rounded(int64_t(packed)) + rounded(cg.arena_bytes());
+  for (const BufferSpec& s : specs)
+    if (!small(s)) total += rounded(s.bytes());
+  block_ = std::aligned_alloc(64, total);
+  std::memset(block_, 0, total);
+  char* p = static_cast<char*>(block_);
+  char* big = p + rounded(int64_t(packed));
+  for (const BufferSpec& s : specs) {
+    if (small(s)) {
+      ptrs_.push_back(p), p += kSmall;
+    } else {
+      ptrs_.push_back(big), big += rounded(s.bytes());
+    }
+  }
+  ptrs_.push_back(big);
 }
 
-HostBuffers::~HostBuffers() {
-  for (void* p : ptrs_) std::free(p);
-}
+HostBuffers::~HostBuffers() { std::free(block_); }
 
 void HostBuffers::set(size_t i, const Tensor& t) {
   const BufferSpec& s = cg_.buffers()[i];

@@ -112,7 +112,9 @@ class HostBuffers {
 
  private:
   const CompiledGraph& cg_;
-  std::vector<void*> ptrs_;  // buffers, then the arena
+  static constexpr int64_t kSmall = 16;  // bytes: buffers this small are packed together
+  std::vector<void*> ptrs_;  // buffers, then the arena, in block_
+  void* block_ = nullptr;
 };
 
 }  // namespace kiln::backend

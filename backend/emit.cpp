@@ -41,7 +41,7 @@ Values emit_for(Builder& b, int64_t start, int64_t end, int64_t step, Values car
   return next;
 }
 
-void pin_vectorization(Builder& b, int width, int interleave) {
+void pin_vectorization(Builder& b, int width, int interleave, bool predicate) {
   llvm::BasicBlock* latch = b.GetInsertBlock()->getSinglePredecessor();
   if (!latch) return;
   llvm::LLVMContext& c = b.getContext();
@@ -49,11 +49,26 @@ void pin_vectorization(Builder& b, int width, int interleave) {
     return llvm::MDNode::get(c, {llvm::MDString::get(c, name), llvm::ConstantAsMetadata::get(v)});
   };
   auto self = llvm::MDNode::getTemporary(c, {});
-  llvm::MDNode* loop = llvm::MDNode::getDistinct(
-      c, {self.get(), hint("llvm.loop.vectorize.enable", b.getTrue()), hint("llvm.loop.vectorize.width", b.getInt32(width)),
-          hint("llvm.loop.interleave.count", b.getInt32(interleave))});
+  std::vector<llvm::Metadata*> ops = {self.get(), hint("llvm.loop.vectorize.enable", b.getTrue()),
+                                      hint("llvm.loop.vectorize.width", b.getInt32(width)),
+                                      hint("llvm.loop.interleave.count", b.getInt32(interleave))};
+  if (predicate) ops.push_back(hint("llvm.loop.vectorize.predicate.enable", b.getTrue()));
+  llvm::MDNode* loop = llvm::MDNode::getDistinct(c, ops);
   loop->replaceOperandWith(0, loop);
   latch->getTerminator()->setMetadata(llvm::LLVMContext::MD_loop, loop);
+}
+
+SumOrder sum_order(int64_t n, bool f64, int lanes) {
+  const int full = f64 ? std::max(2, lanes / 2) : lanes;
+  SumOrder o;
+  o.width = full;
+  if (n >= 2 * full) {  // W lanes, 1, 2 or 4 vector accumulators by length
+    o.vec = true;
+    o.interleave = n >= 8 * full ? 4 : n >= 4 * full ? 2 : 1;
+  } else if (n >= 2 && lanes >= 8) {  // one or two masked vectors (AVX and up have masked loads and stores)
+    o.vec = o.predicate = true;
+  }
+  return o;
 }
 
 void emit_for(Builder& b, int64_t n, const std::function<void(llvm::Value*)>& body, const char* name) {

@@ -25,7 +25,21 @@ void emit_for(Builder& b, int64_t n, const std::function<void(llvm::Value*)>& bo
 // block): `width` lanes, `interleave` vector accumulators. For reductions with `reassoc`,
 // this makes the summation order a function of the trip count only (not of the loop
 // body's cost, which fusion changes).
-void pin_vectorization(Builder& b, int width, int interleave);
+void pin_vectorization(Builder& b, int width, int interleave, bool predicate = false);
+// The summation order of every sum the JIT carries through a loop (reductions, and the
+// accumulators of fused loops), a function of the row length `n`, the element type and
+// the host's vector width only, so that fused and unfused code give the same bits: rows
+// are vectorised (pinned) with the host's full vector, `interleave` vector accumulators
+// for rows of at least two vectors, and rows shorter than that as one or two masked
+// vectors (`predicate`: no scalar tail loop, whose serial adds cost a short row, e.g. a
+// monitor's norm of a small param, more than the rest of its loop). Hosts without masked
+// vector loads and stores (lanes < 8) add short rows in order (vec false).
+struct SumOrder {
+  bool vec = false;
+  int width = 1, interleave = 1;
+  bool predicate = false;
+};
+SumOrder sum_order(int64_t n, bool f64, int lanes);
 // A nest of loops over dims (outermost first); body gets one index per dim.
 void emit_nest(Builder& b, const std::vector<int64_t>& dims, const std::function<void(const Values&)>& body);
 

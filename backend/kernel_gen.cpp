@@ -146,21 +146,18 @@ struct Gen {
   }
 
   // The region as its own loop nest over its shape, dims collapsed. Accumulators are
-  // carried through the nest from 0 and stored (a mean divided by the count) after it. With
-  // accumulators and an inner loop of at least 2W elements, the sums carry `reassoc` and
-  // the inner loop's vectorisation is pinned (W lanes, 1, 2 or 4 vector accumulators by
-  // length, one horizontal sum at the end): the summation order depends on the shape only.
-  // Shorter inner loops add in order.
+  // carried through the nest from 0 and stored (a mean divided by the count) after it, in
+  // the pinned order of emit.hpp's sum_order (the sums carry `reassoc` when vectorised):
+  // the summation order depends on the shape only, as in the unfused reduction.
   void loop(const Region& r) {
     Layout L = layout(r);
     std::vector<std::vector<int64_t>> st = L.keys;
     std::vector<int64_t> dims = collapse_dims(r.shape, st);
     const int64_t inner = dims.empty() ? 1 : dims.back();
-    int W = env.lanes;
-    for (NodeId a : r.accumulators)
-      if (g[a].dtype == DType::f64) W = std::max(2, env.lanes / 2);
-    const bool vec = !r.accumulators.empty() && inner >= 2 * W;
-    const int ic = inner >= 8 * W ? 4 : inner >= 4 * W ? 2 : 1;
+    bool f64 = false;
+    for (NodeId a : r.accumulators) f64 = f64 || g[a].dtype == DType::f64;
+    const SumOrder so = sum_order(inner, f64, env.lanes);
+    const bool vec = !r.accumulators.empty() && so.vec;
     Values zero;
     for (NodeId a : r.accumulators) zero.push_back(llvm::ConstantFP::get(type(a), 0.0));
     auto element = [&](const Values& idx, const Values& acc) {
@@ -189,7 +186,7 @@ struct Gen {
         idx.pop_back();
         return res;
       });
-      if (d + 1 == dims.size() && vec) pin_vectorization(b, W, ic);
+      if (d + 1 == dims.size() && vec) pin_vectorization(b, so.width, so.interleave, so.predicate);
       return out;
     };
     Values total = nest(0, zero);

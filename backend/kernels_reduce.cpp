@@ -69,17 +69,15 @@ void emit_reduce(KernelCtx& k, llvm::Type* t, Value* src, const Shape& in_shape,
     Value* sbase = linear_index(b, full, st[0]);
     Value* obase = linear_index(b, full, st[1]);
     if (inner_reduced) {  // a scalar accumulator carried through the inner loop
-      // Long rows: W-lane partial sums, `ic` vector accumulators, one horizontal sum (fixed
-      // by the row length); short rows: in order.
-      const int W = t->isDoubleTy() ? std::max(2, k.lanes / 2) : k.lanes;
-      const bool vec = inner >= 2 * W;
-      const int ic = inner >= 8 * W ? 4 : inner >= 4 * W ? 2 : 1;
+      // The pinned order (emit.hpp: sum_order): lane partial sums, one horizontal sum.
+      const SumOrder so = sum_order(inner, t->isDoubleTy(), k.lanes);
+      const bool vec = so.vec;
       Value* p = at(b, t, dst, obase);
       Values r = emit_for(b, 0, inner, 1, {b.CreateLoad(t, p)}, [&](Value* j, const Values& acc) {
         Value* si = b.CreateAdd(sbase, b.CreateMul(j, i64(b, st[0].back())));
         return Values{combine(b, a, acc[0], value(si, obase), vec)};
       });
-      if (vec) pin_vectorization(b, W, ic);
+      if (vec) pin_vectorization(b, so.width, so.interleave, so.predicate);
       b.CreateStore(r[0], p);
     } else {  // the inner dim is kept: a contiguous (vectorisable) update of dst
       emit_for(b, inner, [&](Value* j) {

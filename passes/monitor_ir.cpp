@@ -17,6 +17,12 @@ int add_metric(Graph& g, const std::string& name, NodeId id) {
 
 }  // namespace
 
+size_t user_metric_count(const Graph& g) {
+  size_t n = 0;
+  while (n < g.train.metrics.size() && !g.train.metrics[n].first.starts_with(kMonitorPrefix)) ++n;
+  return n;
+}
+
 MonitorPlan add_monitor_roots(Graph& g) {
   MonitorPlan plan;
   plan.user_metrics = g.train.metrics.size();

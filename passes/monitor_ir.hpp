@@ -32,6 +32,9 @@ struct MonitorPlan {
   bool empty() const { return params.empty() && relus.empty(); }
 };
 
+// How many of g.train.metrics are the model's own (those before the monitors').
+size_t user_metric_count(const Graph& g);
+
 // Adds the monitor roots to a training graph (after make_training_graph: g.grads and
 // g.updates are set). Params without a gradient or an update get none (their grad is
 // then reported as 0 and they never move).

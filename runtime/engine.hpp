@@ -13,8 +13,10 @@
 namespace kiln {
 
 // What one run of the graph on a batch computed. `loss` is the sum of the loss node's
-// elements (the loss is a scalar in practice); `metrics` follow g.train.metrics (each
-// the mean of its elements); `outputs` follow g.outputs, filled only when asked for.
+// elements (the loss is a scalar in practice); `metrics` follow the model's own metrics
+// in g.train.metrics (each the mean of its elements; the run-time monitors' quantities
+// after them are read with Engine::read_metrics); `outputs` follow g.outputs, filled only
+// when asked for. Engines reuse the vectors' storage of the BatchResult they are given.
 struct BatchResult {
   std::optional<double> loss;
   std::vector<double> metrics;
@@ -55,6 +57,11 @@ class Engine {
   // Forward pass on the current batch: loss (when the graph has one), metrics and, when
   // `want_outputs`, every output. Params and states are not changed.
   virtual bool forward(BatchResult& out, bool want_outputs, std::string& err) = 0;
+
+  // One cell per metric first..first+n-1 of g.train.metrics, holding the metric's value
+  // (as a float) after each step() or forward(): the run-time monitors read theirs there
+  // after every step. The cells live as long as the engine.
+  virtual std::vector<const float*> metric_cells(size_t first, size_t n) = 0;
 
   // For the summary: seconds spent compiling (0 for the interpreter) and the size of the
   // intermediate-value arena in bytes, when the engine plans one.

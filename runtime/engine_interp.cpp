@@ -1,5 +1,6 @@
 // The reference interpreter (ir/interpreter.hpp) behind the Engine interface: values
 // held as double tensors, every op rounded to f32 (Precision::f32) like the JIT.
+#include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
 #include <fmt/format.h>
 
@@ -99,6 +100,12 @@ class InterpEngine final : public Engine {
     return true;
   }
 
+  std::vector<const float*> metric_cells(size_t first, size_t n) override {
+    std::vector<const float*> out;
+    for (size_t k = first; k < first + n && k < cells_.size(); ++k) out.push_back(&cells_[k]);
+    return out;
+  }
+
   void snapshot_values() override { snap_ = leaves_; }
   void restore_snapshot() override {
     for (auto& [name, t] : snap_)
@@ -113,14 +120,21 @@ class InterpEngine final : public Engine {
   }
 
  private:
-  void collect(std::vector<Tensor>& vals, BatchResult& out, bool want_outputs) const {
-    out = {};
+  void collect(std::vector<Tensor>& vals, BatchResult& out, bool want_outputs) {
+    out.loss.reset();
+    out.metrics.clear();
+    out.outputs.clear();
     if (g_.train.minimize) {
       double s = 0;
       for (double v : vals[*g_.train.minimize].data) s += v;
       out.loss = s;
     }
-    for (auto& [name, id] : g_.train.metrics) out.metrics.push_back(mean_of(vals[id]));
+    const size_t user = user_metric_count(g_);
+    for (size_t k = 0; k < g_.train.metrics.size(); ++k) {
+      double v = mean_of(vals[g_.train.metrics[k].second]);
+      if (k < user) out.metrics.push_back(v);
+      cells_[k] = float(v);
+    }
     if (want_outputs)
       for (auto& [name, id] : g_.outputs) out.outputs.push_back(vals[id]);
   }
@@ -129,6 +143,7 @@ class InterpEngine final : public Engine {
   Precision precision_;
   std::map<std::string, NodeId> leaf_;
   ValueMap leaves_, snap_;
+  std::vector<float> cells_ = std::vector<float>(g_.train.metrics.size());  // every metric of the last run
 };
 
 }  // namespace

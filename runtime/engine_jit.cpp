@@ -2,9 +2,11 @@
 // compiled graph, its buffers in host memory; batches are copied in as raw bytes. Its
 // large kernels run on the process's thread pool of --threads threads.
 #include "backend/codegen.hpp"
+#include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/thread_pool.hpp"
 #include <cstring>
+
 #include <fmt/format.h>
 
 namespace kiln {
@@ -20,6 +22,14 @@ class JitEngine final : public Engine {
     if (ThreadPool::resolve(threads) > 1) pool_ = ThreadPool::shared(threads);
     loss_ = cg_->find(BufferKind::loss, "loss");
     for (auto& [name, id] : g_.train.metrics) metrics_.push_back(cg_->find(BufferKind::metric, name));
+    user_metrics_ = user_metric_count(g_);
+    for (int i : metrics_) {  // scalar f32 metrics (the monitors' quantities of f32 params) are read in place
+      const bool direct = i >= 0 && cg_->buffers()[size_t(i)].shape.empty() && cg_->buffers()[size_t(i)].dtype == DType::f32;
+      metric_ptrs_.push_back(direct ? static_cast<const float*>(bufs_->data(size_t(i))) : nullptr);
+    }
+    mirror_.assign(metrics_.size(), 0.0f);  // the others' cells, written by collect()
+    for (size_t k = user_metrics_; k < metrics_.size(); ++k)
+      if (!metric_ptrs_[k]) mirrored_.push_back(k);
     for (auto& [name, id] : g_.outputs) outputs_.push_back(cg_->find(BufferKind::output, name));
   }
   std::string_view kind() const override { return "jit"; }
@@ -115,6 +125,13 @@ class JitEngine final : public Engine {
     return true;
   }
 
+  std::vector<const float*> metric_cells(size_t first, size_t n) override {
+    std::vector<const float*> out;
+    for (size_t k = first; k < first + n && k < metrics_.size(); ++k)
+      out.push_back(metric_ptrs_[k] ? metric_ptrs_[k] : &mirror_[k]);
+    return out;
+  }
+
  private:
   void run(backend::Entry e) {
     ThreadPool::Scope scope(pool_.get());
@@ -129,16 +146,27 @@ class JitEngine final : public Engine {
     for (double v : t.data) s += v;
     return t.data.size() > 1 ? s / double(t.data.size()) : s;
   }
-  void collect(BatchResult& out, bool want_outputs) const {
-    out = {};
+  double metric(size_t k) const {
+    if (const float* p = metric_ptrs_[k]) return double(*p);
+    return metrics_[k] >= 0 ? scalar(metrics_[k]) : 0.0;
+  }
+  void collect(BatchResult& out, bool want_outputs) {
+    out.loss.reset();
+    out.outputs.clear();
     if (g_.train.minimize && loss_ >= 0) {
-      Tensor t = bufs_->get(size_t(loss_));
-      double s = 0;
-      for (double v : t.data) s += v;
-      out.loss = s;
+      const auto& spec = cg_->buffers()[size_t(loss_)];
+      if (spec.shape.empty() && spec.dtype == DType::f32) {
+        out.loss = double(*static_cast<const float*>(bufs_->data(size_t(loss_))));
+      } else {
+        Tensor t = bufs_->get(size_t(loss_));
+        double s = 0;
+        for (double v : t.data) s += v;
+        out.loss = s;
+      }
     }
-    out.metrics.reserve(metrics_.size());
-    for (int i : metrics_) out.metrics.push_back(i >= 0 ? scalar(i) : 0.0);
+    out.metrics.resize(user_metrics_);
+    for (size_t k = 0; k < user_metrics_; ++k) out.metrics[k] = metric(k);
+    for (size_t k : mirrored_) mirror_[k] = float(metric(k));
     if (want_outputs)
       for (int i : outputs_) out.outputs.push_back(i >= 0 ? bufs_->get(size_t(i)) : Tensor());
   }
@@ -148,6 +176,10 @@ class JitEngine final : public Engine {
   std::unique_ptr<backend::HostBuffers> bufs_;
   int loss_ = -1;
   std::vector<int> metrics_, outputs_;
+  std::vector<const float*> metric_ptrs_;  // per metric: its scalar f32 buffer, else nullptr
+  std::vector<float> mirror_;              // per metric: the cell of a monitor quantity without one
+  std::vector<size_t> mirrored_;
+  size_t user_metrics_ = 0;
   std::vector<unsigned char> snap_;
   std::shared_ptr<ThreadPool> pool_;  // nullptr: one thread
 };

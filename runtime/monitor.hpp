@@ -5,7 +5,10 @@
 #include "ir/graph.hpp"
 #include "ir/tensor.hpp"
 #include "passes/monitor_ir.hpp"
+#include "runtime/median_floor.hpp"
 #include "runtime/engine.hpp"
+#include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -62,6 +65,14 @@ struct ParamHealth {
   std::string status = "ok";
 };
 
+// The monitors of one run. After each step push() copies the step's monitored
+// quantities (MonitorPlan's metrics, as floats, from the engine's cells) into a buffer
+// with one column per quantity; the per-step rules run over the buffered steps in
+// process(), called when push() says the buffer is full, at the end of every epoch and
+// when the loss is not finite. A step
+// then costs the monitors a copy of a few floats; the rules, tight loops over each
+// param's columns (docs/checks/runtime.md, "Cost"). Diagnostics carry the step they
+// were found at.
 class Monitor {
  public:
   Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {},
@@ -69,16 +80,39 @@ class Monitor {
 
   // Whether the monitor `id` is on (not turned off with -Wno-<id>).
   bool enabled(std::string_view id) const { return !opts_.disabled.count(std::string(id)); }
+  // The learning rate of a step of this run (from 1), for the messages (default: 0).
+  void set_learning_rate(std::function<double(int64_t)> lr) { lr_ = std::move(lr); }
 
-  // Whether the step's loss, every gradient and every update are finite (a gradient
-  // norm beyond the f32 range counts as non-finite).
-  bool step_finite(const BatchResult& r) const;
-  // After a finite step: `step` counts the steps of this run from 1; lr is the step's.
-  void on_step(const BatchResult& r, int64_t step, int64_t epoch, double lr);
-  // After an epoch: its mean loss.
+  // The monitored quantities of a step: `width()` metrics of the graph from index
+  // `first_metric()` (MonitorPlan's indices minus first_metric() are their columns).
+  size_t first_metric() const { return plan_.user_metrics; }
+  size_t width() const { return width_; }
+  // Where push() reads them: one cell per quantity (Engine::metric_cells).
+  void bind(std::vector<const float*> cells) { cells_ = std::move(cells); }
+  // After a step: copies its quantities into the buffer. True when the buffer is full:
+  // call process() before the next step.
+  bool push() {
+    float* dst = cols_.data() + write_slot_;
+    for (size_t k = 0; k < cells_.size() && k < width_; ++k) dst[k * slots_] = *cells_[k];
+    if (++write_slot_ == slots_) write_slot_ = 0;
+    return ++pushed_ - processed_ >= kBatch;
+  }
+  // Takes back the last push() (a step whose loss is not finite: nothing of it counts).
+  void unpush() {
+    if (pushed_ == processed_) return;
+    write_slot_ = write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1;
+    --pushed_;
+  }
+  // Runs the per-step rules over the rows pushed since the last call, in step order:
+  // frozen-param, exploding-gradient, and the epoch's sums for vanishing-gradient and
+  // dead-relu. Returns the step of the first row whose gradient or update norm is not
+  // finite (NaN, Inf, or beyond the float range; that row and later ones are dropped: the
+  // run stops there), else 0.
+  int64_t process();
+  // After an epoch, its rows processed: its mean loss.
   void on_epoch(int64_t epoch, double loss, int64_t step, double lr);
-  // At the end of the run (frozen params of runs shorter than the window).
-  void on_end(int64_t step, double lr);
+  // At the end of the run, every row processed (frozen params of runs shorter than the window).
+  void on_end(int64_t step);
 
   // A located diagnostic of the monitors not tied to the graph's quantities (data-scale,
   // non-finite); added once per id+subject like the others. Every monitor reports
@@ -87,30 +121,42 @@ class Monitor {
   bool emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
             std::vector<DiagNote> notes, int64_t step);
   // Diagnostics found since the last call.
+  bool has_new() const { return taken_ < all_.size(); }
   std::vector<RuntimeDiagnostic> take_new();
   const std::vector<RuntimeDiagnostic>& all() const { return all_; }
   std::string render(const Diagnostic& d, bool color = false) const { return render_.render(d, color); }
 
+  // Per param, the last processed step's figures.
   std::vector<ParamHealth> health() const;
   // The table printed at the end of training.
   std::string health_table() const;
 
   const MonitorPlan& plan() const { return plan_; }
 
+  static constexpr int64_t kBatch = 128;  // rows buffered between process() calls, at most
+
  private:
+  // One param's columns and rule state; squared norms as the kernels compute them.
   struct ParamState {
-    double grad_norm = 0, ratio = 0, lr_grad = 0;
+    int g = -1, w = -1, d = -1;  // columns of sum(g*g), sum(w*w), sum((new-w)^2); -1: none
+    double grad_sq = 0, weight_sq = 0, delta_sq = 0;  // of the last processed step
     int64_t frozen_run = 0;
-    std::vector<double> window;  // the last exploding_history grad norms, a ring (never NaN:
-    size_t head = 0, count = 0;  // on_step takes sqrt(max(0, x))); the oldest's slot; how many
-    double window_min = 0;       // their minimum
+    // exploding-gradient: the squared norms of the last exploding_history steps are the
+    // column g (the buffer keeps them); a cheap lower bound of their median filters the
+    // steps that need the exact one.
+    MedianFloor window;
     double epoch_grad_sum = 0;
-    int64_t epoch_steps = 0;
   };
-  double metric(const BatchResult& r, int i) const;
-  void push_norm(ParamState& s, double gn) const;  // into the exploding-gradient window
+  double grad_norm(const ParamState& s) const { return std::sqrt(std::max(0.0, s.grad_sq)); }
+  double ratio(const ParamState& s) const;
+  size_t slot_of(int64_t step) const;  // a buffered step's slot (step from 1)
+  // A quantity's column; a missing one (-1) reads zeros.
+  const float* col(int c) const { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
+  void process_param(size_t k, int64_t first, int64_t n, size_t slot);
+  void exploding(size_t k, double grad_sq, int64_t step, size_t slot);
   std::string source_text(SourceRange r) const;
-  void frozen(size_t k, int64_t steps, int64_t step, double lr);
+  void frozen(size_t k, int64_t steps, int64_t step);
+  double lr_at(int64_t step) const { return lr_ ? lr_(step) : 0.0; }
 
   const Graph& g_;
   MonitorPlan plan_;
@@ -118,10 +164,17 @@ class Monitor {
   MonitorThresholds t_;
   MonitorOptions opts_;
   Diagnostics render_;
+  std::function<double(int64_t)> lr_;
+  bool nonfinite_on_ = true;  // enabled("non-finite"), looked up once
+  size_t width_ = 0, slots_ = 0, write_slot_ = 0;
+  std::vector<const float*> cells_;
+  std::vector<float> cols_;  // width_ columns of slots_ (the buffered and the last exploding_history steps), and zeros
+  int64_t pushed_ = 0, processed_ = 0;  // rows (= steps of this run) pushed and processed
   std::vector<ParamState> ps_;
+  std::vector<int> relu_col_;
   std::vector<double> relu_sum_;
-  int64_t relu_steps_ = 0, total_steps_ = 0;
-  std::vector<double> epoch_losses_;
+  int64_t relu_steps_ = 0, epoch_steps_ = 0;
+  std::vector<double> epoch_losses_, best_so_far_;  // and the smallest up to each epoch
   std::set<std::string> fired_;  // id + "/" + subject
   std::map<std::string, std::string> status_;  // param name -> status
   std::vector<RuntimeDiagnostic> all_;

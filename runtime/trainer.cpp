@@ -219,6 +219,62 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   std::vector<BatchBuffer> bufs;
   auto t_start = Clock::now();
 
+  if (mon) mon->bind(engine->metric_cells(mon->first_metric(), mon->width()));
+  if (mon)
+    mon->set_learning_rate([&](int64_t step) { return scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + step - 1); });
+  // A step whose loss, gradients or updates are not finite (`bad`, of this run, in the
+  // current epoch, which starts after step `before`): back to the last finite step, by
+  // replaying the epoch's earlier steps from its snapshot (the engines are deterministic),
+  // and the op named by re-running the bad step with checks.
+  auto stop_non_finite = [&](int64_t bad, int64_t before, int64_t epoch,
+                             const std::vector<int64_t>& order) -> std::optional<TrainResult> {
+    engine->restore_snapshot();
+    for (int64_t k = 0; k < bad - before - 1; ++k) {
+      BatchResult again;
+      gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
+      if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
+    }
+    gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t((bad - before - 1) * g.batch), size_t(g.batch)),
+                 bufs);
+    ValueMap leaves = engine->values();
+    for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
+    std::string why;
+    auto d = locate_non_finite(plain, leaves, &src, bad, epoch, why);
+    if (!d) {
+      d.emplace();
+      d->severity = Severity::error;
+      d->id = "non-finite";
+      d->loc = tg.train.minimize_loc;
+      d->message =
+          fmt::format("the loss or a gradient became NaN or Inf at step {} (epoch {}); training stopped", bad, epoch);
+      d->notes.push_back({why, {}});
+    }
+    mon->emit(d->severity, d->id, "step", d->loc, d->message, d->notes, bad);
+    if (!flush_monitor(res)) return fail(2, e);
+    res.health = mon->health();
+    if (!mon->health_table().empty()) progress.message(mon->health_table());
+    res.values = engine->values();
+    if (!log_health(bad - 1) || !log.close(e)) return fail(2, e);
+    if (!o.save.empty()) {
+      if (!save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
+      progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save, bad - 1));
+    }
+    return fail(1, "");
+  };
+  // The monitors' per-step rules over the buffered steps (runtime/monitor.hpp), their
+  // diagnostics printed; a value when the run stops here.
+  auto check_monitor = [&](bool loss_finite, int64_t before, int64_t epoch,
+                           const std::vector<int64_t>& order) -> std::optional<std::optional<TrainResult>> {
+    if (!loss_finite && mon->enabled("non-finite")) mon->unpush();  // this step is the last at most
+    int64_t bad = mon->process();
+    if (bad == 0 && !loss_finite && mon->enabled("non-finite")) bad = res.steps;
+    if (bad > 0) return stop_non_finite(bad, before, epoch, order);
+    if (!flush_monitor(res)) return fail(2, e);
+    if (promoted) return stop_promoted();
+    return std::nullopt;
+  };
+
+  BatchResult r;
   for (int64_t epoch = 1; epoch <= g.train.epochs; ++epoch) {
     auto t_epoch = Clock::now();
     progress.begin_epoch(epoch);
@@ -226,53 +282,20 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     double loss_sum = 0;
     std::vector<double> metric_sums(g.train.metrics.size(), 0.0);
     double lr = 0;
+    const int64_t before = res.steps;  // steps of earlier epochs
     for (int64_t b = 0; b < per_epoch; ++b) {
       gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
-      BatchResult r;
       if (!engine->set_batch(names, bufs, e)) return fail(1, e);
-      // One snapshot per epoch (cheap); a non-finite step replays the epoch's earlier
-      // steps from it, which the engines reproduce exactly (they are deterministic).
+      // One snapshot per epoch (cheap): a non-finite step replays the epoch's earlier steps.
       if (mon && b == 0) engine->snapshot_values();
       if (!engine->step(r, e)) return fail(1, e);
       ++res.steps;
       double loss = r.loss.value_or(0);
       lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
-      if (mon && mon->enabled("non-finite") && !mon->step_finite(r)) {
-        // Back to the last finite step; name the op by re-running this one with checks.
-        engine->restore_snapshot();
-        for (int64_t k = 0; k < b; ++k) {
-          BatchResult again;
-          gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
-          if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
-        }
-        gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
-        ValueMap leaves = engine->values();
-        for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
-        std::string why;
-        auto d = locate_non_finite(plain, leaves, &src, res.steps, epoch, why);
-        if (!d) {
-          d.emplace();
-          d->severity = Severity::error;
-          d->id = "non-finite";
-          d->loc = tg.train.minimize_loc;
-          d->message = fmt::format("the loss or a gradient became NaN or Inf at step {} (epoch {}); training stopped",
-                                   res.steps, epoch);
-          d->notes.push_back({why, {}});
-        }
-        mon->emit(d->severity, d->id, "step", d->loc, d->message, d->notes, res.steps);
-        if (!flush_monitor(res)) return fail(2, e);
-        res.health = mon->health();
-        if (!mon->health_table().empty()) progress.message(mon->health_table());
-        res.values = engine->values();
-        if (!log_health(res.steps - 1) || !log.close(e)) return fail(2, e);
-        if (!o.save.empty()) {
-          if (!save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
-          progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save,
-                                       res.steps - 1));
-        }
-        return fail(1, "");
+      if (mon) {  // the step's monitored quantities into the monitor's buffer
+        if (mon->push() || !std::isfinite(loss))
+          if (auto stop = check_monitor(std::isfinite(loss), before, epoch, order)) return *stop;
       }
-      if (mon) mon->on_step(r, res.steps, epoch, lr);
       if (!std::isfinite(loss))
         return fail(1, fmt::format("training diverged: the loss is {} at epoch {}, step {} (try a smaller --lr)",
                                    loss, epoch, res.steps));
@@ -289,9 +312,10 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       } else {
         progress.step(b + 1, 0, {});
       }
-      if (mon && !flush_monitor(res)) return fail(2, e);
-      if (promoted) return stop_promoted();
     }
+    // The epoch's remaining steps through the monitors before its line.
+    if (mon)
+      if (auto stop = check_monitor(true, before, epoch, order)) return *stop;
     EpochRecord rec;
     rec.epoch = epoch;
     rec.step = res.steps;
@@ -320,7 +344,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   res.compile_s += val_eval.compile_seconds();
   res.values = engine->values();
   if (mon) {
-    mon->on_end(res.steps, scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + std::max<int64_t>(res.steps - 1, 0)));
+    mon->on_end(res.steps);
     if (!flush_monitor(res)) return fail(2, e);
     if (promoted) return stop_promoted();
     res.health = mon->health();

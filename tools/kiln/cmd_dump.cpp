@@ -6,6 +6,7 @@
 #include "ir/printer.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/fusion.hpp"
+#include "passes/monitor_ir.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
 #include "tools/kiln/commands.hpp"
@@ -17,7 +18,7 @@ namespace kiln::cli {
 
 const char* const kDumpUsage =
     "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [-W<id>] [-Wno-<id>]\n"
-    "                 [-Werror] [--no-rewrite] [--no-color]\n"
+    "                 [-Werror] [--no-rewrite] [--monitors] [--no-color]\n"
     "\n"
     "Prints the program after one stage of the pipeline to stdout:\n"
     "  ast    the syntax tree, with source positions (text only)\n"
@@ -32,7 +33,8 @@ const char* const kDumpUsage =
     "| dot -Tsvg > graph.svg), json. For grad and opt, text and dot start with a comment\n"
     "giving the node counts before and after the stage. For grad and opt the static checks\n"
     "run first, as in 'kiln train' (their diagnostics on stderr; an error stops the dump),\n"
-    "and --no-rewrite keeps unstable expressions as written.\n"
+    "and --no-rewrite keeps unstable expressions as written. With --monitors, opt, fused,\n"
+    "llvm and asm show the step 'kiln train' runs: with the run-time monitors' quantities.\n"
     "Exit status as for 'kiln check'.\n";
 
 const std::vector<FlagSpec>& dump_flags() {
@@ -41,6 +43,7 @@ const std::vector<FlagSpec>& dump_flags() {
         {"stage", true, "ast | ir | grad | opt | fused | llvm | asm (default: ir)", "STAGE"},
         {"format", true, "text | dot | json (default: text)", "FORMAT"},
         {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
+        {"monitors", false, "add the run-time monitors' quantities (as 'kiln train' does; stages opt and later)", ""},
     };
     for (auto& d : diagnostic_flags()) f.push_back(d);
     return f;
@@ -140,6 +143,12 @@ int run_dump(const Args& a) {
       }
       header = fmt::format("stage opt: {} nodes (grad: {})", graph->size(), grad_nodes);
       if (format == "text" && !stats.empty()) header += "\n# passes: " + pass_summary(stats);
+      if (a.has("monitors") && graph->train.minimize) {  // after simplification, as in kiln train
+        size_t before = graph->size();
+        MonitorPlan mp = add_monitor_roots(*graph);
+        header += fmt::format("\n# monitors: {} quantities, +{} nodes", graph->train.metrics.size() - mp.user_metrics,
+                              graph->size() - before);
+      }
     }
   }
   print_diagnostics(diags, color);  // warnings, if any

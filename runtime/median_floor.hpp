@@ -1,0 +1,88 @@
+// A lower bound of the median of a sliding window (the last `history` values, or all
+// while fewer), from the minima of blocks of kBlock values: O(1) per value. The
+// exploding-gradient monitor's filter (runtime/monitor.cpp): a norm F times the median
+// must exceed F times this bound, so the exact median (a selection over the window) is
+// computed only for the rare values that do.
+//
+// Why it holds: the window lies within the current block and the last
+// ceil(history / kBlock) complete blocks. With those blocks' minima sorted, fewer than
+// (j - 1) * kBlock values of the complete blocks and kBlock of the current one lie below
+// the j-th smallest minimum, so that minimum is at most the value of rank r (0-based)
+// when (j - 1) * kBlock + kBlock - 1 <= r. The median (rank n / 2 of n values, as
+// std::nth_element at size / 2) only gains rank as values arrive, so the bound taken at
+// a block's start holds for its steps.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace kiln {
+
+class MedianFloor {
+ public:
+  static constexpr int64_t kBlock = 16;
+
+  explicit MedianFloor(int64_t history = 100)
+      : history_(std::max<int64_t>(history, 1)),
+        mins_(size_t((history_ + kBlock - 1) / kBlock), std::numeric_limits<float>::infinity()),
+        sorted_(mins_.size()) {}
+
+  // A lower bound of the median of the values pushed so far (the window of the next
+  // value), or -1 when there are too few values for one. It changes only when a block
+  // ends, and is worked out on first use after that.
+  float bound() {
+    if (stale_) select();
+    return bound_;
+  }
+  // At most bound(), and cheap: the smallest of the blocks' minima (-1 with no bound).
+  float quick() const { return quick_; }
+
+  void push(float x) {
+    block_min_ = std::min(block_min_, x);  // NaN never lowers it (std::min keeps the first)
+    if (++in_block_ == kBlock) end_block(block_min_);
+  }
+  // Or, in a tight loop, the block's minimum and count in the caller's registers: resume
+  // from block_min() and in_block(), call end_block(min) when a block fills, and save()
+  // where the loop stops.
+  float block_min() const { return block_min_; }
+  int64_t in_block() const { return in_block_; }
+  void save(float block_min, int64_t in_block) { block_min_ = block_min, in_block_ = in_block; }
+  void end_block(float min) {
+    mins_[head_] = min;
+    if (++head_ == mins_.size()) head_ = 0;
+    pushed_ += kBlock;
+    block_min_ = std::numeric_limits<float>::infinity();
+    in_block_ = 0;
+    const int64_t r = std::min(pushed_, history_) / 2;  // the median's rank in the next window
+    j_ = size_t((r + 1) / kBlock);                      // the j-th smallest minimum bounds it
+    stale_ = j_ >= 1;
+    quick_ = bound_ = -1;
+    if (stale_) quick_ = *std::min_element(mins_.begin(), mins_.end());
+  }
+
+ private:
+  // The j-th smallest of a few minima: j passes that move the smallest left (min/max, no
+  // branches).
+  void select() {
+    float* x = sorted_.data();
+    const size_t n = mins_.size(), j = std::min(j_, n);
+    std::copy(mins_.begin(), mins_.end(), x);
+    for (size_t a = 0; a < j; ++a)
+      for (size_t b = a + 1; b < n; ++b) {
+        const float lo = std::min(x[a], x[b]), hi = std::max(x[a], x[b]);
+        x[a] = lo, x[b] = hi;
+      }
+    bound_ = x[j - 1];
+    stale_ = false;
+  }
+
+  int64_t history_;
+  std::vector<float> mins_, sorted_;  // the last blocks' minima (a ring); scratch
+  size_t head_ = 0, j_ = 0;
+  int64_t pushed_ = 0, in_block_ = 0;  // values in complete blocks; in the current one
+  float block_min_ = std::numeric_limits<float>::infinity(), bound_ = -1, quick_ = -1;
+  bool stale_ = false;
+};
+
+}  // namespace kiln
