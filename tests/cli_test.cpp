@@ -236,6 +236,30 @@ TEST_CASE("llvm and asm dumps show the compiled training step", "[cli]") {
   CHECK(fused.out.find("arena:") != std::string::npos);
 }
 
+TEST_CASE("dump --monitors shows the step kiln train runs: the monitors' sums fused into the update loops", "[cli]") {
+  auto kernels = [](const std::string& out) {
+    size_t n = 0;
+    for (size_t p = out.find("\nkernel "); p != std::string::npos; p = out.find("\nkernel ", p + 1)) ++n;
+    return n;
+  };
+  auto accumulators = [](const std::string& out) {
+    size_t n = 0;
+    for (size_t p = out.find(" accumulate "); p != std::string::npos; p = out.find(" accumulate ", p + 1)) ++n;
+    return n;
+  };
+  RunResult plain = run_kiln({"dump", "examples/diabetes.model", "--stage=fused"});
+  RunResult mon = run_kiln({"dump", "examples/diabetes.model", "--stage=fused", "--monitors"});
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(mon.exit_code == 0);
+  // diabetes: two params, three sums each (gradient, weight, update), in the same kernels.
+  CHECK(mon.out.find("# monitors: 6 quantities") != std::string::npos);
+  CHECK(kernels(mon.out) == kernels(plain.out));
+  CHECK(accumulators(mon.out) == accumulators(plain.out) + 6);
+  RunResult llvm = run_kiln({"dump", "examples/diabetes.model", "--stage=llvm", "--monitors"});
+  CHECK(llvm.exit_code == 0);
+  check_usage_error({"dump", "examples/diabetes.model", "--stage=grad", "--monitors"}, "--monitors applies to");
+}
+
 TEST_CASE("colour only on a terminal, and never with --no-color or NO_COLOR", "[cli]") {
   if (!have_tool("script")) {
     WARN("util-linux 'script' is not installed: skipping the terminal colour test");

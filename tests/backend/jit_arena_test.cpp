@@ -3,6 +3,8 @@
 // arena of three values and a small scratch while agreeing with the interpreter.
 #include "jit_test_util.hpp"
 #include "passes/autodiff.hpp"
+#include "passes/monitor_ir.hpp"
+#include "tests/example_graphs.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
 #include <fmt/format.h>
@@ -83,5 +85,40 @@ TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "
     REQUIRE(b >= 0);
     INFO("output " << name);
     CHECK(worst_err(hb.get(b), (*ref)[id], c.g[id].op == Op::sum) <= 1e-5);
+  }
+}
+
+TEST_CASE("host buffers: one block, small buffers packed, the others and the arena 64-byte aligned", "[jit][arena]") {
+  for (const auto& path : test::example_models()) {
+    CAPTURE(path.string());
+    Graph g = test::example_training_graph(path);
+    add_monitor_roots(g);  // a dozen scalar roots
+    std::string err;
+    auto cg = backend::compile_graph(g, {}, err);
+    INFO(err);
+    REQUIRE(cg);
+    backend::HostBuffers hb(*cg);
+    const auto& specs = cg->buffers();
+    std::vector<std::pair<uintptr_t, uintptr_t>> spans;  // [begin, end)
+    size_t small = 0;
+    uintptr_t block = 0;  // the bytes one block needs: the packed scalars, then the rest 64-byte rounded
+    auto round64 = [](int64_t b) { return uintptr_t(std::max<int64_t>((b + 63) / 64 * 64, 64)); };
+    for (size_t i = 0; i < specs.size(); ++i) {
+      auto p = reinterpret_cast<uintptr_t>(hb.data(i));
+      const int64_t bytes = specs[i].bytes();
+      CHECK(p % (bytes <= 16 ? 16 : 64) == 0);
+      small += bytes <= 16;
+      if (bytes > 16) block += round64(bytes);
+      spans.emplace_back(p, p + uintptr_t(std::max<int64_t>(bytes, 1)));
+    }
+    auto arena = reinterpret_cast<uintptr_t>(hb.data(specs.size()));
+    CHECK(arena % 64 == 0);
+    spans.emplace_back(arena, arena + uintptr_t(std::max<int64_t>(cg->arena_bytes(), 1)));
+    std::sort(spans.begin(), spans.end());
+    for (size_t i = 1; i < spans.size(); ++i) CHECK(spans[i - 1].second <= spans[i].first);  // no overlap
+    // One block, the scalars 4 to a cache line.
+    CHECK(small > 0);
+    block += round64(int64_t(small) * 16) + round64(cg->arena_bytes());
+    CHECK(spans.back().second - spans.front().first <= block);
   }
 }

@@ -92,6 +92,8 @@ int run_dump(const Args& a) {
     throw UsageError(fmt::format("stage 'ast' is printed as text only, not as {}", format));
   if (stage == "fused" && format == "dot")
     throw UsageError("stage 'fused' is printed as text or json, not as dot");
+  if (a.has("monitors") && (stage == "ast" || stage == "ir" || stage == "grad"))
+    throw UsageError(fmt::format("--monitors applies to the stages opt, fused, llvm and asm, not to {}", stage));
   if ((stage == "llvm" || stage == "asm") && format != "text")
     throw UsageError(fmt::format("stage '{}' is printed as text only, not as {}", stage, format));
 
