@@ -293,7 +293,8 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       double loss = r.loss.value_or(0);
       lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
       if (mon) {  // the step's monitored quantities into the monitor's buffer
-        if (mon->push() || !std::isfinite(loss))
+        // (-Werror: every step, so that the run stops at the step of its first warning.)
+        if (mon->push() || !std::isfinite(loss) || o.monitor_options.werror)
           if (auto stop = check_monitor(std::isfinite(loss), before, epoch, order)) return *stop;
       }
       if (!std::isfinite(loss))
