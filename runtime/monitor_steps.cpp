@@ -1,0 +1,208 @@
+// The run-time monitors' per-step rules (runtime/monitor.hpp): Monitor::process over
+// the buffered steps (non-finite, frozen-param, exploding-gradient, the epoch's sums for
+// vanishing-gradient and dead-relu), as vector loops over each param's columns.
+#include "runtime/monitor.hpp"
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+
+namespace kiln {
+
+namespace {
+std::string g3(double v) { return fmt::format("{:.3g}", v); }
+}  // namespace
+
+size_t Monitor::slot_of(int64_t step) const {
+  // Step pushed_ sits just before write_slot_; a buffered step is less than slots_ back.
+  const int64_t slot = int64_t(write_slot_) - (pushed_ - step + 1);
+  return size_t(slot < 0 ? slot + int64_t(slots_) : slot);
+}
+
+void Monitor::frozen(size_t k, int64_t steps, int64_t step) {
+  const auto& p = plan_.params[k];
+  const ParamState& s = ps_[k];
+  const double lr = lr_at(step), gn = grad_norm(s);
+  std::vector<DiagNote> notes;
+  if (gn == 0)
+    notes.push_back({fmt::format("its gradient is exactly 0: the loss does not reach '{}' through any differentiable "
+                                 "path (a stop_gradient, a comparison or argmax, a relu that is always off, or a "
+                                 "branch the loss does not use)",
+                                 p.name),
+                     {}});
+  else
+    notes.push_back({fmt::format("the update (about lr x gradient norm = {}) is below the float32 resolution of its "
+                                 "values (about 6e-8 relative): the learning rate {} is too small",
+                                 g3(lr * gn), g3(lr)),
+                     {}});
+  if (emit(Severity::warning, "frozen-param", p.name, g_[p.param].loc,
+       fmt::format("'{}' is not updating: its relative update |dw|/|w| stayed below {} for {} steps (gradient norm "
+                   "{}, learning rate {})",
+                   p.name, g3(t_.frozen_ratio), steps, g3(gn), g3(lr)),
+       std::move(notes), step))
+    status_[p.name] = "frozen";
+}
+
+// exploding-gradient at `step`, whose squared norm passed the filter: against the exact
+// median of the previous min(step - 1, history) steps' norms (read back from the rows).
+void Monitor::exploding(size_t k, double grad_sq, int64_t step, size_t slot) {
+  const ParamState& s = ps_[k];
+  const int64_t n = std::min<int64_t>(step - 1, int64_t(t_.exploding_history));
+  scratch_.clear();
+  for (int64_t j = 1; j <= n; ++j)  // the squared norms in the slots before `slot`
+    scratch_.push_back(std::max(0.0, double(col(s.g)[(slot + slots_ - size_t(j)) % slots_])));
+  auto mid = scratch_.begin() + std::ptrdiff_t(scratch_.size() / 2);
+  std::nth_element(scratch_.begin(), mid, scratch_.end());
+  const double med = std::sqrt(*mid), gn = std::sqrt(grad_sq), lr = lr_at(step);
+  if (!(med > 0 && gn > t_.exploding_factor * med)) return;
+  const auto& p = plan_.params[k];
+  std::string clip = g_.train.clip_norm ? fmt::format("lower clip_norm (now {})", g3(*g_.train.clip_norm))
+                                        : fmt::format("add 'clip_norm = {}' to the train block", g3(10 * med));
+  if (emit(Severity::warning, "exploding-gradient", p.name, g_[p.param].loc,
+           fmt::format("the gradient norm of '{}' jumped to {} at step {}, {}x its running median {}", p.name, g3(gn),
+                       step, g3(gn / med), g3(med)),
+           {{fmt::format("{}, or lower the learning rate ({})", clip, g3(lr)), {}}}, step))
+    status_[p.name] = "exploding";
+}
+
+// Param k over steps first..first+n-1 in slots slot..slot+n-1 (no wrap, all finite):
+// straight loops over its columns, the rare cases (a run of frozen steps that starts or
+// ends inside, a norm above the exploding filter) step by step.
+void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
+  ParamState& s = ps_[k];
+  const float *G = col(s.g) + slot, *W = col(s.w) + slot, *D = col(s.d) + slot;
+  const float frozen_sq = float(t_.frozen_ratio * t_.frozen_ratio);
+  const int64_t window = t_.frozen_window;
+  // The epoch's sum of gradient norms and how many steps were frozen: |new - w| / |w|
+  // below the ratio, compared as squares. (Vector loops: CMakeLists.txt compiles this
+  // file with -fopenmp-simd -fno-math-errno.)
+  float sum = 0;
+  int still = 0;
+  auto frozen_at = [&](int64_t i) {  // (no branches: the loop below is a vector loop)
+    const float w = W[i], d = D[i];
+    return int((w > 0) & (d < frozen_sq * w)) | int((w <= 0) & (d <= 0));
+  };
+#pragma omp simd reduction(+ : sum, still)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = G[i] > 0 ? G[i] : 0.0f;
+    sum += std::sqrt(g);
+    still += frozen_at(i);
+  }
+  s.epoch_grad_sum += double(sum);
+  if (still == 0) {
+    s.frozen_run = 0;
+  } else if (still == n && (s.frozen_run >= window || s.frozen_run + n < window)) {
+    s.frozen_run += n;  // frozen throughout, and the run does not reach the window here
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      s.frozen_run = frozen_at(i) ? s.frozen_run + 1 : 0;
+      if (s.frozen_run == window) {
+        s.grad_sq = std::max(0.0, double(G[i]));
+        frozen(k, s.frozen_run, first + i);
+      }
+    }
+  }
+  // exploding-gradient, block by block of the median floor: a step needs a closer look
+  // only if its squared norm exceeds jump_sq x the floor's quick bound (the block's
+  // largest norm tells), and the exact median only if it exceeds the real bound too.
+  // The margin keeps rounding from hiding a jump the exact test would see.
+  const double jump_sq = 0.999 * t_.exploding_factor * t_.exploding_factor;
+  const int64_t min_history = int64_t(t_.exploding_min_history);
+  float block_min = s.window.block_min();
+  int64_t in_block = s.window.in_block();
+  for (int64_t i = 0; i < n && s.g >= 0;) {
+    const int64_t m = std::min(n - i, MedianFloor::kBlock - in_block);
+    float lo = G[i], hi = G[i];
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+    for (int64_t j = i + 1; j < i + m; ++j) {
+      lo = G[j] < lo ? G[j] : lo;
+      hi = G[j] > hi ? G[j] : hi;
+    }
+    const float quick = s.window.quick();
+    if (first + i + m - 1 > min_history && (quick < 0 || double(hi) > jump_sq * double(quick))) {
+      const float b = s.window.bound();
+      if (b < 0 || double(hi) > jump_sq * double(b))
+        for (int64_t j = i; j < i + m; ++j) {
+          const double g2 = std::max(0.0, double(G[j]));
+          if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
+        }
+    }
+    block_min = std::min(block_min, lo);
+    in_block += m;
+    if (in_block == MedianFloor::kBlock) {
+      s.window.end_block(block_min);
+      block_min = INFINITY, in_block = 0;
+    }
+    i += m;
+  }
+  s.window.save(block_min, in_block);
+  s.grad_sq = std::max(0.0, double(G[n - 1]));
+  s.weight_sq = W[n - 1];
+  s.delta_sq = D[n - 1];
+}
+
+int64_t Monitor::process() {
+  if (processed_ >= pushed_) return 0;
+  int64_t bad = 0;
+  if (nonfinite_on_) {  // the first step with a non-finite gradient or update norm
+    // Over the buffered slots (at most two contiguous runs), first whether any is not
+    // finite (a loop the compiler vectorises), then which.
+    const float big = std::numeric_limits<float>::max();
+    const size_t a = slot_of(processed_ + 1), n = size_t(pushed_ - processed_);
+    const size_t n1 = std::min(n, slots_ - a);
+    bool any = false;
+    for (const ParamState& s : ps_)
+      for (int c : {s.g, s.d}) {
+        if (c < 0) continue;
+        const float* x = col(c);
+        int bad_count = 0;  // NaN and Inf are not <= big (norms are never negative)
+#pragma omp simd reduction(+ : bad_count)
+        for (size_t i = a; i < a + n1; ++i) bad_count += !(x[i] <= big);
+#pragma omp simd reduction(+ : bad_count)
+        for (size_t i = 0; i < n - n1; ++i) bad_count += !(x[i] <= big);
+        any = any || bad_count > 0;
+      }
+    for (int64_t step = processed_ + 1; any && !bad && step <= pushed_; ++step) {
+      const size_t sl = (a + size_t(step - processed_ - 1)) % slots_;
+      for (const ParamState& s : ps_)
+        if ((s.g >= 0 && !(col(s.g)[sl] <= big)) || (s.d >= 0 && !(col(s.d)[sl] <= big))) bad = step;
+    }
+  }
+  // Nothing of the bad step counts: the buffer ends before it.
+  if (bad) {
+    write_slot_ = slot_of(bad);
+    pushed_ = bad - 1;
+  }
+  // Param by param over the steps (each param's state in registers), in at most two runs
+  // of contiguous slots; under -Werror step by step, so that the run stops at the first
+  // warning.
+  const size_t found = all_.size();
+  for (int64_t first = processed_ + 1; first <= pushed_;) {
+    const size_t slot = slot_of(first);
+    int64_t n = std::min<int64_t>(pushed_ - first + 1, int64_t(slots_ - slot));
+    if (opts_.werror) n = 1;
+    for (size_t k = 0; k < ps_.size(); ++k) process_param(k, first, n, slot);
+    for (size_t k = 0; k < relu_col_.size(); ++k) {
+      const float* x = col(relu_col_[k]) + slot;
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += double(x[i]);
+      relu_sum_[k] += plan_.relus[k].active ? double(n) - sum : sum;
+    }
+    relu_steps_ += n;
+    epoch_steps_ += n;
+    processed_ = first + n - 1;
+    first += n;
+    if (opts_.werror && all_.size() > found) {  // a warning made an error: the run stops at this step
+      write_slot_ = slot + 1 == slots_ ? 0 : slot + 1;
+      pushed_ = processed_;
+      break;
+    }
+  }
+  // In step order (the params' loops found them param by param).
+  std::stable_sort(all_.begin() + std::ptrdiff_t(found), all_.end(),
+                   [](const RuntimeDiagnostic& a, const RuntimeDiagnostic& b) { return a.step < b.step; });
+  processed_ = pushed_;
+  return bad;
+}
+
+}  // namespace kiln
