@@ -68,11 +68,10 @@ struct ParamHealth {
 // The monitors of one run. After each step push() copies the step's monitored
 // quantities (MonitorPlan's metrics, as floats, from the engine's cells) into a buffer
 // with one column per quantity; the per-step rules run over the buffered steps in
-// process(), called when push() says the buffer is full, at the end of every epoch and
-// when the loss is not finite. A step
-// then costs the monitors a copy of a few floats; the rules, tight loops over each
-// param's columns (docs/checks/runtime.md, "Cost"). Diagnostics carry the step they
-// were found at.
+// process() (runtime/monitor_steps.cpp), called when push() says the buffer is full, at
+// the end of every epoch and when the loss is not finite. A step then costs the monitors
+// a copy of a few floats; the rules, vector loops over each param's columns
+// (docs/checks/runtime.md, "Cost"). Diagnostics carry the step they were found at.
 class Monitor {
  public:
   Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {},
@@ -103,15 +102,15 @@ class Monitor {
     write_slot_ = write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1;
     --pushed_;
   }
-  // Runs the per-step rules over the rows pushed since the last call, in step order:
-  // frozen-param, exploding-gradient, and the epoch's sums for vanishing-gradient and
-  // dead-relu. Returns the step of the first row whose gradient or update norm is not
-  // finite (NaN, Inf, or beyond the float range; that row and later ones are dropped: the
-  // run stops there), else 0.
+  // Runs the per-step rules over the steps pushed since the last call: frozen-param,
+  // exploding-gradient, and the epoch's sums for vanishing-gradient and dead-relu (their
+  // diagnostics in step order). Returns the first step whose gradient or update norm is
+  // not finite (NaN, Inf, or beyond the float range; that step and later ones are
+  // dropped: the run stops there), else 0.
   int64_t process();
-  // After an epoch, its rows processed: its mean loss.
+  // After an epoch, its steps processed: its mean loss.
   void on_epoch(int64_t epoch, double loss, int64_t step, double lr);
-  // At the end of the run, every row processed (frozen params of runs shorter than the window).
+  // At the end of the run, every step processed (frozen params of runs shorter than the window).
   void on_end(int64_t step);
 
   // A located diagnostic of the monitors not tied to the graph's quantities (data-scale,
@@ -133,7 +132,7 @@ class Monitor {
 
   const MonitorPlan& plan() const { return plan_; }
 
-  static constexpr int64_t kBatch = 128;  // rows buffered between process() calls, at most
+  static constexpr int64_t kBatch = 128;  // steps buffered between process() calls, at most
 
  private:
   // One param's columns and rule state; squared norms as the kernels compute them.
@@ -169,7 +168,7 @@ class Monitor {
   size_t width_ = 0, slots_ = 0, write_slot_ = 0;
   std::vector<const float*> cells_;
   std::vector<float> cols_;  // width_ columns of slots_ (the buffered and the last exploding_history steps), and zeros
-  int64_t pushed_ = 0, processed_ = 0;  // rows (= steps of this run) pushed and processed
+  int64_t pushed_ = 0, processed_ = 0;  // steps of this run pushed, and processed
   std::vector<ParamState> ps_;
   std::vector<int> relu_col_;
   std::vector<double> relu_sum_;

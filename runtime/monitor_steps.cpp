@@ -44,7 +44,7 @@ void Monitor::frozen(size_t k, int64_t steps, int64_t step) {
 }
 
 // exploding-gradient at `step`, whose squared norm passed the filter: against the exact
-// median of the previous min(step - 1, history) steps' norms (read back from the rows).
+// median of the previous min(step - 1, history) steps' norms (read back from the buffer).
 void Monitor::exploding(size_t k, double grad_sq, int64_t step, size_t slot) {
   const ParamState& s = ps_[k];
   const int64_t n = std::min<int64_t>(step - 1, int64_t(t_.exploding_history));
