@@ -38,18 +38,15 @@ class MedianFloor {
   // At most bound(), and cheap: the smallest of the blocks' minima (-1 with no bound).
   float quick() const { return quick_; }
 
-  void push(float x) {
-    block_min_ = std::min(block_min_, x);  // NaN never lowers it (std::min keeps the first)
-    if (++in_block_ == kBlock) end_block(block_min_);
-  }
-  // Or, in a tight loop, the block's minimum and count in the caller's registers: resume
-  // from block_min() and in_block(), call end_block(min) when a block fills, and save()
-  // where the loop stops.
-  float block_min() const { return block_min_; }
-  int64_t in_block() const { return in_block_; }
-  void save(float block_min, int64_t in_block) { block_min_ = block_min, in_block_ = in_block; }
-  void end_block(float min) {
-    mins_[head_] = min;
+  // The next `count` values (at most room(), the values left in the current block),
+  // whose smallest is `min`: a caller with a run of values finds their minimum itself (a
+  // vector loop) and adds them at once.
+  int64_t room() const { return kBlock - in_block_; }
+  void add(float min, int64_t count) {
+    block_min_ = std::min(block_min_, min);  // NaN never lowers it (std::min keeps the first)
+    in_block_ += count;
+    if (in_block_ < kBlock) return;
+    mins_[head_] = block_min_;
     if (++head_ == mins_.size()) head_ = 0;
     pushed_ += kBlock;
     block_min_ = std::numeric_limits<float>::infinity();
@@ -60,6 +57,7 @@ class MedianFloor {
     quick_ = bound_ = -1;
     if (stale_) quick_ = *std::min_element(mins_.begin(), mins_.end());
   }
+  void push(float x) { add(x, 1); }
 
  private:
   // The j-th smallest of a few minima: j passes that move the smallest left (min/max, no

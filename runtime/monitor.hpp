@@ -120,7 +120,6 @@ class Monitor {
   bool emit(Severity s, const std::string& id, const std::string& subject, SourceRange loc, std::string message,
             std::vector<DiagNote> notes, int64_t step);
   // Diagnostics found since the last call.
-  bool has_new() const { return taken_ < all_.size(); }
   std::vector<RuntimeDiagnostic> take_new();
   const std::vector<RuntimeDiagnostic>& all() const { return all_; }
   std::string render(const Diagnostic& d, bool color = false) const { return render_.render(d, color); }

@@ -108,10 +108,8 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
   // The margin keeps rounding from hiding a jump the exact test would see.
   const double jump_sq = 0.999 * t_.exploding_factor * t_.exploding_factor;
   const int64_t min_history = int64_t(t_.exploding_min_history);
-  float block_min = s.window.block_min();
-  int64_t in_block = s.window.in_block();
   for (int64_t i = 0; i < n && s.g >= 0;) {
-    const int64_t m = std::min(n - i, MedianFloor::kBlock - in_block);
+    const int64_t m = std::min(n - i, s.window.room());
     float lo = G[i], hi = G[i];
 #pragma omp simd reduction(min : lo) reduction(max : hi)
     for (int64_t j = i + 1; j < i + m; ++j) {
@@ -127,15 +125,9 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
           if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
         }
     }
-    block_min = std::min(block_min, lo);
-    in_block += m;
-    if (in_block == MedianFloor::kBlock) {
-      s.window.end_block(block_min);
-      block_min = INFINITY, in_block = 0;
-    }
+    s.window.add(lo, m);
     i += m;
   }
-  s.window.save(block_min, in_block);
   s.grad_sq = std::max(0.0, double(G[n - 1]));
   s.weight_sq = W[n - 1];
   s.delta_sq = D[n - 1];
@@ -174,13 +166,12 @@ int64_t Monitor::process() {
     pushed_ = bad - 1;
   }
   // Param by param over the steps (each param's state in registers), in at most two runs
-  // of contiguous slots; under -Werror step by step, so that the run stops at the first
-  // warning.
+  // of contiguous slots. (Under -Werror the trainer processes every step as it comes, so
+  // that the run stops at the step of the first warning.)
   const size_t found = all_.size();
   for (int64_t first = processed_ + 1; first <= pushed_;) {
     const size_t slot = slot_of(first);
-    int64_t n = std::min<int64_t>(pushed_ - first + 1, int64_t(slots_ - slot));
-    if (opts_.werror) n = 1;
+    const int64_t n = std::min<int64_t>(pushed_ - first + 1, int64_t(slots_ - slot));
     for (size_t k = 0; k < ps_.size(); ++k) process_param(k, first, n, slot);
     for (size_t k = 0; k < relu_col_.size(); ++k) {
       const float* x = col(relu_col_[k]) + slot;
@@ -190,13 +181,7 @@ int64_t Monitor::process() {
     }
     relu_steps_ += n;
     epoch_steps_ += n;
-    processed_ = first + n - 1;
     first += n;
-    if (opts_.werror && all_.size() > found) {  // a warning made an error: the run stops at this step
-      write_slot_ = slot + 1 == slots_ ? 0 : slot + 1;
-      pushed_ = processed_;
-      break;
-    }
   }
   // In step order (the params' loops found them param by param).
   std::stable_sort(all_.begin() + std::ptrdiff_t(found), all_.end(),

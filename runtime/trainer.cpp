@@ -219,9 +219,14 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   std::vector<BatchBuffer> bufs;
   auto t_start = Clock::now();
 
-  if (mon) mon->bind(engine->metric_cells(mon->first_metric(), mon->width()));
-  if (mon)
+  if (mon) {
+    mon->bind(engine->metric_cells(mon->first_metric(), mon->width()));
     mon->set_learning_rate([&](int64_t step) { return scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + step - 1); });
+  }
+  // Batch k of an epoch's row order into bufs.
+  auto gather = [&](const std::vector<int64_t>& order, int64_t k) {
+    gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
+  };
   // A step whose loss, gradients or updates are not finite (`bad`, of this run, in the
   // current epoch, which starts after step `before`): back to the last finite step, by
   // replaying the epoch's earlier steps from its snapshot (the engines are deterministic),
@@ -231,11 +236,10 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     engine->restore_snapshot();
     for (int64_t k = 0; k < bad - before - 1; ++k) {
       BatchResult again;
-      gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
+      gather(order, k);
       if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
     }
-    gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t((bad - before - 1) * g.batch), size_t(g.batch)),
-                 bufs);
+    gather(order, bad - before - 1);
     ValueMap leaves = engine->values();
     for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
     std::string why;
@@ -284,7 +288,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     double lr = 0;
     const int64_t before = res.steps;  // steps of earlier epochs
     for (int64_t b = 0; b < per_epoch; ++b) {
-      gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(b * g.batch), size_t(g.batch)), bufs);
+      gather(order, b);
       if (!engine->set_batch(names, bufs, e)) return fail(1, e);
       // One snapshot per epoch (cheap): a non-finite step replays the epoch's earlier steps.
       if (mon && b == 0) engine->snapshot_values();
