@@ -1,5 +1,6 @@
 // Names, numbers, initialisers and location comments as spelled in the IR text form.
 #include "ir/text_format.hpp"
+#include "ir/json_text.hpp"
 #include <fmt/format.h>
 
 namespace kiln::text {
@@ -14,22 +15,7 @@ bool is_bare_name(std::string_view s) {
 }
 
 std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
+  return quote_escaped(s, [](unsigned char c) { return fmt::format("\\x{:02x}", c); });
 }
 
 std::string name(std::string_view s) { return is_bare_name(s) ? std::string(s) : quote(s); }
