@@ -79,16 +79,25 @@ struct RandomChains {
   }
 };
 
+// The graph compiled with fusion (first) and without (second); the test fails if either fails.
+std::pair<std::unique_ptr<backend::CompiledGraph>, std::unique_ptr<backend::CompiledGraph>> compile_fused_and_unfused(
+    const Graph& g) {
+  std::string err;
+  auto cg = backend::compile_graph(g, {}, err);
+  INFO(err);
+  REQUIRE(cg);
+  backend::CompileOptions plain;
+  plain.fuse = false;
+  auto cg0 = backend::compile_graph(g, plain, err);
+  REQUIRE(cg0);
+  return {std::move(cg), std::move(cg0)};
+}
+
 // The forward entry compiled with and without fusion: every output agrees with the
 // interpreter to 1e-5 and the two are bit-identical (fusion changes no result).
 void check_outputs_fused_and_unfused(const Cases& c) {
   std::string err;
-  auto cg = backend::compile_graph(c.g, {}, err);
-  REQUIRE(cg);
-  backend::CompileOptions plain;
-  plain.fuse = false;
-  auto cg0 = backend::compile_graph(c.g, plain, err);
-  REQUIRE(cg0);
+  auto [cg, cg0] = compile_fused_and_unfused(c.g);
   auto ref = evaluate(c.g, c.leaves, Precision::f32, err);
   REQUIRE(ref);
   backend::HostBuffers hb(*cg), hb0(*cg0);
@@ -124,13 +133,7 @@ TEST_CASE("fused elementwise chains agree with the interpreter on random graphs"
         for (NodeId v : k.outputs)  // read by a later kernel
           stored += plan.values[v].storage == Storage::arena && std::find(roots.begin(), roots.end(), v) == roots.end();
     }
-    auto cg = backend::compile_graph(g, {}, err);
-    INFO(err);
-    REQUIRE(cg);
-    backend::CompileOptions plain;
-    plain.fuse = false;
-    auto cg0 = backend::compile_graph(g, plain, err);
-    REQUIRE(cg0);
+    auto [cg, cg0] = compile_fused_and_unfused(g);
     ++graphs;
     auto ref = evaluate(g, r.c.leaves, Precision::f32, err);
     REQUIRE(ref);
@@ -241,12 +244,7 @@ TEST_CASE("an optimizer update that stores several values is one loop", "[jit][f
   CHECK(plan.values[m2].storage == Storage::target);
   CHECK(plan.values[p2].storage == Storage::target);
   CHECK(plan.memory.peak_bytes == 0);
-  auto cg = backend::compile_graph(c.g, {}, err);
-  REQUIRE(cg);
-  backend::CompileOptions plain;
-  plain.fuse = false;
-  auto cg0 = backend::compile_graph(c.g, plain, err);
-  REQUIRE(cg0);
+  auto [cg, cg0] = compile_fused_and_unfused(c.g);
   ValueMap want = c.leaves, got = c.leaves, got0 = c.leaves;
   for (int step = 0; step < 3; ++step) REQUIRE(train_step(c.g, want, Precision::f32, err));
   backend::HostBuffers hb(*cg), hb0(*cg0);
