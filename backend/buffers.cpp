@@ -19,10 +19,10 @@ static size_t rounded(int64_t bytes) { return size_t(std::max<int64_t>((bytes + 
 HostBuffers::HostBuffers(const CompiledGraph& cg) : cg_(cg) {
   const auto& specs = cg.buffers();
   auto small = [](const BufferSpec& s) { return s.bytes() <= kSmall; };
-  size_t packed = 0, total = 0;
+  size_t packed = 0;
   for (const BufferSpec& s : specs)
     if (small(s)) packed += size_t(kSmall);
-  total = rounded(int64_t(packed)) + rounded(cg.arena_bytes());
+  size_t total = rounded(int64_t(packed)) + rounded(cg.arena_bytes());
   for (const BufferSpec& s : specs)
     if (!small(s)) total += rounded(s.bytes());
   block_ = std::aligned_alloc(64, total);

@@ -15,7 +15,7 @@ namespace kiln {
 // What one run of the graph on a batch computed. `loss` is the sum of the loss node's
 // elements (the loss is a scalar in practice); `metrics` follow the model's own metrics
 // in g.train.metrics (each the mean of its elements; the run-time monitors' quantities
-// after them are read with Engine::read_metrics); `outputs` follow g.outputs, filled only
+// after them are read from Engine::metric_cells); `outputs` follow g.outputs, filled only
 // when asked for. Engines reuse the vectors' storage of the BatchResult they are given.
 struct BatchResult {
   std::optional<double> loss;

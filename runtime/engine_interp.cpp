@@ -129,10 +129,9 @@ class InterpEngine final : public Engine {
       for (double v : vals[*g_.train.minimize].data) s += v;
       out.loss = s;
     }
-    const size_t user = user_metric_count(g_);
     for (size_t k = 0; k < g_.train.metrics.size(); ++k) {
       double v = mean_of(vals[g_.train.metrics[k].second]);
-      if (k < user) out.metrics.push_back(v);
+      if (k < user_metrics_) out.metrics.push_back(v);
       cells_[k] = float(v);
     }
     if (want_outputs)
@@ -144,6 +143,7 @@ class InterpEngine final : public Engine {
   std::map<std::string, NodeId> leaf_;
   ValueMap leaves_, snap_;
   std::vector<float> cells_ = std::vector<float>(g_.train.metrics.size());  // every metric of the last run
+  size_t user_metrics_ = user_metric_count(g_);                             // the model's own come first
 };
 
 }  // namespace

@@ -6,7 +6,6 @@
 #include "runtime/engine.hpp"
 #include "runtime/thread_pool.hpp"
 #include <cstring>
-
 #include <fmt/format.h>
 
 namespace kiln {
