@@ -1,5 +1,5 @@
 // compile_graph: one LLVM module per graph -- one kernel function per kernel of the kernel
-// plans of passes/fusion (one plan per entry point: step, forward, predict; noalias pointer
+// plans of passes/fusion (one plan per entry point: step, forward, predict, monitor; noalias pointer
 // arguments, so loops vectorise) and the entry points that call them in plan order over the
 // buffer table and the arena -- optimised at O3 and JIT-compiled.
 #include "backend/codegen.hpp"
@@ -28,7 +28,7 @@ namespace kiln::backend {
 namespace {
 
 using llvm::Value;
-constexpr const char* kEntryNames[] = {"step", "forward", "predict"};
+constexpr const char* kEntryNames[] = {"step", "forward", "predict", "monitor"};
 
 // Where a value's bytes are: a buffer of the table, or an arena offset (literals are
 // constants in the module).
@@ -228,7 +228,8 @@ struct ModuleGen {
         const BufferSpec& s = buffers[i];
         if (s.kind < BufferKind::loss || !entry_writes(e, s.kind)) continue;
         Place p = place(s.node);
-        if (p == Place{Place::buffer, int64_t(i)}) continue;
+        // (the monitor entry computes only some metrics: the others keep their values)
+        if (p.kind == Place::none || p == Place{Place::buffer, int64_t(i)}) continue;
         NodeId base = plan.values[s.node].base;
         Storage bs = plan.values[base >= 0 ? base : s.node].storage;
         if ((bs == Storage::leaf || bs == Storage::literal) == leaves) copy(buf(i), where(p), s.bytes());
@@ -288,7 +289,7 @@ bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& 
   je.configure(*m);
   ModuleGen gen{g, out.buffers, *m, lanes > 0 ? lanes : je.vector_lanes(), out.prefix, perf_map_wanted(), err};
   for (size_t i = 0; i < out.buffers.size() && out.buffers[i].kind < BufferKind::loss; ++i) gen.leaf_buf[out.buffers[i].node] = int(i);
-  for (Entry e : {Entry::step, Entry::forward, Entry::predict}) {
+  for (Entry e : {Entry::step, Entry::forward, Entry::predict, Entry::monitor}) {
     KernelPlan plan = codegen_plan(g, entry_scope(e), fuse);
     if (!gen.check(plan)) return false;
     gen.emit_entry(e, plan);
@@ -351,7 +352,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   auto t2 = Clock::now();
   cg->code_ = je->add(std::move(m), std::move(ctx), err);
   if (!cg->code_) return nullptr;
-  for (int e = 0; e < 3; ++e) {  // the first lookup compiles the module to machine code
+  for (int e = 0; e < 4; ++e) {  // the first lookup compiles the module to machine code
     void* f = cg->code_->lookup(fmt::format("{}_{}", prefix, kEntryNames[e]), err);
     if (!f) return nullptr;
     cg->entries_[e] = reinterpret_cast<EntryFn>(f);

@@ -1,9 +1,11 @@
-// compile_graph: a whole IR graph to native code through LLVM. A CompiledGraph has three
+// compile_graph: a whole IR graph to native code through LLVM. A CompiledGraph has four
 // entry points over one buffer table (see docs/backend.md for the ABI):
 //   step     every root (loss, outputs, metrics, grads), then each g.updates value is
 //            written into its target's buffer (all values are read before any write);
 //   forward  only what the loss, outputs and metrics need;
-//   predict  only what the outputs need (no labels required).
+//   predict  only what the outputs need (no labels required);
+//   monitor  only the metrics computed from states alone (the run-time monitors' lagged
+//            sums, passes/monitor_ir.hpp; nothing for other graphs).
 #pragma once
 #include "backend/jit.hpp"
 #include "ir/graph.hpp"
@@ -34,7 +36,7 @@ struct BufferSpec {
 // between calls). Entries may be given nullptr for buffers they do not touch (forward:
 // grads; predict: grads, loss, metrics and inputs that only they read).
 using EntryFn = void (*)(void* const* buffers);
-enum class Entry : uint8_t { step, forward, predict };
+enum class Entry : uint8_t { step, forward, predict, monitor };
 
 struct CompileOptions {
   bool keep_ir = false;  // keep the optimised LLVM IR text in CompiledGraph::llvm_ir
@@ -66,7 +68,7 @@ class CompiledGraph {
   std::vector<BufferSpec> buffers_;
   int64_t arena_bytes_ = 0;
   int64_t unshared_arena_bytes_ = 0;
-  EntryFn entries_[3] = {};
+  EntryFn entries_[4] = {};
   double compile_seconds_ = 0;
   double phase_[3] = {};
   std::string llvm_ir_;
@@ -77,7 +79,7 @@ class CompiledGraph {
 // (an op without a generator, a leaf missing from the graph's declarations, LLVM errors).
 std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err);
 
-// The kernel plan the backend compiles for one entry point (step, forward, predict):
+// The kernel plan the backend compiles for one entry point (step, forward, predict, monitor):
 // passes/fusion's plan_kernels(g, scope, {fuse}) with every kernel's scratch_bytes set (the
 // op's scratch, an anchor value that has no home among the kernel's outputs, the commit
 // kernel's copies of old values) and the memory re-planned. The entry's code is exactly this

@@ -19,6 +19,7 @@ bool entry_writes(Entry e, BufferKind k) {
     case Entry::step: return k >= BufferKind::loss;
     case Entry::forward: return k == BufferKind::loss || k == BufferKind::output || k == BufferKind::metric;
     case Entry::predict: return k == BufferKind::output;
+    case Entry::monitor: return k == BufferKind::metric;
   }
   return false;
 }

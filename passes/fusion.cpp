@@ -19,7 +19,8 @@
 //     kernel graph stays acyclic (no path between the two groups through a third).
 //  4b. Accumulators: a scalar sum/mean kernel with a prologue and no epilogue becomes an
 //     elementwise loop with the reduction as an accumulator, which then joins an
-//     elementwise/update kernel of its shape sharing an operand (Fuser::accumulate).
+//     elementwise/update kernel of its shape sharing an operand (Fuser::accumulate);
+//     accumulator loops left alone share one loop per shape when legal.
 //  5. Materialise a member when it is a root, an update value, or read by another kernel
 //     or a view; everything else stays in registers.
 //  6. Update writes: an update value is written in place into its target by its own
@@ -34,6 +35,7 @@
 #include "passes/fusion.hpp"
 #include "passes/fusion_group.hpp"
 #include "passes/memory_plan.hpp"
+#include "passes/monitor_ir.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cstdlib>
@@ -62,6 +64,11 @@ using namespace fusion_detail;
 
 std::vector<NodeId> plan_roots(const Graph& g, PlanScope s) {
   std::vector<NodeId> r;
+  if (s == PlanScope::monitor) {
+    for (auto& [name, id] : g.train.metrics)
+      if (computed_from_states(g, id)) r.push_back(id);
+    return r;
+  }
   if (s != PlanScope::predict && g.train.minimize) r.push_back(*g.train.minimize);
   for (auto& [name, id] : g.outputs) r.push_back(id);
   if (s != PlanScope::predict)

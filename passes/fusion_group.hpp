@@ -6,6 +6,7 @@
 #include "passes/fusion.hpp"
 #include "passes/kernel_plan.hpp"
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <vector>
@@ -213,6 +214,7 @@ struct Fuser {
   // status, no accumulator read inside, no third kernel in between).
   void accumulate() {
     std::vector<int> acc;
+    std::map<int, size_t> acc_size;  // an accumulator loop's members before any joining
     for (NodeId r = 0; r < NodeId(n_nodes); ++r) {
       if (!kernel_node(r) || cat[r] != Cat::reduce || !scalar_total(r)) continue;
       int gr = find(r);
@@ -228,10 +230,10 @@ struct Fuser {
       role[r] = Role::accumulate;
       anchor[gr] = -1;
       acc.push_back(gr);
+      acc_size[gr] = members[gr].size();
     }
     for (int a : acc) {
       if (find(a) != a) continue;
-      NodeId la = loop_member(a);
       std::vector<int> cands;
       auto consider = [&](NodeId n) {
         if (!kernel_node(n)) return;
@@ -246,13 +248,31 @@ struct Fuser {
           for (NodeId u : users[o]) consider(u);
         }
       for (int c : cands) {
-        NodeId lc = loop_member(c);
-        if (anchor[c] >= 0 || lc < 0 || g[lc].shape != g[la].shape || update_only[lc] != update_only[la]) continue;
-        if (reads_accumulator(c, a) || reads_accumulator(a, c) || path_through_third(a, c)) continue;
+        if (!may_share_loop(a, c)) continue;
         unite(c, a, std::nullopt);
         break;
       }
     }
+    // Sibling accumulator loops: those still on their own (nothing joined them and they
+    // joined nothing) share one loop per shape when legal, e.g. a small param's lagged
+    // monitor sums of its carried gradient, carried update and value (passes/monitor_ir.hpp).
+    std::vector<int> alone;
+    for (int a : acc)
+      if (find(a) == a && members[a].size() == acc_size[a]) alone.push_back(a);
+    for (size_t i = 0; i < alone.size(); ++i)
+      for (size_t j = i + 1; j < alone.size(); ++j)
+        if (find(alone[j]) == alone[j] && find(alone[i]) == alone[i] && may_share_loop(alone[j], alone[i]))
+          unite(alone[i], alone[j], std::nullopt);
+  }
+
+  // Whether accumulator group a may join group c's loop: c has no anchor, the loop shapes
+  // and update-only status agree, neither reads the other's accumulators, and no third
+  // kernel lies between them.
+  bool may_share_loop(int a, int c) {
+    NodeId la = loop_member(a), lc = loop_member(c);
+    if (anchor[c] >= 0 || lc < 0 || la < 0 || g[lc].shape != g[la].shape || update_only[lc] != update_only[la])
+      return false;
+    return !reads_accumulator(c, a) && !reads_accumulator(a, c) && !path_through_third(a, c);
   }
 
   void group() {

@@ -11,8 +11,10 @@ namespace kiln {
 // Which entry point a plan is for (the roots it computes):
 //   step     loss, outputs, metrics, grads, and every g.updates value written into its target;
 //   forward  loss, outputs and metrics;
-//   predict  outputs only.
-enum class PlanScope : uint8_t { step, forward, predict };
+//   predict  outputs only;
+//   monitor  the metrics computed from states alone: the run-time monitors' lagged sums
+//            (passes/monitor_ir.hpp), for the last step of a run of steps.
+enum class PlanScope : uint8_t { step, forward, predict, monitor };
 
 enum class KernelKind : uint8_t {
   elementwise,  // one loop nest over `shape`; every node has that shape

@@ -50,7 +50,8 @@ std::string input_desc(const Graph& g, const KernelPlan& p, NodeId id) {
 }
 
 std::string_view scope_name(PlanScope s) {
-  return s == PlanScope::step ? "step" : s == PlanScope::forward ? "forward" : "predict";
+  static constexpr std::string_view names[] = {"step", "forward", "predict", "monitor"};
+  return names[static_cast<int>(s)];
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Appends the run-time monitor roots to a training graph (passes/monitor_ir.hpp).
 #include "passes/monitor_ir.hpp"
+#include <optional>
 
 namespace kiln {
 
@@ -10,12 +11,36 @@ namespace {
 // costs no extra pass over memory (docs/fusion.md, "Accumulators").
 NodeId sum_sq(Graph& g, NodeId x) { return g.make(Op::sum, {g.make(Op::mul, {x, x})}, Attrs{}); }
 
+// A zero-initialised state of x's type that the step sets to x: read in the next step,
+// it holds this step's value.
+NodeId carry(Graph& g, const std::string& name, NodeId x) {
+  Node n{Op::state, g[x].dtype, g[x].shape, {}, {}, SourceRange{}, std::string(kMonitorPrefix) + name};
+  n.attrs.init.kind = InitKind::zeros;
+  NodeId id = g.append(std::move(n));
+  g.states.push_back(id);
+  g.updates.push_back({id, x});
+  return id;
+}
+
 int add_metric(Graph& g, const std::string& name, NodeId id) {
   g.train.metrics.emplace_back(std::string(kMonitorPrefix) + name, id);
   return int(g.train.metrics.size()) - 1;
 }
 
 }  // namespace
+
+bool computed_from_states(const Graph& g, NodeId id) {
+  std::vector<char> seen(g.size(), 0);
+  std::vector<NodeId> stack = {id};
+  while (!stack.empty()) {
+    const Node& n = g[stack.back()];
+    stack.pop_back();
+    if (n.in.empty() && n.op != Op::state && n.op != Op::literal) return false;
+    for (NodeId o : n.in)
+      if (!seen[o]) seen[o] = 1, stack.push_back(o);
+  }
+  return true;
+}
 
 size_t user_metric_count(const Graph& g) {
   size_t n = 0;
@@ -35,14 +60,22 @@ MonitorPlan add_monitor_roots(Graph& g) {
     MonitorPlan::Param mp;
     mp.param = p;
     mp.name = g[p].name;
-    for (auto& [param, grad] : g.grads)
-      if (param == p) mp.grad_sq = add_metric(g, "grad_sq." + mp.name, sum_sq(g, grad));
+    mp.lagged = num_elements(g[p].shape) <= kLaggedMaxElements;
+    std::optional<NodeId> grad, value;
+    for (auto& [param, gr] : g.grads)
+      if (param == p) grad = gr;
     for (const Update& u : g.updates)
-      if (u.target == p) {
-        mp.weight_sq = add_metric(g, "weight_sq." + mp.name, sum_sq(g, p));
-        NodeId d = g.make(Op::sub, {u.value, p});
-        mp.delta_sq = add_metric(g, "delta_sq." + mp.name, sum_sq(g, d));
-      }
+      if (u.target == p) value = u.value;
+    if (grad) {
+      NodeId x = mp.lagged ? carry(g, "grad." + mp.name, *grad) : *grad;
+      mp.grad_sq = add_metric(g, "grad_sq." + mp.name, sum_sq(g, x));
+    }
+    if (value) {
+      mp.weight_sq = add_metric(g, "weight_sq." + mp.name, sum_sq(g, p));
+      NodeId d = g.make(Op::sub, {*value, p});
+      if (mp.lagged) d = carry(g, "update." + mp.name, d);
+      mp.delta_sq = add_metric(g, "delta_sq." + mp.name, sum_sq(g, d));
+    }
     plan.params.push_back(std::move(mp));
   }
   auto is_zero_literal = [&](NodeId id) {

@@ -20,6 +20,9 @@ struct MonitorPlan {
     int grad_sq = -1;    // sum(g*g): the squared gradient norm (NaN/Inf when a gradient is)
     int weight_sq = -1;  // sum(w*w) before the update
     int delta_sq = -1;   // sum((new - w)^2): the squared norm of the update
+    // grad_sq and delta_sq are one step late: sums of states that carry the previous
+    // step's gradient and update (MonitorPlan, "Lagged sums").
+    bool lagged = false;
   };
   struct Relu {
     NodeId node = -1;  // the relu (its loc is the user's call)
@@ -31,6 +34,23 @@ struct MonitorPlan {
   std::vector<Relu> relus;
   bool empty() const { return params.empty() && relus.empty(); }
 };
+
+// Lagged sums. The gradient is the end of a step's longest chain of dependent operations
+// (its last matrix product), so sums of it and of the update finish after everything
+// else of the step; on a small param, whose update loop is a few vector operations, their
+// horizontal adds then add their latency to every step (a third of the monitors' cost on
+// a 0.25 us step). For params of at most kLaggedMaxElements elements, the step therefore
+// stores the gradient and the update in two states (`__monitor__.grad.<p>`,
+// `__monitor__.update.<p>`, zero at first, never saved) and grad_sq/delta_sq sum those:
+// after step t they hold step t-1's norms, computed from values ready at the step's start.
+// Entry "monitor" of the JIT (PlanScope::monitor: the metrics computed from states only)
+// and Engine::settle_monitors compute them for the last step. Larger params' sums ride
+// along their update loop, which hides them.
+inline constexpr int64_t kLaggedMaxElements = 256;
+
+// Whether node `id` is computed from states (and literals) alone: no input, param or
+// const among its leaves (the lagged sums; PlanScope::monitor computes such metrics).
+bool computed_from_states(const Graph& g, NodeId id);
 
 // How many of g.train.metrics are the model's own (those before the monitors').
 size_t user_metric_count(const Graph& g);

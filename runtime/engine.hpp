@@ -62,6 +62,10 @@ class Engine {
   // (as a float) after each step() or forward(): the run-time monitors read theirs there
   // after every step. The cells live as long as the engine.
   virtual std::vector<const float*> metric_cells(size_t first, size_t n) = 0;
+  // Recomputes, from the current states, the metrics computed from states alone (the
+  // monitors' lagged sums, passes/monitor_ir.hpp): after a step they held the previous
+  // step's norms; after this call, that step's own. Nothing else changes.
+  virtual bool settle_monitors(std::string& err) = 0;
 
   // For the summary: seconds spent compiling (0 for the interpreter) and the size of the
   // intermediate-value arena in bytes, when the engine plans one.

@@ -106,6 +106,16 @@ class InterpEngine final : public Engine {
     return out;
   }
 
+  bool settle_monitors(std::string& err) override {
+    // The whole graph on the current leaves (the interpreter has no smaller entry); only
+    // the cells of metrics computed from states alone change.
+    auto vals = evaluate(g_, leaves_, precision_, err);
+    if (!vals) return false;
+    for (size_t k = 0; k < g_.train.metrics.size(); ++k)
+      if (state_only_[k]) cells_[k] = float(mean_of((*vals)[g_.train.metrics[k].second]));
+    return true;
+  }
+
   void snapshot_values() override { snap_ = leaves_; }
   void restore_snapshot() override {
     for (auto& [name, t] : snap_)
@@ -143,7 +153,12 @@ class InterpEngine final : public Engine {
   std::map<std::string, NodeId> leaf_;
   ValueMap leaves_, snap_;
   std::vector<float> cells_ = std::vector<float>(g_.train.metrics.size());  // every metric of the last run
-  size_t user_metrics_ = user_metric_count(g_);                             // the model's own come first
+  size_t user_metrics_ = user_metric_count(g_);
+  std::vector<char> state_only_ = [this] {  // per metric: computed from states alone
+    std::vector<char> v;
+    for (auto& [name, id] : g_.train.metrics) v.push_back(computed_from_states(g_, id));
+    return v;
+  }();                             // the model's own come first
 };
 
 }  // namespace

@@ -91,6 +91,12 @@ class JitEngine final : public Engine {
     return true;
   }
 
+  bool settle_monitors(std::string&) override {
+    run(backend::Entry::monitor);
+    for (size_t k : mirrored_) mirror_[k] = float(metric(k));
+    return true;
+  }
+
   void snapshot_values() override {
     const auto& specs = cg_->buffers();
     size_t total = 0;

@@ -59,6 +59,11 @@ Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, Monit
     ps_[k].w = col(plan_.params[k].weight_sq);
     ps_[k].d = col(plan_.params[k].delta_sq);
   }
+  lagged_.assign(width_, 0);
+  for (size_t k = 0; k < ps_.size(); ++k)
+    if (plan_.params[k].lagged)
+      for (int c : {ps_[k].g, ps_[k].d})
+        if (c >= 0) lagged_[size_t(c)] = 1;
   for (auto& r : plan_.relus) relu_col_.push_back(col(r.zero_frac));
   relu_sum_.assign(plan_.relus.size(), 0.0);
 }

@@ -86,21 +86,37 @@ class Monitor {
   // `first_metric()` (MonitorPlan's indices minus first_metric() are their columns).
   size_t first_metric() const { return plan_.user_metrics; }
   size_t width() const { return width_; }
-  // Where push() reads them: one cell per quantity (Engine::metric_cells).
-  void bind(std::vector<const float*> cells) { cells_ = std::move(cells); }
-  // After a step: copies its quantities into the buffer. True when the buffer is full:
-  // call process() before the next step.
+  // Where push() reads them: one cell per quantity (Engine::metric_cells), and how the
+  // lagged quantities' cells get the last step's values (Engine::settle_monitors; needed
+  // when the plan has lagged params).
+  void bind(std::vector<const float*> cells, std::function<void()> settle = {}) {
+    cells_ = std::move(cells);
+    settle_ = std::move(settle);
+    now_.clear();
+    lag_.clear();
+    for (size_t k = 0; k < cells_.size() && k < width_; ++k) (lagged_[k] ? lag_ : now_).push_back({cells_[k], k * slots_});
+  }
+  // After a step: copies its quantities into the buffer; the lagged ones (the previous
+  // step's, passes/monitor_ir.hpp) into the previous step's slot. True when the buffer is
+  // full: call process() before the next step.
   bool push() {
     float* dst = cols_.data() + write_slot_;
-    for (size_t k = 0; k < cells_.size() && k < width_; ++k) dst[k * slots_] = *cells_[k];
+    for (const Copy& c : now_) dst[c.offset] = *c.cell;
+    if (pushed_ > 0) {  // (the first step's lagged cells hold the zero states' sums)
+      float* prev = cols_.data() + (write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1);
+      for (const Copy& c : lag_) prev[c.offset] = *c.cell;
+    }
+    lag_due_ = !lag_.empty();
     if (++write_slot_ == slots_) write_slot_ = 0;
     return ++pushed_ - processed_ >= kBatch;
   }
-  // Takes back the last push() (a step whose loss is not finite: nothing of it counts).
+  // Takes back the last push() (a step whose loss is not finite: nothing of it counts;
+  // the lagged quantities it brought are the step before's).
   void unpush() {
     if (pushed_ == processed_) return;
     write_slot_ = write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1;
     --pushed_;
+    lag_due_ = false;
   }
   // Runs the per-step rules over the steps pushed since the last call: frozen-param,
   // exploding-gradient, and the epoch's sums for vanishing-gradient and dead-relu (their
@@ -166,6 +182,14 @@ class Monitor {
   bool nonfinite_on_ = true;  // enabled("non-finite"), looked up once
   size_t width_ = 0, slots_ = 0, write_slot_ = 0;
   std::vector<const float*> cells_;
+  std::function<void()> settle_;
+  std::vector<char> lagged_;  // per column: a lagged quantity
+  struct Copy {
+    const float* cell;
+    size_t offset;  // the column's start in cols_
+  };
+  std::vector<Copy> now_, lag_;  // what push() copies to the step's slot; to the one before
+  bool lag_due_ = false;             // the last pushed step's lagged quantities are not in yet
   std::vector<float> cols_;  // width_ columns of slots_ (the buffered and the last exploding_history steps), and zeros
   int64_t pushed_ = 0, processed_ = 0;  // steps of this run pushed, and processed
   std::vector<ParamState> ps_;

@@ -150,6 +150,12 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
 
 int64_t Monitor::process() {
   if (processed_ >= pushed_) return 0;
+  if (lag_due_ && settle_) {  // the last step's lagged quantities, from the states it left
+    settle_();
+    float* last = cols_.data() + slot_of(pushed_);
+    for (const Copy& c : lag_) last[c.offset] = *c.cell;
+  }
+  lag_due_ = false;
   int64_t bad = 0;
   if (nonfinite_on_) {  // the first step with a non-finite gradient or update norm
     // Over the buffered slots (at most two contiguous runs), first whether any is not

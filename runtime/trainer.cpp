@@ -99,6 +99,9 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     mon.emplace(tg, std::move(plan), &src, MonitorThresholds{}, o.monitor_options);
   }
 
+  // What --save writes: the params and states of the step without the monitors' (their
+  // lagged sums' states are theirs, not the model's).
+  const Graph& saved = mon ? plain : tg;
   std::string e;
   auto inputs = input_specs(g, e);
   if (!inputs) return fail(1, e);
@@ -220,7 +223,10 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   auto t_start = Clock::now();
 
   if (mon) {
-    mon->bind(engine->metric_cells(mon->first_metric(), mon->width()));
+    mon->bind(engine->metric_cells(mon->first_metric(), mon->width()), [&] {
+      std::string se;  // (cannot fail after a step that succeeded)
+      engine->settle_monitors(se);
+    });
     mon->set_learning_rate([&](int64_t step) { return scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + step - 1); });
   }
   // Batch k of an epoch's row order into bufs.
@@ -260,7 +266,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     res.values = engine->values();
     if (!log_health(bad - 1) || !log.close(e)) return fail(2, e);
     if (!o.save.empty()) {
-      if (!save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
+      if (!save_checkpoint(o.save, saved, res.values, res.normalization, e)) return fail(2, e);
       progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save, bad - 1));
     }
     return fail(1, "");
@@ -356,7 +362,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     if (!log_health(res.steps)) return fail(2, e);
   }
   if (!log.close(e)) return fail(2, e);
-  if (!o.save.empty() && !save_checkpoint(o.save, tg, res.values, res.normalization, e)) return fail(2, e);
+  if (!o.save.empty() && !save_checkpoint(o.save, saved, res.values, res.normalization, e)) return fail(2, e);
 
   TrainSummary sum;
   sum.epochs = g.train.epochs;

@@ -103,11 +103,13 @@ std::vector<std::string> reference(const std::vector<std::vector<Quantities>>& r
   return out;
 }
 
+// The two-param model with its monitors; `lagged`: the params' gradient and update norms
+// arrive one step late (small params, passes/monitor_ir.hpp), else with their step.
 struct Setup {
   SourceFile src{"two.model", kTwoParams};
   Graph g;
   MonitorPlan plan;
-  Setup() {
+  explicit Setup(bool lagged = true) {
     Diagnostics d(&src);
     auto lowered = compile_source(src, d, LowerOptions{});
     REQUIRE(lowered);
@@ -115,27 +117,41 @@ struct Setup {
     REQUIRE(make_training_graph(g, d));
     plan = add_monitor_roots(g);
     REQUIRE(plan.params.size() == 2);
+    for (auto& p : plan.params) {
+      REQUIRE(p.lagged);  // (both params are small)
+      p.lagged = lagged;
+    }
   }
 };
 
 // Feeds the run to a Monitor, calling process() when push() asks and wherever `when`
 // says; returns "id param step" per diagnostic (the param: the quoted name in the message).
+// The cells behave as an engine's: after step s a lagged quantity's holds step s-1's value
+// (0 after the first), until the settle callback sets it to step s's.
 std::vector<std::string> monitored(Setup& su, const std::vector<std::vector<Quantities>>& run,
                                    const std::function<bool(int64_t)>& when, std::vector<ParamHealth>* health = nullptr) {
   Monitor mon(su.g, su.plan, &su.src);
   std::vector<float> cells(mon.width(), 0.0f);
   std::vector<const float*> ptrs;
   for (auto& c : cells) ptrs.push_back(&c);
-  mon.bind(ptrs);
+  size_t last = 0;  // the step pushed last
+  auto set = [&](size_t step, bool lagged) {  // the cells of the params' quantities of `step` (lagged or not)
+    for (size_t p = 0; p < su.plan.params.size(); ++p) {
+      const auto& mp = su.plan.params[p];
+      if (mp.lagged != lagged) continue;
+      cells[size_t(mp.grad_sq) - mon.first_metric()] = run[step][p].g;
+      cells[size_t(mp.delta_sq) - mon.first_metric()] = run[step][p].d;
+    }
+  };
+  mon.bind(ptrs, [&] { set(last, true); });
   std::vector<std::string> out;
   int64_t bad = 0;
   for (size_t s = 0; s < run.size() && !bad; ++s) {
-    for (size_t p = 0; p < su.plan.params.size(); ++p) {
-      const auto& mp = su.plan.params[p];
-      cells[size_t(mp.grad_sq) - mon.first_metric()] = run[s][p].g;
-      cells[size_t(mp.weight_sq) - mon.first_metric()] = run[s][p].w;
-      cells[size_t(mp.delta_sq) - mon.first_metric()] = run[s][p].d;
-    }
+    set(s, false);
+    if (s > 0) set(s - 1, true);
+    for (size_t p = 0; p < su.plan.params.size(); ++p)
+      cells[size_t(su.plan.params[p].weight_sq) - mon.first_metric()] = run[s][p].w;
+    last = s;
     if (mon.push() || when(int64_t(s) + 1)) bad = mon.process();
   }
   if (!bad) bad = mon.process();
@@ -189,7 +205,9 @@ TEST_CASE("MedianFloor: its bound never exceeds the window's median", "[monitor]
 }
 
 TEST_CASE("Monitor::process applies the rules as a step-by-step reference whatever the batching", "[monitor]") {
-  Setup su;
+  for (bool lagged : {true, false}) {
+  CAPTURE(lagged);
+  Setup su(lagged);
   const MonitorThresholds t;
   std::vector<std::string> names;
   for (auto& p : su.plan.params) names.push_back(p.name);
@@ -212,22 +230,29 @@ TEST_CASE("Monitor::process applies the rules as a step-by-step reference whatev
     }
     if (seed == 6) CHECK(want.back() == "non-finite step 2101");
   }
+  }
 }
 
 TEST_CASE("Monitor: unpush takes a step back (a non-finite loss) and pushing goes on from there", "[monitor]") {
-  Setup su;
-  Monitor mon(su.g, su.plan, &su.src);
-  std::vector<float> cells(mon.width(), 1.0f);
-  std::vector<const float*> ptrs;
-  for (auto& c : cells) ptrs.push_back(&c);
-  mon.bind(ptrs);
-  for (int s = 0; s < 5; ++s) mon.push();
-  cells[size_t(su.plan.params[0].grad_sq) - mon.first_metric()] = 4.0f;  // a step to take back
-  mon.push();
-  mon.unpush();
-  CHECK(mon.process() == 0);
-  // The health table shows step 5, the last one kept: gradient norm 1, not 2.
-  auto h = mon.health();
-  REQUIRE(h.size() == 2);
-  CHECK(h[0].grad_norm == 1.0);
+  for (bool lagged : {false, true}) {
+    CAPTURE(lagged);
+    Setup su(lagged);
+    Monitor mon(su.g, su.plan, &su.src);
+    std::vector<float> cells(mon.width(), 1.0f);
+    std::vector<const float*> ptrs;
+    for (auto& c : cells) ptrs.push_back(&c);
+    float& grad0 = cells[size_t(su.plan.params[0].grad_sq) - mon.first_metric()];
+    bool settled = false;
+    mon.bind(ptrs, [&] { settled = true, grad0 = 4.0f; });  // (lagged: step 6's own gradient)
+    for (int s = 0; s < 5; ++s) mon.push();
+    if (!lagged) grad0 = 4.0f;  // a step to take back (lagged: its gradient is not in yet)
+    mon.push();
+    mon.unpush();
+    CHECK(mon.process() == 0);
+    CHECK_FALSE(settled);  // step 5's lagged quantities came with step 6
+    // The health table shows step 5, the last one kept: gradient norm 1, not 2.
+    auto h = mon.health();
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].grad_norm == 1.0);
+  }
 }

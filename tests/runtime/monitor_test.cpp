@@ -122,6 +122,12 @@ TEST_CASE("monitor IR: grad norms, update ratios and relu zero fractions match t
   auto pv = evaluate(plain, leaves, Precision::f32, err);
   REQUIRE(mv);
   REQUIRE(pv);
+  // The lagged sums (small params) are the previous step's: the next evaluation's.
+  ValueMap stepped = leaves;
+  REQUIRE(train_step(tg, stepped, Precision::f32, err));
+  auto next = evaluate(tg, stepped, Precision::f32, err);
+  REQUIRE(next);
+  int lagged = 0;
   for (auto& p : plan.params) {
     NodeId grad = -1, upd = -1;
     for (auto& [param, gid] : plain.grads)
@@ -138,12 +144,15 @@ TEST_CASE("monitor IR: grad norms, update ratios and relu zero fractions match t
       double dd = (*pv)[size_t(upd)].data[i] - w.data[i];
       ds += dd * dd;
     }
-    auto m = [&](int i) { return (*mv)[size_t(tg.train.metrics[size_t(i)].second)].data[0]; };
-    CHECK(m(p.grad_sq) == Approx(gs).epsilon(1e-4));
-    CHECK(m(p.weight_sq) == Approx(ws).epsilon(1e-4));
-    CHECK(m(p.delta_sq) == Approx(ds).epsilon(1e-3));
+    auto m = [&](int i, bool late) { return (late ? *next : *mv)[size_t(tg.train.metrics[size_t(i)].second)].data[0]; };
+    lagged += p.lagged;
+    CHECK(m(p.grad_sq, p.lagged) == Approx(gs).epsilon(1e-4));
+    CHECK(m(p.weight_sq, false) == Approx(ws).epsilon(1e-4));
+    CHECK(m(p.delta_sq, p.lagged) == Approx(ds).epsilon(1e-3));
+    if (p.lagged) CHECK(m(p.grad_sq, false) == 0);  // the first step's: the zero states'
     CHECK(gs > 0);
   }
+  CHECK(lagged > 0);
   NodeId relu = plan.relus[0].node;
   double zeros = 0;
   for (double v : (*pv)[size_t(relu)].data) zeros += v == 0;

@@ -240,6 +240,10 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
   for (const char* name : {"w1", "b1", "w2", "b2", "__state__.step", "__state__.w1.m", "__state__.w1.v",
                            "__normalize__.x.mean", "__normalize__.x.std"})
     CHECK(file->find(name) != nullptr);
+  // The monitors' states (their lagged sums' carried gradients and updates) are not the model's.
+  REQUIRE(o.monitor);
+  CHECK(r.result->values.count("__monitor__.grad.b1") == 1);
+  for (const NamedTensor& t : file->tensors) CHECK(t.name.find("__monitor__") == std::string::npos);
   CHECK(file->metadata.at("kiln_model") == "iris_small");
   CHECK(file->metadata.at("kiln_model_hash").size() == 16);
   CHECK(file->find("w1")->values == r.result->values.at("w1").data);

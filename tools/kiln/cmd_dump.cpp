@@ -34,7 +34,8 @@ const char* const kDumpUsage =
     "giving the node counts before and after the stage. For grad and opt the static checks\n"
     "run first, as in 'kiln train' (their diagnostics on stderr; an error stops the dump),\n"
     "and --no-rewrite keeps unstable expressions as written. With --monitors, opt, fused,\n"
-    "llvm and asm show the step 'kiln train' runs: with the run-time monitors' quantities.\n"
+    "llvm and asm show the step 'kiln train' runs: with the run-time monitors' quantities\n"
+    "(fused text then also shows the monitor entry, which sums the last step's lagged norms).\n"
     "Exit status as for 'kiln check'.\n";
 
 const std::vector<FlagSpec>& dump_flags() {
@@ -167,8 +168,16 @@ int run_dump(const Args& a) {
   if (fused) {
     // The plan the backend compiles (with its kernel scratch in the arena).
     KernelPlan plan = backend::codegen_plan(*graph, graph->train.minimize ? PlanScope::step : PlanScope::forward);
-    if (format == "json") fmt::print("{}", print_kernel_plan_json(*graph, plan));
-    else fmt::print("# {}\n{}", header, print_kernel_plan(*graph, plan));
+    if (format == "json") {
+      fmt::print("{}", print_kernel_plan_json(*graph, plan));
+      return kOk;
+    }
+    fmt::print("# {}\n{}", header, print_kernel_plan(*graph, plan));
+    // With --monitors: the entry that computes the last step's lagged sums (passes/monitor_ir.hpp).
+    KernelPlan lag = backend::codegen_plan(*graph, PlanScope::monitor);
+    if (a.has("monitors") && !lag.kernels.empty())
+      fmt::print("\n# the monitor entry: the last step's lagged sums, before the monitors read them\n{}",
+                 print_kernel_plan(*graph, lag));
     return kOk;
   }
   if (!header.empty() && format == "text") fmt::print("# {}\n", header);
