@@ -147,7 +147,7 @@ class Monitor {
 
   const MonitorPlan& plan() const { return plan_; }
 
-  static constexpr int64_t kBatch = 128;  // steps buffered between process() calls, at most
+  static constexpr int64_t kBatch = 512;  // steps buffered between process() calls, at most
 
  private:
   // One param's columns and rule state; squared norms as the kernels compute them.
@@ -199,6 +199,15 @@ class Monitor {
   std::vector<double> epoch_losses_, best_so_far_;  // and the smallest up to each epoch
   std::set<std::string> fired_;  // id + "/" + subject
   std::map<std::string, std::string> status_;  // param name -> status
+  std::map<std::string, int64_t> status_step_;  // param name -> the step of its status
+  // The status of the latest step wins (process() finds a block's events param by param,
+  // rule by rule, not in step order).
+  void set_status(const std::string& param, const char* status, int64_t step) {
+    int64_t& at = status_step_[param];
+    if (step < at) return;
+    at = step;
+    status_[param] = status;
+  }
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;
   std::vector<double> scratch_;  // a copy of a window, for its median

@@ -60,7 +60,7 @@ void Monitor::frozen(size_t k, int64_t steps, int64_t step) {
                    "{}, learning rate {})",
                    p.name, g3(t_.frozen_ratio), steps, g3(gn), g3(lr)),
        std::move(notes), step))
-    status_[p.name] = "frozen";
+    set_status(p.name, "frozen", step);
 }
 
 // exploding-gradient at `step`, whose squared norm passed the filter: against the exact
@@ -82,7 +82,7 @@ void Monitor::exploding(size_t k, double grad_sq, int64_t step, size_t slot) {
            fmt::format("the gradient norm of '{}' jumped to {} at step {}, {}x its running median {}", p.name, g3(gn),
                        step, g3(gn / med), g3(med)),
            {{fmt::format("{}, or lower the learning rate ({})", clip, g3(lr)), {}}}, step))
-    status_[p.name] = "exploding";
+    set_status(p.name, "exploding", step);
 }
 
 // Param k over steps first..first+n-1 in slots slot..slot+n-1 (no wrap, all finite):
