@@ -90,6 +90,7 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt)
   f.classify();
   if (opt.fuse) {
     f.group();
+    f.update_siblings();
     f.accumulate();
   }
   const size_t N = g.size();

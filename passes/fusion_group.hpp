@@ -247,6 +247,11 @@ struct Fuser {
           consider(o);
           for (NodeId u : users[o]) consider(u);
         }
+      // The loop computing a new value of a leaf it reads (it reads that leaf anyway).
+      for (NodeId m : mem)
+        for (NodeId o : g[m].in)
+          for (const Update& u : scope == PlanScope::step ? g.updates : std::vector<Update>{})
+            if (u.target == o) consider(u.value);
       for (int c : cands) {
         if (!may_share_loop(a, c)) continue;
         unite(c, a, std::nullopt);
@@ -266,13 +271,48 @@ struct Fuser {
   }
 
   // Whether accumulator group a may join group c's loop: c has no anchor, the loop shapes
-  // and update-only status agree, neither reads the other's accumulators, and no third
-  // kernel lies between them.
+  // agree, so does the update-only status (or a reads only leaves: a sum of values that
+  // exist before the step rides along an update loop), neither reads the other's
+  // accumulators, and no third kernel lies between them.
   bool may_share_loop(int a, int c) {
     NodeId la = loop_member(a), lc = loop_member(c);
-    if (anchor[c] >= 0 || lc < 0 || la < 0 || g[lc].shape != g[la].shape || update_only[lc] != update_only[la])
-      return false;
+    if (anchor[c] >= 0 || lc < 0 || la < 0 || g[lc].shape != g[la].shape) return false;
+    if (update_only[lc] != update_only[la] && !reads_only_leaves(a)) return false;
     return !reads_accumulator(c, a) && !reads_accumulator(a, c) && !path_through_third(a, c);
+  }
+  bool reads_only_leaves(int grp) {
+    for (NodeId m : members[grp])
+      for (NodeId o : g[m].in)
+        if (find(o) != grp && cat[o] != Cat::leaf) return false;
+    return true;
+  }
+
+  // Copies into states: a copy (stop_gradient) of a value computed elsewhere, alone in its
+  // group and read only as an update's value (the monitors carry a gradient this way),
+  // joins an update-only loop of its shape that reads the same value (the param's update
+  // loop reads the gradient), when no third kernel lies between them; the copy is then
+  // written in place there instead of by a loop (or the commit) of its own.
+  void update_siblings() {
+    if (scope != PlanScope::step) return;
+    for (NodeId n = 0; n < NodeId(n_nodes); ++n) {
+      if (!kernel_node(n) || !update_only[n] || !is_update_value[n] || g[n].op != Op::stop_gradient) continue;
+      int gn = find(n);
+      if (anchor[gn] >= 0 || members[gn].size() != 1 || !users[n].empty()) continue;
+      for (NodeId o : g[n].in) {
+        bool joined = false;
+        for (NodeId u : users[o]) {
+          if (!kernel_node(u)) continue;
+          int c = find(u);
+          NodeId lc = loop_member(c);
+          if (c == gn || anchor[c] >= 0 || lc < 0 || !update_only[lc] || g[lc].shape != g[n].shape) continue;
+          if (path_through_third(gn, c)) continue;
+          unite(c, gn, std::nullopt);
+          joined = true;
+          break;
+        }
+        if (joined) break;
+      }
+    }
   }
 
   void group() {

@@ -67,7 +67,9 @@ MonitorPlan add_monitor_roots(Graph& g) {
     for (const Update& u : g.updates)
       if (u.target == p) value = u.value;
     if (grad) {
-      NodeId x = mp.lagged ? carry(g, "grad." + mp.name, *grad) : *grad;
+      // (carried as a copy: an update value of its own, which the param's update loop,
+      // reading the gradient anyway, writes in place; the gradient itself is a root)
+      NodeId x = mp.lagged ? carry(g, "grad." + mp.name, g.make(Op::stop_gradient, {*grad})) : *grad;
       mp.grad_sq = add_metric(g, "grad_sq." + mp.name, sum_sq(g, x));
     }
     if (value) {

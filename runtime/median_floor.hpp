@@ -35,8 +35,6 @@ class MedianFloor {
     if (stale_) select();
     return bound_;
   }
-  // At most bound(), and cheap: the smallest of the blocks' minima (-1 with no bound).
-  float quick() const { return quick_; }
 
   // The next `count` values (at most room(), the values left in the current block),
   // whose smallest is `min`: a caller with a run of values finds their minimum itself (a
@@ -54,17 +52,30 @@ class MedianFloor {
     const int64_t r = std::min(pushed_, history_) / 2;  // the median's rank in the next window
     j_ = size_t((r + 1) / kBlock);                      // the j-th smallest minimum bounds it
     stale_ = j_ >= 1;
-    quick_ = bound_ = -1;
-    if (stale_) quick_ = *std::min_element(mins_.begin(), mins_.end());
+    bound_ = -1;
   }
   void push(float x) { add(x, 1); }
 
  private:
-  // The j-th smallest of a few minima: j passes that move the smallest left (min/max, no
-  // branches).
+  // The j-th smallest of a few minima: up to 8 sorted by a network in registers, more by
+  // j passes that move the smallest left (min/max, no branches).
   void select() {
-    float* x = sorted_.data();
     const size_t n = mins_.size(), j = std::min(j_, n);
+    if (n <= 8) {  // the usual window (history 100: 7 blocks): a sorting network in registers
+      float x[8];
+      for (size_t i = 0; i < 8; ++i) x[i] = i < n ? mins_[i] : std::numeric_limits<float>::infinity();
+      auto cs = [&](int a, int b) {
+        const float lo = std::min(x[a], x[b]), hi = std::max(x[a], x[b]);
+        x[a] = lo, x[b] = hi;
+      };
+      // Batcher's odd-even merge sort of 8 (19 compare-swaps).
+      cs(0, 1), cs(2, 3), cs(4, 5), cs(6, 7), cs(0, 2), cs(1, 3), cs(4, 6), cs(5, 7), cs(1, 2), cs(5, 6);
+      cs(0, 4), cs(1, 5), cs(2, 6), cs(3, 7), cs(2, 4), cs(3, 5), cs(1, 2), cs(3, 4), cs(5, 6);
+      bound_ = x[j - 1];
+      stale_ = false;
+      return;
+    }
+    float* x = sorted_.data();
     std::copy(mins_.begin(), mins_.end(), x);
     for (size_t a = 0; a < j; ++a)
       for (size_t b = a + 1; b < n; ++b) {
@@ -79,7 +90,7 @@ class MedianFloor {
   std::vector<float> mins_, sorted_;  // the last blocks' minima (a ring); scratch
   size_t head_ = 0, j_ = 0;
   int64_t pushed_ = 0, in_block_ = 0;  // values in complete blocks; in the current one
-  float block_min_ = std::numeric_limits<float>::infinity(), bound_ = -1, quick_ = -1;
+  float block_min_ = std::numeric_limits<float>::infinity(), bound_ = -1;
   bool stale_ = false;
 };
 

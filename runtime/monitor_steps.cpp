@@ -122,24 +122,21 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
       }
     }
   }
-  // exploding-gradient, block by block of the median floor: a step needs a closer look
-  // only if its squared norm exceeds jump_sq x the floor's quick bound (the block's
-  // largest norm tells), and the exact median only if it exceeds the real bound too.
-  // The margin keeps rounding from hiding a jump the exact test would see.
+  // exploding-gradient, block by block of the median floor: a step needs the exact median
+  // only if its squared norm exceeds jump_sq x the floor's bound (the block's largest norm
+  // tells; one predictable test per block). The margin keeps rounding from hiding a jump
+  // the exact test would see.
   const double jump_sq = 0.999 * t_.exploding_factor * t_.exploding_factor;
   const int64_t min_history = int64_t(t_.exploding_min_history);
   for (int64_t i = 0; i < n && s.g >= 0;) {
     const int64_t m = std::min(n - i, s.window.room());
     const auto [lo, hi] = min_max(G + i, m);
-    const float quick = s.window.quick();
-    if (first + i + m - 1 > min_history && (quick < 0 || double(hi) > jump_sq * double(quick))) {
-      const float b = s.window.bound();
-      if (b < 0 || double(hi) > jump_sq * double(b))
-        for (int64_t j = i; j < i + m; ++j) {
-          const double g2 = std::max(0.0, double(G[j]));
-          if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
-        }
-    }
+    const float b = s.window.bound();
+    if (first + i + m - 1 > min_history && (b < 0 || double(hi) > jump_sq * double(b)))
+      for (int64_t j = i; j < i + m; ++j) {
+        const double g2 = std::max(0.0, double(G[j]));
+        if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
+      }
     s.window.add(lo, m);
     i += m;
   }
