@@ -20,7 +20,9 @@
 //  4b. Accumulators: a scalar sum/mean kernel with a prologue and no epilogue becomes an
 //     elementwise loop with the reduction as an accumulator, which then joins an
 //     elementwise/update kernel of its shape sharing an operand (Fuser::accumulate);
-//     accumulator loops left alone share one loop per shape when legal.
+//     accumulator loops left alone share one loop per shape when legal. Before that, a
+//     copy that is only an update's value joins an update loop of its shape reading the
+//     same value (Fuser::update_siblings).
 //  5. Materialise a member when it is a root, an update value, or read by another kernel
 //     or a view; everything else stays in registers.
 //  6. Update writes: an update value is written in place into its target by its own

@@ -40,12 +40,14 @@ struct MonitorPlan {
 // else of the step; on a small param, whose update loop is a few vector operations, their
 // horizontal adds then add their latency to every step (a third of the monitors' cost on
 // a 0.25 us step). For params of at most kLaggedMaxElements elements, the step therefore
-// stores the gradient and the update in two states (`__monitor__.grad.<p>`,
-// `__monitor__.update.<p>`, zero at first, never saved) and grad_sq/delta_sq sum those:
-// after step t they hold step t-1's norms, computed from values ready at the step's start.
-// Entry "monitor" of the JIT (PlanScope::monitor: the metrics computed from states only)
-// and Engine::settle_monitors compute them for the last step. Larger params' sums ride
-// along their update loop, which hides them.
+// stores the gradient (a copy, stop_gradient) and the update in two states
+// (`__monitor__.grad.<p>`, `__monitor__.update.<p>`, zero at first, never saved), and
+// grad_sq/delta_sq sum those: after step t they hold step t-1's norms, summed from values
+// ready when the step starts. Fusion puts all of it in the param's update loop, which
+// writes both states in place and whose sums then wait for nothing (docs/fusion.md,
+// "Accumulators"). Entry "monitor" of the JIT (PlanScope::monitor: the metrics computed
+// from states alone) and Engine::settle_monitors compute them for the last step. A larger
+// param's loop hides its sums' latency: they are sums of its own step's values.
 inline constexpr int64_t kLaggedMaxElements = 256;
 
 // Whether node `id` is computed from states (and literals) alone: no input, param or
