@@ -153,12 +153,12 @@ class InterpEngine final : public Engine {
   std::map<std::string, NodeId> leaf_;
   ValueMap leaves_, snap_;
   std::vector<float> cells_ = std::vector<float>(g_.train.metrics.size());  // every metric of the last run
-  size_t user_metrics_ = user_metric_count(g_);
-  std::vector<char> state_only_ = [this] {  // per metric: computed from states alone
+  size_t user_metrics_ = user_metric_count(g_);                             // the model's own come first
+  std::vector<char> state_only_ = [this] {  // per metric: computed from states alone (the lagged sums)
     std::vector<char> v;
     for (auto& [name, id] : g_.train.metrics) v.push_back(computed_from_states(g_, id));
     return v;
-  }();                             // the model's own come first
+  }();
 };
 
 }  // namespace
