@@ -298,19 +298,14 @@ struct Fuser {
       if (!kernel_node(n) || !update_only[n] || !is_update_value[n] || g[n].op != Op::stop_gradient) continue;
       int gn = find(n);
       if (anchor[gn] >= 0 || members[gn].size() != 1 || !users[n].empty()) continue;
-      for (NodeId o : g[n].in) {
-        bool joined = false;
-        for (NodeId u : users[o]) {
-          if (!kernel_node(u)) continue;
-          int c = find(u);
-          NodeId lc = loop_member(c);
-          if (c == gn || anchor[c] >= 0 || lc < 0 || !update_only[lc] || g[lc].shape != g[n].shape) continue;
-          if (path_through_third(gn, c)) continue;
-          unite(c, gn, std::nullopt);
-          joined = true;
-          break;
-        }
-        if (joined) break;
+      for (NodeId u : users[g[n].in[0]]) {  // the loops reading the copied value
+        if (!kernel_node(u)) continue;
+        int c = find(u);
+        NodeId lc = loop_member(c);
+        if (c == gn || anchor[c] >= 0 || lc < 0 || !update_only[lc] || g[lc].shape != g[n].shape) continue;
+        if (path_through_third(gn, c)) continue;
+        unite(c, gn, std::nullopt);
+        break;
       }
     }
   }

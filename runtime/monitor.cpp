@@ -131,7 +131,7 @@ void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
              "weights); use relu-family activations, a better initialiser, or normalised inputs",
              {}}},
            step);
-      if (shown && (status_[p.name].empty() || status_[p.name] == "ok")) status_[p.name] = "vanishing";
+      if (shown && (status_[p.name].text.empty() || status_[p.name].text == "ok")) status_[p.name].text = "vanishing";
     }
   for (auto& s : ps_) s.epoch_grad_sum = 0;
   epoch_steps_ = 0;
@@ -204,7 +204,7 @@ std::vector<ParamHealth> Monitor::health() const {
     h.name = plan_.params[k].name;
     h.grad_norm = grad_norm(ps_[k]);
     h.update_ratio = ratio(ps_[k]);
-    if (auto it = status_.find(h.name); it != status_.end() && !it->second.empty()) h.status = it->second;
+    if (auto it = status_.find(h.name); it != status_.end() && !it->second.text.empty()) h.status = it->second.text;
     out.push_back(std::move(h));
   }
   return out;

@@ -198,15 +198,17 @@ class Monitor {
   int64_t relu_steps_ = 0, epoch_steps_ = 0;
   std::vector<double> epoch_losses_, best_so_far_;  // and the smallest up to each epoch
   std::set<std::string> fired_;  // id + "/" + subject
-  std::map<std::string, std::string> status_;  // param name -> status
-  std::map<std::string, int64_t> status_step_;  // param name -> the step of its status
+  struct Status {
+    std::string text;  // "" (ok), frozen, exploding, vanishing
+    int64_t step = 0;  // of the event that set it
+  };
+  std::map<std::string, Status> status_;  // param name -> its status
   // The status of the latest step wins (process() finds a block's events param by param,
   // rule by rule, not in step order).
-  void set_status(const std::string& param, const char* status, int64_t step) {
-    int64_t& at = status_step_[param];
-    if (step < at) return;
-    at = step;
-    status_[param] = status;
+  void set_status(const std::string& param, const char* text, int64_t step) {
+    Status& s = status_[param];
+    if (step < s.step) return;
+    s = {text, step};
   }
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;

@@ -174,10 +174,10 @@ int run_dump(const Args& a) {
     }
     fmt::print("# {}\n{}", header, print_kernel_plan(*graph, plan));
     // With --monitors: the entry that computes the last step's lagged sums (passes/monitor_ir.hpp).
-    KernelPlan lag = backend::codegen_plan(*graph, PlanScope::monitor);
-    if (a.has("monitors") && !lag.kernels.empty())
-      fmt::print("\n# the monitor entry: the last step's lagged sums, before the monitors read them\n{}",
-                 print_kernel_plan(*graph, lag));
+    if (a.has("monitors"))
+      if (KernelPlan lag = backend::codegen_plan(*graph, PlanScope::monitor); !lag.kernels.empty())
+        fmt::print("\n# the monitor entry: the last step's lagged sums, before the monitors read them\n{}",
+                   print_kernel_plan(*graph, lag));
     return kOk;
   }
   if (!header.empty() && format == "text") fmt::print("# {}\n", header);
