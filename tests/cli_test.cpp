@@ -237,16 +237,8 @@ TEST_CASE("llvm and asm dumps show the compiled training step", "[cli]") {
 }
 
 TEST_CASE("dump --monitors shows the step kiln train runs: the monitors' sums fused into the update loops", "[cli]") {
-  auto kernels = [](const std::string& out) {
-    size_t n = 0;
-    for (size_t p = out.find("\nkernel "); p != std::string::npos; p = out.find("\nkernel ", p + 1)) ++n;
-    return n;
-  };
-  auto accumulators = [](const std::string& out) {
-    size_t n = 0;
-    for (size_t p = out.find(" accumulate "); p != std::string::npos; p = out.find(" accumulate ", p + 1)) ++n;
-    return n;
-  };
+  auto kernels = [](const std::string& out) { return count(out, "\nkernel "); };
+  auto accumulators = [](const std::string& out) { return count(out, " accumulate "); };
   RunResult plain = run_kiln({"dump", "examples/diabetes.model", "--stage=fused"});
   RunResult mon = run_kiln({"dump", "examples/diabetes.model", "--stage=fused", "--monitors"});
   REQUIRE(plain.exit_code == 0);

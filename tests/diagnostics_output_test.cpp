@@ -18,12 +18,6 @@ namespace {
 
 bool have_python() { return run_shell("command -v python3").exit_code == 0; }
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
-
 // Every problem with a SARIF 2.1.0 log against the fields kiln promises (empty: valid).
 std::vector<std::string> sarif_problems(const Json& log) {
   std::vector<std::string> p;

@@ -81,6 +81,13 @@ inline RunResult run_kiln(const std::vector<std::string>& args, const std::strin
   return run_shell(cmd, stdin_path);
 }
 
+// How many times `what` occurs in s (overlapping occurrences count).
+inline size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
 inline size_t count_lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
