@@ -86,4 +86,15 @@ struct Graph {
   void remap_roots(const std::vector<NodeId>& map);
 };
 
+// Marks (1) the nodes in `from` and every node they are computed from, one pass over the
+// ids downwards (an input's id is below its user's).
+inline std::vector<char> ancestors(const Graph& g, const std::vector<NodeId>& from) {
+  std::vector<char> mark(g.size(), 0);
+  for (NodeId r : from) mark[r] = 1;
+  for (size_t i = g.size(); i-- > 0;)
+    if (mark[i])
+      for (NodeId o : g[NodeId(i)].in) mark[o] = 1;
+  return mark;
+}
+
 }  // namespace kiln

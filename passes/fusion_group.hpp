@@ -15,15 +15,6 @@ namespace kiln::fusion_detail {
 
 enum class Cat : uint8_t { leaf, view, elementwise, matmul, reduce, row, shape };
 
-inline std::vector<char> ancestors(const Graph& g, const std::vector<NodeId>& from) {
-  std::vector<char> mark(g.size(), 0);
-  for (NodeId r : from) mark[r] = 1;
-  for (size_t i = g.size(); i-- > 0;)
-    if (mark[i])
-      for (NodeId o : g[NodeId(i)].in) mark[o] = 1;
-  return mark;
-}
-
 struct Fuser {
   const Graph& g;
   PlanScope scope;

@@ -30,15 +30,9 @@ int add_metric(Graph& g, const std::string& name, NodeId id) {
 }  // namespace
 
 bool computed_from_states(const Graph& g, NodeId id) {
-  std::vector<char> seen(g.size(), 0);
-  std::vector<NodeId> stack = {id};
-  while (!stack.empty()) {
-    const Node& n = g[stack.back()];
-    stack.pop_back();
-    if (n.in.empty() && n.op != Op::state && n.op != Op::literal) return false;
-    for (NodeId o : n.in)
-      if (!seen[o]) seen[o] = 1, stack.push_back(o);
-  }
+  const std::vector<char> from = ancestors(g, {id});
+  for (size_t i = 0; i < from.size(); ++i)
+    if (from[i] && g.nodes[i].in.empty() && g.nodes[i].op != Op::state && g.nodes[i].op != Op::literal) return false;
   return true;
 }
 
