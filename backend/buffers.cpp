@@ -1,36 +1,49 @@
 // HostBuffers: aligned host memory for a compiled graph's buffer table and arena, with
 // conversions from and to the interpreter's tensors.
 #include "backend/codegen.hpp"
+#include "passes/monitor_ir.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <fmt/format.h>
 
 namespace kiln::backend {
 
 static size_t rounded(int64_t bytes) { return size_t(std::max<int64_t>((bytes + 63) / 64 * 64, 64)); }
 
-// One zeroed block: first the small buffers (scalars: the loss, metrics, the run-time
-// monitors' quantities, tiny params) packed at 16-byte steps, so that a step touches a
-// few cache lines for all of them rather than one each; then every other buffer and the
-// arena at 64-byte aligned offsets. The placement (hence the step's speed) does not
-// depend on what the allocator did before.
+// One zeroed block: first the run-time monitors' quantities (scalar f32 metrics named
+// kMonitorPrefix...), 4 bytes apart in metric order, one row that the monitor copies
+// in 16-byte pieces after each step (Engine::metric_row; what follows the row is still
+// in the block); then the other small buffers (the loss, metrics, tiny params) packed
+// at 16-byte steps, so that a step touches a few cache lines for all of them rather
+// than one each; then every other buffer and the arena at 64-byte aligned offsets. The
+// placement (hence the step's speed) does not depend on what the allocator did before.
 HostBuffers::HostBuffers(const CompiledGraph& cg) : cg_(cg) {
   const auto& specs = cg.buffers();
+  auto in_row = [](const BufferSpec& s) {
+    return s.kind == BufferKind::metric && s.dtype == DType::f32 && s.shape.empty() &&
+           std::string_view(s.name).starts_with(kMonitorPrefix);
+  };
   auto small = [](const BufferSpec& s) { return s.bytes() <= kSmall; };
-  size_t packed = 0;
+  size_t row = 0, packed = 0;
   for (const BufferSpec& s : specs)
-    if (small(s)) packed += size_t(kSmall);
-  size_t total = rounded(int64_t(packed)) + rounded(cg.arena_bytes());
+    if (in_row(s)) row += sizeof(float);
+    else if (small(s)) packed += size_t(kSmall);
+  row = (row + size_t(kSmall) - 1) / size_t(kSmall) * size_t(kSmall);
+  size_t total = rounded(int64_t(row + packed)) + rounded(cg.arena_bytes());
   for (const BufferSpec& s : specs)
-    if (!small(s)) total += rounded(s.bytes());
+    if (!in_row(s) && !small(s)) total += rounded(s.bytes());
   block_ = std::aligned_alloc(64, total);
   std::memset(block_, 0, total);
-  char* p = static_cast<char*>(block_);
-  char* big = p + rounded(int64_t(packed));
+  char* r = static_cast<char*>(block_);
+  char* p = r + row;
+  char* big = r + rounded(int64_t(row + packed));
   for (const BufferSpec& s : specs) {
-    if (small(s)) {
+    if (in_row(s)) {
+      ptrs_.push_back(r), r += sizeof(float);
+    } else if (small(s)) {
       ptrs_.push_back(p), p += kSmall;
     } else {
       ptrs_.push_back(big), big += rounded(s.bytes());

@@ -62,6 +62,10 @@ class Engine {
   // (as a float) after each step() or forward(): the run-time monitors read theirs there
   // after every step. The cells live as long as the engine.
   virtual std::vector<const float*> metric_cells(size_t first, size_t n) = 0;
+  // Those cells as one row when they are n consecutive floats that may be read in 16-byte
+  // pieces (up to 3 floats past the last: the JIT's monitor row, backend/buffers.cpp), so
+  // that the monitors copy a step's quantities with a few vector moves; else nullptr.
+  virtual const float* metric_row(size_t first, size_t n) { return nullptr; }
   // Recomputes, from the current states, the metrics computed from states alone (the
   // monitors' lagged sums, passes/monitor_ir.hpp): after a step they held the previous
   // step's norms; after this call, that step's own. Nothing else changes.

@@ -130,6 +130,13 @@ class JitEngine final : public Engine {
     return true;
   }
 
+  const float* metric_row(size_t first, size_t n) override {
+    if (n == 0 || first + n > metric_ptrs_.size() || !metric_ptrs_[first]) return nullptr;
+    for (size_t k = 1; k < n; ++k)
+      if (metric_ptrs_[first + k] != metric_ptrs_[first] + k) return nullptr;
+    return metric_ptrs_[first];
+  }
+
   std::vector<const float*> metric_cells(size_t first, size_t n) override {
     std::vector<const float*> out;
     for (size_t k = first; k < first + n && k < metrics_.size(); ++k)

@@ -35,6 +35,12 @@ class MedianFloor {
     if (stale_) select();
     return bound_;
   }
+  // At most bound(), in O(1) without a selection: the last bound worked out, lowered by
+  // every block minimum added since (-1 when there is none yet). Why it holds: adding x
+  // to a set keeps its j-th smallest at least min(that j-th smallest, x); dropping the
+  // oldest minimum and a larger j only raise it. A caller tests against floor() first
+  // and asks for bound() only when that test does not settle it.
+  float floor() const { return floor_; }
 
   // The next `count` values (at most room(), the values left in the current block),
   // whose smallest is `min`: a caller with a run of values finds their minimum itself (a
@@ -53,6 +59,7 @@ class MedianFloor {
     j_ = size_t((r + 1) / kBlock);                      // the j-th smallest minimum bounds it
     stale_ = j_ >= 1;
     bound_ = -1;
+    floor_ = stale_ && floor_ >= 0 ? std::min(floor_, mins_[head_ == 0 ? mins_.size() - 1 : head_ - 1]) : -1;
   }
   void push(float x) { add(x, 1); }
 
@@ -71,7 +78,7 @@ class MedianFloor {
       // Batcher's odd-even merge sort of 8 (19 compare-swaps).
       cs(0, 1), cs(2, 3), cs(4, 5), cs(6, 7), cs(0, 2), cs(1, 3), cs(4, 6), cs(5, 7), cs(1, 2), cs(5, 6);
       cs(0, 4), cs(1, 5), cs(2, 6), cs(3, 7), cs(2, 4), cs(3, 5), cs(1, 2), cs(3, 4), cs(5, 6);
-      bound_ = x[j - 1];
+      floor_ = bound_ = x[j - 1];
       stale_ = false;
       return;
     }
@@ -82,7 +89,7 @@ class MedianFloor {
         const float lo = std::min(x[a], x[b]), hi = std::max(x[a], x[b]);
         x[a] = lo, x[b] = hi;
       }
-    bound_ = x[j - 1];
+    floor_ = bound_ = x[j - 1];
     stale_ = false;
   }
 
@@ -90,7 +97,7 @@ class MedianFloor {
   std::vector<float> mins_, sorted_;  // the last blocks' minima (a ring); scratch
   size_t head_ = 0, j_ = 0;
   int64_t pushed_ = 0, in_block_ = 0;  // values in complete blocks; in the current one
-  float block_min_ = std::numeric_limits<float>::infinity(), bound_ = -1;
+  float block_min_ = std::numeric_limits<float>::infinity(), bound_ = -1, floor_ = -1;
   bool stale_ = false;
 };
 

@@ -47,8 +47,11 @@ bool apply_monitor_option(std::string_view option, MonitorOptions& o) {
 Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t, MonitorOptions opts)
     : g_(tg), plan_(std::move(plan)), src_(src), t_(t), opts_(std::move(opts)), render_(src) {
   width_ = tg.train.metrics.size() > plan_.user_metrics ? tg.train.metrics.size() - plan_.user_metrics : 0;
-  // The buffered rows and, before them, the exploding-gradient window.
-  slots_ = size_t(kBatch) + std::max<size_t>(t_.exploding_history, 1);
+  // The buffered steps' rows; their columns and, before them, the exploding-gradient window.
+  rstride_ = std::max<size_t>((width_ + 3) / 4 * 4, 4);
+  rows_.assign(size_t(kBatch + 1) * rstride_, 0.0f);
+  hist_ = std::max<size_t>(t_.exploding_history, 1);
+  slots_ = hist_ + size_t(kBatch);
   cols_.assign(slots_ * (width_ + 1), 0.0f);
   nonfinite_on_ = enabled("non-finite");
   auto col = [&](int metric) { return metric < 0 ? -1 : metric - int(plan_.user_metrics); };

@@ -7,7 +7,9 @@
 #include "passes/monitor_ir.hpp"
 #include "runtime/median_floor.hpp"
 #include "runtime/engine.hpp"
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -66,12 +68,13 @@ struct ParamHealth {
 };
 
 // The monitors of one run. After each step push() copies the step's monitored
-// quantities (MonitorPlan's metrics, as floats, from the engine's cells) into a buffer
-// with one column per quantity; the per-step rules run over the buffered steps in
-// process() (runtime/monitor_steps.cpp), called when push() says the buffer is full, at
-// the end of every epoch and when the loss is not finite. A step then costs the monitors
-// a copy of a few floats; the rules, vector loops over each param's columns
-// (docs/checks/runtime.md, "Cost"). Diagnostics carry the step they were found at.
+// quantities (MonitorPlan's metrics, as floats, from the engine's cells) into a row of a
+// buffer; the per-step rules run over the buffered steps in process()
+// (runtime/monitor_steps.cpp), called when push() says the buffer is full, at the end of
+// every epoch and when the loss is not finite: it moves the rows into one column per
+// quantity and runs vector loops over each param's columns. A step then costs the
+// monitors a copy of a few floats into one cache line (docs/checks/runtime.md, "Cost").
+// Diagnostics carry the step they were found at.
 class Monitor {
  public:
   Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {},
@@ -86,37 +89,35 @@ class Monitor {
   // `first_metric()` (MonitorPlan's indices minus first_metric() are their columns).
   size_t first_metric() const { return plan_.user_metrics; }
   size_t width() const { return width_; }
-  // Where push() reads them: one cell per quantity (Engine::metric_cells), and how the
-  // lagged quantities' cells get the last step's values (Engine::settle_monitors; needed
-  // when the plan has lagged params).
-  void bind(std::vector<const float*> cells, std::function<void()> settle = {}) {
+  // Where push() reads them: one cell per quantity (Engine::metric_cells) or, when the
+  // engine has them as one row (Engine::metric_row), that row; and how the lagged
+  // quantities' cells get the last step's values (Engine::settle_monitors; needed when
+  // the plan has lagged params).
+  void bind(std::vector<const float*> cells, std::function<void()> settle = {}, const float* row = nullptr) {
     cells_ = std::move(cells);
+    cells_.resize(std::min(cells_.size(), width_));
     settle_ = std::move(settle);
-    now_.clear();
-    lag_.clear();
-    for (size_t k = 0; k < cells_.size() && k < width_; ++k) (lagged_[k] ? lag_ : now_).push_back({cells_[k], k * slots_});
+    row_src_ = cells_.size() == width_ ? row : nullptr;
   }
-  // After a step: copies its quantities into the buffer; the lagged ones (the previous
-  // step's, passes/monitor_ir.hpp) into the previous step's slot. True when the buffer is
-  // full: call process() before the next step.
+  // After a step: copies its quantities into the next row (the lagged ones are the
+  // previous step's, passes/monitor_ir.hpp). True when the buffer is full: call
+  // process() before the next step.
   bool push() {
-    float* dst = cols_.data() + write_slot_;
-    for (const Copy& c : now_) dst[c.offset] = *c.cell;
-    if (pushed_ > 0) {  // (the first step's lagged cells hold the zero states' sums)
-      float* prev = cols_.data() + (write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1);
-      for (const Copy& c : lag_) prev[c.offset] = *c.cell;
-    }
-    lag_due_ = !lag_.empty();
-    if (++write_slot_ == slots_) write_slot_ = 0;
+    // (At most kBatch rows: a caller that pushes on without process() overwrites the last.)
+    float* dst = rows_.data() + size_t(std::min(pushed_ - processed_, kBatch)) * rstride_;
+    if (row_src_)
+      for (size_t i = 0; i < rstride_; i += 4) std::memcpy(dst + i, row_src_ + i, 4 * sizeof(float));
+    else
+      for (size_t k = 0; k < cells_.size(); ++k) dst[k] = *cells_[k];
+    next_row_ = false;
     return ++pushed_ - processed_ >= kBatch;
   }
   // Takes back the last push() (a step whose loss is not finite: nothing of it counts;
-  // the lagged quantities it brought are the step before's).
+  // its row keeps the lagged quantities of the step before).
   void unpush() {
     if (pushed_ == processed_) return;
-    write_slot_ = write_slot_ == 0 ? slots_ - 1 : write_slot_ - 1;
     --pushed_;
-    lag_due_ = false;
+    next_row_ = true;
   }
   // Runs the per-step rules over the steps pushed since the last call: frozen-param,
   // exploding-gradient, and the epoch's sums for vanishing-gradient and dead-relu (their
@@ -163,9 +164,10 @@ class Monitor {
   };
   double grad_norm(const ParamState& s) const { return std::sqrt(std::max(0.0, s.grad_sq)); }
   double ratio(const ParamState& s) const;
-  size_t slot_of(int64_t step) const;  // a buffered step's slot (step from 1)
   // A quantity's column; a missing one (-1) reads zeros.
   const float* col(int c) const { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
+  float* col(int c) { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
+  void move_rows(int64_t n);
   void process_param(size_t k, int64_t first, int64_t n, size_t slot);
   void exploding(size_t k, double grad_sq, int64_t step, size_t slot);
   std::string source_text(SourceRange r) const;
@@ -180,17 +182,21 @@ class Monitor {
   Diagnostics render_;
   std::function<double(int64_t)> lr_;
   bool nonfinite_on_ = true;  // enabled("non-finite"), looked up once
-  size_t width_ = 0, slots_ = 0, write_slot_ = 0;
+  size_t width_ = 0;
   std::vector<const float*> cells_;
+  const float* row_src_ = nullptr;  // the cells as one row (Engine::metric_row), else nullptr
   std::function<void()> settle_;
   std::vector<char> lagged_;  // per column: a lagged quantity
-  struct Copy {
-    const float* cell;
-    size_t offset;  // the column's start in cols_
-  };
-  std::vector<Copy> now_, lag_;  // what push() copies to the step's slot; to the one before
-  bool lag_due_ = false;             // the last pushed step's lagged quantities are not in yet
-  std::vector<float> cols_;  // width_ columns of slots_ (the buffered and the last exploding_history steps), and zeros
+  // The steps pushed since the last process(), a row each (rstride_ floats: width_
+  // rounded up to 4), and one more: the row after the last one, where process() puts
+  // (or unpush() left) the last step's lagged quantities.
+  size_t rstride_ = 4;
+  std::vector<float> rows_;
+  bool next_row_ = false;  // the row after the last holds its lagged quantities (unpush)
+  // width_ columns of slots_ and a column of zeros: first the exploding_history steps
+  // before the buffered ones (the window of the first), then the buffered steps.
+  size_t hist_ = 1, slots_ = 0;
+  std::vector<float> cols_;
   int64_t pushed_ = 0, processed_ = 0;  // steps of this run pushed, and processed
   std::vector<ParamState> ps_;
   std::vector<int> relu_col_;

@@ -37,10 +37,14 @@ std::pair<float, float> min_max(const float* x, int64_t n) {
 }
 }  // namespace
 
-size_t Monitor::slot_of(int64_t step) const {
-  // Step pushed_ sits just before write_slot_; a buffered step is less than slots_ back.
-  const int64_t slot = int64_t(write_slot_) - (pushed_ - step + 1);
-  return size_t(slot < 0 ? slot + int64_t(slots_) : slot);
+// The buffered steps' rows (n of them, the lagged quantities of each in the row after it)
+// into their columns after the window; and after the rules, the window of the next steps.
+void Monitor::move_rows(int64_t n) {
+  for (size_t c = 0; c < width_; ++c) {
+    float* dst = col(int(c)) + hist_;
+    const float* src = rows_.data() + c + (lagged_[c] ? rstride_ : 0);
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[size_t(i) * rstride_];
+  }
 }
 
 void Monitor::frozen(size_t k, int64_t steps, int64_t step) {
@@ -74,7 +78,7 @@ void Monitor::exploding(size_t k, double grad_sq, int64_t step, size_t slot) {
   const int64_t n = std::min<int64_t>(step - 1, int64_t(t_.exploding_history));
   scratch_.clear();
   for (int64_t j = 1; j <= n; ++j)  // the squared norms in the slots before `slot`
-    scratch_.push_back(std::max(0.0, double(col(s.g)[(slot + slots_ - size_t(j)) % slots_])));
+    scratch_.push_back(std::max(0.0, double(col(s.g)[slot - size_t(j)])));
   auto mid = scratch_.begin() + std::ptrdiff_t(scratch_.size() / 2);
   std::nth_element(scratch_.begin(), mid, scratch_.end());
   const double med = std::sqrt(*mid), gn = std::sqrt(grad_sq), lr = lr_at(step);
@@ -135,12 +139,16 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
   for (int64_t i = 0; i < n && s.g >= 0;) {
     const int64_t m = std::min(n - i, s.window.room());
     const auto [lo, hi] = min_max(G + i, m);
-    const float b = s.window.bound();
-    if (first + i + m - 1 > min_history && (b < 0 || double(hi) > jump_sq * double(b)))
-      for (int64_t j = i; j < i + m; ++j) {
-        const double g2 = std::max(0.0, double(G[j]));
-        if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
-      }
+    // (The floor settles most blocks without the bound's selection: floor <= bound.)
+    const float f = s.window.floor();
+    if (first + i + m - 1 > min_history && (f < 0 || double(hi) > jump_sq * double(f))) {
+      const float b = s.window.bound();
+      if (b < 0 || double(hi) > jump_sq * double(b))
+        for (int64_t j = i; j < i + m; ++j) {
+          const double g2 = std::max(0.0, double(G[j]));
+          if (first + j > min_history && (b < 0 || g2 > jump_sq * double(b))) exploding(k, g2, first + j, slot + size_t(j));
+        }
+    }
     s.window.add(lo, m);
     i += m;
   }
@@ -151,64 +159,63 @@ void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
 
 int64_t Monitor::process() {
   if (processed_ >= pushed_) return 0;
-  if (lag_due_ && settle_) {  // the last step's lagged quantities, from the states it left
-    settle_();
-    float* last = cols_.data() + slot_of(pushed_);
-    for (const Copy& c : lag_) last[c.offset] = *c.cell;
+  if (pushed_ - processed_ > kBatch) pushed_ = processed_ + kBatch;  // (pushed on without process())
+  const int64_t n0 = pushed_ - processed_;
+  // The last step's lagged quantities, from the states it left, in the row after it
+  // (unless unpush() left them there).
+  if (!next_row_) {
+    bool any = false;
+    for (size_t c = 0; c < cells_.size(); ++c) any = any || lagged_[c];
+    if (any && settle_) settle_();
+    float* next = rows_.data() + size_t(n0) * rstride_;
+    for (size_t c = 0; c < cells_.size(); ++c)
+      if (lagged_[c]) next[c] = *cells_[c];
   }
-  lag_due_ = false;
+  move_rows(n0);
   int64_t bad = 0;
   if (nonfinite_on_) {  // the first step with a non-finite gradient or update norm
-    // Over the buffered slots (at most two contiguous runs), first whether any is not
-    // finite (a loop the compiler vectorises), then which.
+    // First whether any is not finite (a loop the compiler vectorises), then which.
     const float big = std::numeric_limits<float>::max();
-    const size_t a = slot_of(processed_ + 1), n = size_t(pushed_ - processed_);
-    const size_t n1 = std::min(n, slots_ - a);
     bool any = false;
     for (const ParamState& s : ps_)
       for (int c : {s.g, s.d}) {
         if (c < 0) continue;
-        const float* x = col(c);
+        const float* x = col(c) + hist_;
         int bad_count = 0;  // NaN and Inf are not <= big (norms are never negative)
 #pragma omp simd reduction(+ : bad_count)
-        for (size_t i = a; i < a + n1; ++i) bad_count += !(x[i] <= big);
-#pragma omp simd reduction(+ : bad_count)
-        for (size_t i = 0; i < n - n1; ++i) bad_count += !(x[i] <= big);
+        for (int64_t i = 0; i < n0; ++i) bad_count += !(x[i] <= big);
         any = any || bad_count > 0;
       }
-    for (int64_t step = processed_ + 1; any && !bad && step <= pushed_; ++step) {
-      const size_t sl = (a + size_t(step - processed_ - 1)) % slots_;
+    for (int64_t i = 0; any && !bad && i < n0; ++i)
       for (const ParamState& s : ps_)
-        if ((s.g >= 0 && !(col(s.g)[sl] <= big)) || (s.d >= 0 && !(col(s.d)[sl] <= big))) bad = step;
-    }
+        if ((s.g >= 0 && !(col(s.g)[hist_ + size_t(i)] <= big)) || (s.d >= 0 && !(col(s.d)[hist_ + size_t(i)] <= big)))
+          bad = processed_ + 1 + i;
   }
   // Nothing of the bad step counts: the buffer ends before it.
-  if (bad) {
-    write_slot_ = slot_of(bad);
-    pushed_ = bad - 1;
-  }
-  // Param by param over the steps (each param's state in registers), in at most two runs
-  // of contiguous slots. (Under -Werror the trainer processes every step as it comes, so
-  // that the run stops at the step of the first warning.)
+  if (bad) pushed_ = bad - 1;
+  // Param by param over the steps (each param's state in registers). (Under -Werror the
+  // trainer processes every step as it comes, so that the run stops at the step of the
+  // first warning.)
   const size_t found = all_.size();
-  for (int64_t first = processed_ + 1; first <= pushed_;) {
-    const size_t slot = slot_of(first);
-    const int64_t n = std::min<int64_t>(pushed_ - first + 1, int64_t(slots_ - slot));
-    for (size_t k = 0; k < ps_.size(); ++k) process_param(k, first, n, slot);
+  const int64_t first = processed_ + 1, n = pushed_ - processed_;
+  if (n > 0) {
+    for (size_t k = 0; k < ps_.size(); ++k) process_param(k, first, n, hist_);
     for (size_t k = 0; k < relu_col_.size(); ++k) {
-      const float* x = col(relu_col_[k]) + slot;
+      const float* x = col(relu_col_[k]) + hist_;
       double sum = 0;
       for (int64_t i = 0; i < n; ++i) sum += double(x[i]);
       relu_sum_[k] += plan_.relus[k].active ? double(n) - sum : sum;
     }
     relu_steps_ += n;
     epoch_steps_ += n;
-    first += n;
+    // The window of the next steps: the last hist_ slots to the front.
+    for (size_t c = 0; c < width_; ++c) std::memmove(col(int(c)), col(int(c)) + n, hist_ * sizeof(float));
   }
   // In step order (the params' loops found them param by param).
   std::stable_sort(all_.begin() + std::ptrdiff_t(found), all_.end(),
                    [](const RuntimeDiagnostic& a, const RuntimeDiagnostic& b) { return a.step < b.step; });
   processed_ = pushed_;
+  next_row_ = false;
   return bad;
 }
 

@@ -223,10 +223,13 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   auto t_start = Clock::now();
 
   if (mon) {
-    mon->bind(engine->metric_cells(mon->first_metric(), mon->width()), [&] {
-      std::string se;  // (cannot fail after a step that succeeded)
-      engine->settle_monitors(se);
-    });
+    mon->bind(
+        engine->metric_cells(mon->first_metric(), mon->width()),
+        [&] {
+          std::string se;  // (cannot fail after a step that succeeded)
+          engine->settle_monitors(se);
+        },
+        engine->metric_row(mon->first_metric(), mon->width()));
     mon->set_learning_rate([&](int64_t step) { return scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + step - 1); });
   }
   // Batch k of an epoch's row order into bufs.

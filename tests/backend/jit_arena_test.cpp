@@ -88,7 +88,8 @@ TEST_CASE("a chain of intermediates reuses a few arena slots and stays exact", "
   }
 }
 
-TEST_CASE("host buffers: one block, small buffers packed, the others and the arena 64-byte aligned", "[jit][arena]") {
+TEST_CASE("host buffers: one block, the monitors' row, small buffers packed, the others and the arena 64-byte aligned",
+          "[jit][arena]") {
   for (const auto& path : test::example_models()) {
     CAPTURE(path.string());
     Graph g = test::example_training_graph(path);
@@ -100,15 +101,25 @@ TEST_CASE("host buffers: one block, small buffers packed, the others and the are
     backend::HostBuffers hb(*cg);
     const auto& specs = cg->buffers();
     std::vector<std::pair<uintptr_t, uintptr_t>> spans;  // [begin, end)
-    size_t small = 0;
-    uintptr_t block = 0;  // the bytes one block needs: the packed scalars, then the rest 64-byte rounded
+    size_t small = 0, in_row = 0;
+    uintptr_t block = 0;  // the bytes one block needs: the row, the packed scalars, then the rest 64-byte rounded
+    uintptr_t row = 0;    // the first monitor quantity's address
     auto round64 = [](int64_t b) { return uintptr_t(std::max<int64_t>((b + 63) / 64 * 64, 64)); };
     for (size_t i = 0; i < specs.size(); ++i) {
       auto p = reinterpret_cast<uintptr_t>(hb.data(i));
       const int64_t bytes = specs[i].bytes();
-      CHECK(p % (bytes <= 16 ? 16 : 64) == 0);
-      small += bytes <= 16;
-      if (bytes > 16) block += round64(bytes);
+      if (specs[i].kind == backend::BufferKind::metric && specs[i].name.starts_with(kMonitorPrefix)) {
+        // The monitors' quantities: one row of consecutive floats in metric order, 16-byte aligned.
+        REQUIRE(bytes == 4);
+        if (in_row == 0) row = p;
+        CHECK(row % 16 == 0);
+        CHECK(p == row + 4 * in_row);
+        ++in_row;
+      } else {
+        CHECK(p % (bytes <= 16 ? 16 : 64) == 0);
+        small += bytes <= 16;
+        if (bytes > 16) block += round64(bytes);
+      }
       spans.emplace_back(p, p + uintptr_t(std::max<int64_t>(bytes, 1)));
     }
     auto arena = reinterpret_cast<uintptr_t>(hb.data(specs.size()));
@@ -116,9 +127,13 @@ TEST_CASE("host buffers: one block, small buffers packed, the others and the are
     spans.emplace_back(arena, arena + uintptr_t(std::max<int64_t>(cg->arena_bytes(), 1)));
     std::sort(spans.begin(), spans.end());
     for (size_t i = 1; i < spans.size(); ++i) CHECK(spans[i - 1].second <= spans[i].first);  // no overlap
-    // One block, the scalars 4 to a cache line.
+    // One block, the row first (read in 16-byte pieces: what follows it is in the block),
+    // the scalars 4 to a cache line.
+    CHECK(in_row >= 2);
     CHECK(small > 0);
-    block += round64(int64_t(small) * 16) + round64(cg->arena_bytes());
+    CHECK(row == spans.front().first);
+    block += round64(int64_t((in_row * 4 + 15) / 16 * 16 + small * 16)) + round64(cg->arena_bytes());
     CHECK(spans.back().second - spans.front().first <= block);
+    CHECK(row + (in_row * 4 + 15) / 16 * 16 <= spans.back().second);
   }
 }

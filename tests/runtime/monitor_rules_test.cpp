@@ -174,17 +174,30 @@ TEST_CASE("MedianFloor: its bound never exceeds the window's median", "[monitor]
       std::lognormal_distribution<double> ln(0, 2);
       std::uniform_real_distribution<double> u;
       MedianFloor floor(history);
+      // floor() between selections: `lazy` works its bound out only every 97 steps.
+      MedianFloor lazy(history);
       std::vector<double> seen;
-      int bounded = 0;
+      int bounded = 0, floored = 0;
       for (int s = 0; s < 3000; ++s) {
         if (!seen.empty()) {
           std::vector<double> window(seen.end() - std::ptrdiff_t(std::min<size_t>(seen.size(), size_t(history))),
                                      seen.end());
           const double med = median_of(window);
-          const float b = floor.bound();
+          const float f = floor.floor(), b = floor.bound();
           if (b >= 0) {
             ++bounded;
             CHECK(double(b) <= med);
+            CHECK(f <= b);
+          }
+          const float lf = lazy.floor();
+          if (lf >= 0) {
+            ++floored;
+            CHECK(double(lf) <= med);
+          }
+          if (s % 97 == 0) {
+            const float lb = lazy.bound();
+            CHECK(lb == b);  // the same selection
+            CHECK(lf <= std::max(lb, -1.0f));
           }
         }
         // Trends up and down, zeros, and tiny outliers that a minimum would latch onto.
@@ -193,12 +206,14 @@ TEST_CASE("MedianFloor: its bound never exceeds the window's median", "[monitor]
         if (u(rng) < 0.02) v *= 1e-9;
         const float x = float(v);
         floor.push(x);
+        lazy.push(x);
         seen.push_back(double(x));
       }
       // A bound from the third block on, when the window holds two blocks (else every
       // step takes the exact median, which is cheap for a window that small).
       if (history >= 2 * MedianFloor::kBlock) CHECK(bounded > 2500);
       else CHECK(bounded == 0);
+      if (history >= 2 * MedianFloor::kBlock) CHECK(floored > 2000);
     }
   }
 }

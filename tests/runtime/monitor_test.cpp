@@ -210,6 +210,63 @@ TEST_CASE("engine snapshot + replay reproduces the params exactly (the non-finit
   }
 }
 
+// The JIT has the monitors' quantities as one row (Engine::metric_row); a Monitor that
+// copies it in 16-byte pieces sees what one reading the cells one by one sees.
+TEST_CASE("the JIT's monitor row: the cells in order, and push() through it as through the cells", "[monitor]") {
+  SourceFile src("test.model", kHealthy);
+  Diagnostics d(&src);
+  auto g = compile_source(src, d, LowerOptions{});
+  REQUIRE(g);
+  Graph tg = *g;
+  REQUIRE(make_training_graph(tg, d));
+  MonitorPlan plan = add_monitor_roots(tg);
+  EngineOptions eo;
+  eo.kind = "jit";
+  std::string err;
+  auto e = make_engine(tg, eo, err);
+  REQUIRE(e);
+  REQUIRE(e->set_values(initial_values(tg, 7), err));
+  Monitor by_row(tg, plan, &src), by_cell(tg, plan, &src);
+  REQUIRE(by_row.width() >= 6);
+  auto cells = e->metric_cells(by_row.first_metric(), by_row.width());
+  const float* row = e->metric_row(by_row.first_metric(), by_row.width());
+  REQUIRE(row != nullptr);
+  for (size_t k = 0; k < cells.size(); ++k) CHECK(cells[k] == row + k);
+  auto settle = [&] { REQUIRE(e->settle_monitors(err)); };
+  by_row.bind(cells, settle, row);
+  by_cell.bind(cells, settle);
+  BatchBuffer x{DType::f32, {16, 4}, std::vector<unsigned char>(16 * 4 * 4)};
+  BatchBuffer y{DType::i32, {16}, std::vector<unsigned char>(16 * 4)};
+  std::vector<std::string> names = {"x", "species"};
+  BatchResult r;
+  int checked_moving = 0;  // process() calls after which every param's gradient was nonzero
+  for (int k = 0; k < 1300; ++k) {  // across process() calls
+    for (int i = 0; i < 64; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = float(std::sin(i * 0.3 + k));
+    for (int i = 0; i < 16; ++i) reinterpret_cast<int32_t*>(y.bytes.data())[i] = (i + k) % 3;
+    REQUIRE(e->set_batch(names, {x, y}, err));
+    REQUIRE(e->step(r, err));
+    const bool a = by_row.push(), b = by_cell.push();
+    REQUIRE(a == b);
+    if (a || k % 97 == 0 || k == 1299) {
+      REQUIRE(by_row.process() == by_cell.process());
+      auto hr = by_row.health(), hc = by_cell.health();
+      REQUIRE(hr.size() == plan.params.size());
+      REQUIRE(hc.size() == hr.size());
+      bool moving = true;
+      for (size_t p = 0; p < hr.size(); ++p) {
+        CAPTURE(k, hr[p].name);
+        moving = moving && hr[p].grad_norm > 0;
+        CHECK(hr[p].grad_norm == hc[p].grad_norm);
+        CHECK(hr[p].update_ratio == hc[p].update_ratio);
+        CHECK(hr[p].status == hc[p].status);
+      }
+      checked_moving += moving;
+    }
+  }
+  CHECK(checked_moving > 3);  // (the relus die on this data later on)
+  CHECK(by_row.all().size() == by_cell.all().size());
+}
+
 TEST_CASE("non-finite: names the op and line, exits non-zero, saves the last finite params", "[monitor]") {
   for (std::string engine : {"interp", "jit"}) {
     CAPTURE(engine);
