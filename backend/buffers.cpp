@@ -35,7 +35,7 @@ HostBuffers::HostBuffers(const CompiledGraph& cg) : cg_(cg) {
   size_t total = rounded(int64_t(row + packed)) + rounded(cg.arena_bytes());
   for (const BufferSpec& s : specs)
     if (!in_row(s) && !small(s)) total += rounded(s.bytes());
-  block_ = std::aligned_alloc(64, total);
+  block_ = std::aligned_alloc(4096, (total + 4095) / 4096 * 4096);
   std::memset(block_, 0, total);
   char* r = static_cast<char*>(block_);
   char* p = r + row;

@@ -167,7 +167,7 @@ class Monitor {
   // A quantity's column; a missing one (-1) reads zeros.
   const float* col(int c) const { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
   float* col(int c) { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
-  void move_rows(int64_t n);
+  bool move_rows(int64_t n);
   void process_param(size_t k, int64_t first, int64_t n, size_t slot);
   void exploding(size_t k, double grad_sq, int64_t step, size_t slot);
   std::string source_text(SourceRange r) const;

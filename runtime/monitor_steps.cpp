@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <limits>
 #include <utility>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 namespace kiln {
 
@@ -37,14 +40,48 @@ std::pair<float, float> min_max(const float* x, int64_t n) {
 }
 }  // namespace
 
-// The buffered steps' rows (n of them, the lagged quantities of each in the row after it)
-// into their columns after the window; and after the rules, the window of the next steps.
-void Monitor::move_rows(int64_t n) {
-  for (size_t c = 0; c < width_; ++c) {
-    float* dst = col(int(c)) + hist_;
-    const float* src = rows_.data() + c + (lagged_[c] ? rstride_ : 0);
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[size_t(i) * rstride_];
+// The buffered steps' rows (n of them) into their columns after the window, four steps
+// by four quantities at a time (a 4x4 transposition in SSE registers where there is
+// SSE), then each lagged column one step back (a row holds the step before's lagged
+// quantities; the last step's are in the row after it). Returns whether any value moved
+// may not be finite (NaN, Inf: not <= the largest float), for process() to look closer.
+bool Monitor::move_rows(int64_t n) {
+  const float* rows = rows_.data();
+  const size_t st = rstride_;
+  const float big = std::numeric_limits<float>::max();
+  bool odd = false;
+  int64_t i = 0;
+#if defined(__SSE__)
+  __m128 flags = _mm_setzero_ps();
+  const __m128 bigs = _mm_set1_ps(big);
+  for (; i + 4 <= n; i += 4) {
+    const float* r = rows + size_t(i) * st;
+    for (size_t c0 = 0; c0 < width_; c0 += 4) {
+      __m128 v[4] = {_mm_loadu_ps(r + c0), _mm_loadu_ps(r + st + c0), _mm_loadu_ps(r + 2 * st + c0),
+                     _mm_loadu_ps(r + 3 * st + c0)};
+      _MM_TRANSPOSE4_PS(v[0], v[1], v[2], v[3]);  // v[k]: quantity c0 + k of the four steps
+      for (size_t k = 0; k < 4 && c0 + k < width_; ++k) {
+        _mm_storeu_ps(col(int(c0 + k)) + hist_ + i, v[k]);
+        flags = _mm_or_ps(flags, _mm_cmpnle_ps(v[k], bigs));
+      }
+    }
   }
+  odd = _mm_movemask_ps(flags) != 0;
+#endif
+  for (; i < n; ++i)
+    for (size_t c = 0; c < width_; ++c) {
+      const float v = rows[size_t(i) * st + c];
+      col(int(c))[hist_ + size_t(i)] = v;
+      odd = odd || !(v <= big);
+    }
+  for (size_t c = 0; c < width_; ++c) {
+    if (!lagged_[c] || n == 0) continue;
+    float* x = col(int(c)) + hist_;
+    std::memmove(x, x + 1, size_t(n - 1) * sizeof(float));
+    x[n - 1] = rows[size_t(n) * st + c];
+    odd = odd || !(x[n - 1] <= big);
+  }
+  return odd;
 }
 
 void Monitor::frozen(size_t k, int64_t steps, int64_t step) {
@@ -171,22 +208,11 @@ int64_t Monitor::process() {
     for (size_t c = 0; c < cells_.size(); ++c)
       if (lagged_[c]) next[c] = *cells_[c];
   }
-  move_rows(n0);
+  const bool odd = move_rows(n0);
   int64_t bad = 0;
-  if (nonfinite_on_) {  // the first step with a non-finite gradient or update norm
-    // First whether any is not finite (a loop the compiler vectorises), then which.
+  if (nonfinite_on_ && odd) {  // the first step with a non-finite gradient or update norm
     const float big = std::numeric_limits<float>::max();
-    bool any = false;
-    for (const ParamState& s : ps_)
-      for (int c : {s.g, s.d}) {
-        if (c < 0) continue;
-        const float* x = col(c) + hist_;
-        int bad_count = 0;  // NaN and Inf are not <= big (norms are never negative)
-#pragma omp simd reduction(+ : bad_count)
-        for (int64_t i = 0; i < n0; ++i) bad_count += !(x[i] <= big);
-        any = any || bad_count > 0;
-      }
-    for (int64_t i = 0; any && !bad && i < n0; ++i)
+    for (int64_t i = 0; !bad && i < n0; ++i)
       for (const ParamState& s : ps_)
         if ((s.g >= 0 && !(col(s.g)[hist_ + size_t(i)] <= big)) || (s.d >= 0 && !(col(s.d)[hist_ + size_t(i)] <= big)))
           bad = processed_ + 1 + i;
