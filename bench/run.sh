@@ -15,7 +15,7 @@ BUILD=${KILN_BUILD:-build}
 if [[ ! -f "$BUILD/build.ninja" ]]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 fi
-ninja -C "$BUILD" ${KILN_JOBS:+-j "$KILN_JOBS"} kiln >&2
+ninja -C "$BUILD" ${KILN_JOBS:+-j "$KILN_JOBS"} kiln kiln_monitor_bench >&2
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -25,4 +25,5 @@ cc -O2 -Wall bench/sgemm_ceiling.c -o "$WORK/sgemm_ceiling" -lopenblas
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), kiln $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
-"$PY" bench/run_bench.py --kiln "$BUILD/kiln" --python "$PY" --sgemm "$WORK/sgemm_ceiling" "$@"
+"$PY" bench/run_bench.py --kiln "$BUILD/kiln" --monitor-bench "$BUILD/kiln_monitor_bench" --python "$PY" \
+  --sgemm "$WORK/sgemm_ceiling" "$@"
