@@ -56,7 +56,7 @@ TORCH_CONFIGS = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
 # The monitor-overhead driver's epochs and pairs per model (each epoch STEPS steps; the
 # first epoch of a run is warm-up): ~0.3-3 s per run.
 MONITOR_EPOCHS = {"linreg": 30, "mlp_small": 30, "mlp_mnist": 10, "mlp_big": 4}
-MONITOR_PAIRS = {"linreg": 9, "mlp_small": 9, "mlp_mnist": 5, "mlp_big": 3}
+MONITOR_PAIRS = {"linreg": 41, "mlp_small": 21, "mlp_mnist": 5, "mlp_big": 3}
 
 
 def monitor_overhead(kiln, spec, data_dir, engine, threads, epochs, runs, work, driver=""):
