@@ -130,7 +130,7 @@ void Monitor::exploding(size_t k, double grad_sq, int64_t step, size_t slot) {
     set_status(p.name, "exploding", step);
 }
 
-// Param k over steps first..first+n-1 in slots slot..slot+n-1 (no wrap, all finite):
+// Param k over steps first..first+n-1 in slots slot..slot+n-1 (all finite):
 // straight loops over its columns, the rare cases (a run of frozen steps that starts or
 // ends inside, a norm above the exploding filter) step by step.
 void Monitor::process_param(size_t k, int64_t first, int64_t n, size_t slot) {
