@@ -95,6 +95,28 @@ loss = mean(softmax_cross_entropy(logits, species))
 train { minimize loss; optimizer = adam(lr = 0.01); epochs = 12; seed = 2 }
 )";
 
+// kHealthy's training graph with the monitors' roots, whose plan goes to `plan`.
+Graph healthy_training_graph(MonitorPlan& plan) {
+  SourceFile src("test.model", kHealthy);
+  Diagnostics d(&src);
+  auto g = compile_source(src, d, LowerOptions{});
+  REQUIRE(g);
+  Graph tg = *g;
+  REQUIRE(make_training_graph(tg, d));
+  plan = add_monitor_roots(tg);
+  return tg;
+}
+
+// Batch k of a synthetic run of kHealthy into the engine: 16 rows of sines, the labels cycling.
+void healthy_batch(Engine& e, int k) {
+  BatchBuffer x{DType::f32, {16, 4}, std::vector<unsigned char>(16 * 4 * 4)};
+  BatchBuffer y{DType::i32, {16}, std::vector<unsigned char>(16 * 4)};
+  for (int i = 0; i < 64; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = float(std::sin(i * 0.3 + k));
+  for (int i = 0; i < 16; ++i) reinterpret_cast<int32_t*>(y.bytes.data())[i] = (i + k) % 3;
+  std::string err;
+  REQUIRE(e.set_batch({"x", "species"}, {x, y}, err));
+}
+
 }  // namespace
 
 TEST_CASE("monitor IR: grad norms, update ratios and relu zero fractions match the interpreter", "[monitor]") {
@@ -163,13 +185,8 @@ TEST_CASE("monitor IR: grad norms, update ratios and relu zero fractions match t
 }
 
 TEST_CASE("engine snapshot + replay reproduces the params exactly (the non-finite rollback)", "[monitor]") {
-  SourceFile src("test.model", kHealthy);
-  Diagnostics d(&src);
-  auto g = compile_source(src, d, LowerOptions{});
-  REQUIRE(g);
-  Graph tg = *g;
-  REQUIRE(make_training_graph(tg, d));
-  add_monitor_roots(tg);
+  MonitorPlan plan;
+  Graph tg = healthy_training_graph(plan);
   for (std::string kind : {"interp", "jit"}) {
     CAPTURE(kind);
     EngineOptions eo;
@@ -178,14 +195,7 @@ TEST_CASE("engine snapshot + replay reproduces the params exactly (the non-finit
     auto e = make_engine(tg, eo, err);
     REQUIRE(e);
     REQUIRE(e->set_values(initial_values(tg, 7), err));
-    BatchBuffer x{DType::f32, {16, 4}, std::vector<unsigned char>(16 * 4 * 4)};
-    BatchBuffer y{DType::i32, {16}, std::vector<unsigned char>(16 * 4)};
-    std::vector<std::string> names = {"x", "species"};
-    auto batch = [&](int k) {
-      for (int i = 0; i < 64; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = float(std::sin(i * 0.3 + k));
-      for (int i = 0; i < 16; ++i) reinterpret_cast<int32_t*>(y.bytes.data())[i] = (i + k) % 3;
-      REQUIRE(e->set_batch(names, {x, y}, err));
-    };
+    auto batch = [&](int k) { healthy_batch(*e, k); };
     BatchResult r;
     batch(0);
     REQUIRE(e->step(r, err));
@@ -213,13 +223,9 @@ TEST_CASE("engine snapshot + replay reproduces the params exactly (the non-finit
 // The JIT has the monitors' quantities as one row (Engine::metric_row); a Monitor that
 // copies it in 16-byte pieces sees what one reading the cells one by one sees.
 TEST_CASE("the JIT's monitor row: the cells in order, and push() through it as through the cells", "[monitor]") {
+  MonitorPlan plan;
+  Graph tg = healthy_training_graph(plan);
   SourceFile src("test.model", kHealthy);
-  Diagnostics d(&src);
-  auto g = compile_source(src, d, LowerOptions{});
-  REQUIRE(g);
-  Graph tg = *g;
-  REQUIRE(make_training_graph(tg, d));
-  MonitorPlan plan = add_monitor_roots(tg);
   EngineOptions eo;
   eo.kind = "jit";
   std::string err;
@@ -235,15 +241,10 @@ TEST_CASE("the JIT's monitor row: the cells in order, and push() through it as t
   auto settle = [&] { REQUIRE(e->settle_monitors(err)); };
   by_row.bind(cells, settle, row);
   by_cell.bind(cells, settle);
-  BatchBuffer x{DType::f32, {16, 4}, std::vector<unsigned char>(16 * 4 * 4)};
-  BatchBuffer y{DType::i32, {16}, std::vector<unsigned char>(16 * 4)};
-  std::vector<std::string> names = {"x", "species"};
   BatchResult r;
   int checked_moving = 0;  // process() calls after which every param's gradient was nonzero
   for (int k = 0; k < 1300; ++k) {  // across process() calls
-    for (int i = 0; i < 64; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = float(std::sin(i * 0.3 + k));
-    for (int i = 0; i < 16; ++i) reinterpret_cast<int32_t*>(y.bytes.data())[i] = (i + k) % 3;
-    REQUIRE(e->set_batch(names, {x, y}, err));
+    healthy_batch(*e, k);
     REQUIRE(e->step(r, err));
     const bool a = by_row.push(), b = by_cell.push();
     REQUIRE(a == b);
