@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2.
-# Tests: clang-19 + libfuzzer-19-dev (the parser fuzzer), graphviz (renders dumps),
-# python3 (validates JSON dumps).
+# Tests: clang-19 + libfuzzer-19-dev + libclang-rt-19-dev (the parser fuzzer; the last
+# holds clang's AddressSanitizer runtime, which neither of the others depends on),
+# graphviz (renders dumps), python3 (validates JSON dumps).
 PACKAGES=(cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2
-          clang-19 libfuzzer-19-dev graphviz python3)
+          clang-19 libfuzzer-19-dev libclang-rt-19-dev graphviz python3)
 
 bash scripts/install_packages.sh setup "${PACKAGES[@]}"
 
