@@ -4,7 +4,7 @@
 // order alternating from pair to pair), and prints one JSON object: per run the median
 // over epochs 2..E of the epoch's time per step. Runs of one process share the machine's
 // state of the moment, which on a shared machine swings the step time of separate
-// processes by up to 2x; a pair's two runs are a second apart.
+// processes by up to 2x; a pair's two runs are tens of milliseconds apart (linreg).
 // Usage: kiln_monitor_bench MODEL --data D [--data D...] [--epochs E] [--pairs P] [--threads N] [--engine jit|interp]
 #include "runtime/trainer.hpp"
 #include <algorithm>
