@@ -1,6 +1,7 @@
 // Saving and loading checkpoints (runtime/checkpoint.hpp).
 #include "runtime/checkpoint.hpp"
 #include "runtime/model.hpp"
+#include <cmath>
 #include <fmt/format.h>
 
 #ifndef KILN_VERSION
@@ -15,6 +16,18 @@ std::string saved_name(const Graph& g, NodeId id) {
   if (n.op == Op::state) return kStatePrefix + n.name;
   if (n.op == Op::const_) return kConstPrefix + n.name;
   return n.name;
+}
+
+// The first NaN or infinity of a tensor the model takes from the checkpoint.
+bool check_finite(const NamedTensor& t, const std::string& source, const char* what, std::string& err) {
+  for (size_t k = 0; k < t.values.size(); ++k) {
+    double v = t.values[k];
+    if (std::isfinite(v)) continue;
+    err = fmt::format("{}: {} '{}' holds {} (element {})", source, what, t.name,
+                      std::isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf", k);
+    return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -56,6 +69,13 @@ std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Gr
   std::vector<TensorSpec> expected;
   for (NodeId id : g.params) expected.push_back({g[id].name, g[id].dtype, g[id].shape});
   if (!check_tensors(*file, path, expected, err)) return std::nullopt;
+  // Non-finite values would train or predict NaN without a word: refuse them here.
+  for (const auto* list : {&g.params, &g.consts, &g.states})
+    for (NodeId id : *list)
+      if (const NamedTensor* t = file->find(saved_name(g, id)))
+        if (!check_finite(*t, path, g[id].op == Op::param ? "param" : "tensor", err)) return std::nullopt;
+  for (const NamedTensor& t : file->tensors)
+    if (t.name.rfind("__normalize__.", 0) == 0 && !check_finite(t, path, "tensor", err)) return std::nullopt;
   return file;
 }
 

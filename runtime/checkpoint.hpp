@@ -27,7 +27,9 @@ bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& va
 
 // Reads `path` and checks it against the model: the hash in its metadata (when present)
 // must be the model's ("p.safetensors was saved from model 'iris' (hash ...), not 'digits'
-// (hash ...)"), and it must hold every param with the model's dtype and shape.
+// (hash ...)"), it must hold every param with the model's dtype and shape, and every value
+// the model takes from it (params, consts, states, normalisation statistics) must be
+// finite ("p.safetensors: param 'w1' holds NaN (element 12)").
 std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err);
 
 // Copies the checkpoint's params into `values`, and its consts and states when present
