@@ -119,11 +119,24 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
 
   Progress progress(o.progress, o.progress_out, g.train.epochs, batches_per_epoch(split->train_rows, g.batch));
   MetricsLog log;
+  TrainResult res;
+  // A log line; a failed write (a full disk) is a warning, once, and the log stops there:
+  // the training and the final save go on.
+  auto log_failed = [&](const std::string& le) {
+    res.log_error = le;
+    progress.message(fmt::format("kiln: warning: {}; the metrics log stops here (training goes on)", le));
+  };
+  auto log_line = [&](const std::string& line) {
+    if (std::string le; !log.write(line, le)) log_failed(le);
+  };
+  auto log_close = [&] {
+    if (std::string le; !log.close(le)) log_failed(le);
+  };
   // The first run-time warning promoted by -Werror: the run stops after the flush.
   std::optional<RuntimeDiagnostic> promoted;
   // Prints, logs and hands on the monitors' new diagnostics.
-  auto flush_monitor = [&](TrainResult& r) -> bool {
-    if (!mon) return true;
+  auto flush_monitor = [&](TrainResult& r) {
+    if (!mon) return;
     for (auto& d : mon->take_new()) {
       if (d.diag.severity == Severity::error && d.diag.id != "non-finite" && !promoted) promoted = d;
       std::string text = mon->render(d.diag, o.color);
@@ -134,31 +147,27 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       } else {
         progress.message(text);
       }
-      if (log.is_open() && !log.write(diagnostic_line(d.diag, d.step, src.path()), e)) return false;
+      if (log.is_open()) log_line(diagnostic_line(d.diag, d.step, src.path()));
       if (o.on_runtime_diagnostic) o.on_runtime_diagnostic(d);
       r.runtime_diagnostics.push_back(std::move(d));
     }
-    return true;
   };
 
   // Initial values, then the checkpoint given with --load.
   ValueMap values;
   std::optional<SafetensorsFile> loaded;
-  TrainResult res;
   values = initial_values(tg, g.train.seed);
   // The health table's rows as "health" lines of the log (before it is closed).
   auto log_health = [&](int64_t step) {
-    for (const ParamHealth& h : res.health)
-      if (!log.write(health_line(step, h.name, h.grad_norm, h.update_ratio, h.status), e)) return false;
-    return true;
+    for (const ParamHealth& h : res.health) log_line(health_line(step, h.name, h.grad_norm, h.update_ratio, h.status));
   };
   // -Werror turned a run-time warning into an error: stop with the health table, the log
   // closed and nothing saved (the model has a problem the user asked to treat as fatal).
   auto stop_promoted = [&]() -> std::optional<TrainResult> {
     res.health = mon->health();
     if (promoted->step > 0 && !mon->health_table().empty()) progress.message(mon->health_table());
-    if (promoted->step > 0 && !log_health(promoted->step)) return fail(2, e);
-    if (!log.close(e)) return fail(2, e);
+    if (promoted->step > 0) log_health(promoted->step);
+    log_close();
     return fail(1, promoted->step == 0
                        ? fmt::format("training stopped before the first step: -Werror makes the run-time warning "
                                      "[{}] an error",
@@ -207,7 +216,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
 
   if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
   if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
-  if (!flush_monitor(res)) return fail(2, e);
+  flush_monitor(res);
   if (promoted) return stop_promoted();
 
   res.model_name = g.model_name;
@@ -263,11 +272,12 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       d->notes.push_back({why, {}});
     }
     mon->emit(d->severity, d->id, "step", d->loc, d->message, d->notes, bad);
-    if (!flush_monitor(res)) return fail(2, e);
+    flush_monitor(res);
     res.health = mon->health();
     if (!mon->health_table().empty()) progress.message(mon->health_table());
     res.values = engine->values();
-    if (!log_health(bad - 1) || !log.close(e)) return fail(2, e);
+    log_health(bad - 1);
+    log_close();
     if (!o.save.empty()) {
       if (!save_checkpoint(o.save, saved, res.values, res.normalization, e)) return fail(2, e);
       progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save, bad - 1));
@@ -282,7 +292,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     int64_t bad = mon->process();
     if (bad == 0 && !loss_finite && mon->enabled("non-finite")) bad = res.steps;
     if (bad > 0) return stop_non_finite(bad, before, epoch, order);
-    if (!flush_monitor(res)) return fail(2, e);
+    flush_monitor(res);
     if (promoted) return stop_promoted();
     return std::nullopt;
   };
@@ -316,9 +326,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       res.step_losses.push_back(loss);
       loss_sum += loss;
       for (size_t k = 0; k < metric_sums.size() && k < r.metrics.size(); ++k) metric_sums[k] += r.metrics[k];
-      if (o.log_every > 0 && res.steps % o.log_every == 0) {
-        if (!log.write(step_line(epoch, res.steps, loss, lr), e)) return fail(2, e);
-      }
+      if (o.log_every > 0 && res.steps % o.log_every == 0) log_line(step_line(epoch, res.steps, loss, lr));
       if (o.progress == ProgressMode::live) {
         std::vector<double> means(metric_sums);
         for (double& m : means) m /= double(b + 1);
@@ -343,14 +351,14 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
       rec.val_metrics = vr.metrics;
     }
     rec.time_s = seconds_since(t_epoch);
-    if (!log.write(epoch_line(rec), e)) return fail(2, e);
+    log_line(epoch_line(rec));
     progress.end_epoch(rec);
     double epoch_loss = rec.loss;
     res.epochs.push_back(std::move(rec));
     // The epoch's rules after its line, so that the output reads in order.
     if (mon) {
       mon->on_epoch(epoch, epoch_loss, res.steps, lr);
-      if (!flush_monitor(res)) return fail(2, e);
+      flush_monitor(res);
       if (promoted) return stop_promoted();
     }
   }
@@ -359,12 +367,12 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   res.values = engine->values();
   if (mon) {
     mon->on_end(res.steps);
-    if (!flush_monitor(res)) return fail(2, e);
+    flush_monitor(res);
     if (promoted) return stop_promoted();
     res.health = mon->health();
-    if (!log_health(res.steps)) return fail(2, e);
+    log_health(res.steps);
   }
-  if (!log.close(e)) return fail(2, e);
+  log_close();
   if (!o.save.empty() && !save_checkpoint(o.save, saved, res.values, res.normalization, e)) return fail(2, e);
 
   TrainSummary sum;

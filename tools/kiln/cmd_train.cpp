@@ -3,6 +3,7 @@
 #include "tools/kiln/cmd_train.hpp"
 #include "runtime/trainer.hpp"
 #include <charconv>
+#include <csignal>
 #include <cmath>
 #include <fmt/format.h>
 #include <thread>
@@ -74,6 +75,9 @@ std::vector<std::string> data_args(const Args& a) {
 }
 
 int run_train(const Args& a) {
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, which the writers
+  // report, instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   TrainOptions o;
   o.data = data_args(a);
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
