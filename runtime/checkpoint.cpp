@@ -1,6 +1,7 @@
 // Saving and loading checkpoints (runtime/checkpoint.hpp).
 #include "runtime/checkpoint.hpp"
 #include "runtime/model.hpp"
+#include <charconv>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -18,6 +19,38 @@ std::string saved_name(const Graph& g, NodeId id) {
   return n.name;
 }
 
+// A metadata value that must be a decimal count ("0", "12") up to `max`.
+bool meta_count(const std::map<std::string, std::string>& meta, const std::string& source, const char* key,
+                uint64_t& out, std::string& err, uint64_t max = ~uint64_t(0)) {
+  auto it = meta.find(key);
+  if (it == meta.end()) return true;
+  const std::string& v = it->second;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || v[0] == '+' || ec != std::errc() || end != v.data() + v.size() || n > max) {
+    err = fmt::format("{}: metadata '{}' is '{}', not a count", source, key, v);
+    return false;
+  }
+  out = n;
+  return true;
+}
+
+// The format check on metadata (also that of a file this kiln cannot otherwise read).
+bool format_of(const std::map<std::string, std::string>& meta, const std::string& source, int& format,
+               std::string& err) {
+  uint64_t f = 0;
+  if (!meta_count(meta, source, "kiln_format", f, err)) return false;
+  if (f > uint64_t(kCheckpointFormat)) {
+    auto v = meta.find("kiln_version");
+    err = fmt::format("{}: checkpoint format {}{} is newer than this kiln ({} reads formats up to {}): upgrade kiln",
+                      source, f, v != meta.end() ? fmt::format(" (written by kiln {})", v->second) : "", KILN_VERSION,
+                      kCheckpointFormat);
+    return false;
+  }
+  format = int(f);
+  return true;
+}
+
 // The first NaN or infinity of a tensor the model takes from the checkpoint.
 bool check_finite(const NamedTensor& t, const std::string& source, const char* what, std::string& err) {
   for (size_t k = 0; k < t.values.size(); ++k) {
@@ -30,6 +63,10 @@ bool check_finite(const NamedTensor& t, const std::string& source, const char* w
   return true;
 }
 }  // namespace
+
+bool checkpoint_format(const SafetensorsFile& file, const std::string& source, int& format, std::string& err) {
+  return format_of(file.metadata, source, format, err);
+}
 
 bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
                      std::string& err) {
@@ -45,14 +82,24 @@ bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& va
     }
   for (auto& [input, st] : norm)
     for (auto& t : standardization_tensors(input, st)) tensors.push_back(std::move(t));
-  std::map<std::string, std::string> meta = {
-      {"kiln_model", g.model_name}, {"kiln_model_hash", model_hash(g)}, {"kiln_version", KILN_VERSION}};
+  std::map<std::string, std::string> meta = {{"kiln_format", std::to_string(kCheckpointFormat)},
+                                             {"kiln_model", g.model_name},
+                                             {"kiln_model_hash", model_hash(g)},
+                                             {"kiln_version", KILN_VERSION}};
   return write_safetensors(path, tensors, meta, err);
 }
 
 std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err) {
   auto file = read_safetensors(path, err);
-  if (!file) return std::nullopt;
+  int format = 0;
+  if (!file) {
+    // A newer format may hold what this kiln cannot read (a new dtype, say): the format
+    // is the clearer message then.
+    std::string newer;
+    if (!format_of(read_safetensors_metadata(path), path, format, newer)) err = newer;
+    return std::nullopt;
+  }
+  if (!checkpoint_format(*file, path, format, err)) return std::nullopt;
   auto h = file->metadata.find("kiln_model_hash");
   if (h != file->metadata.end() && h->second != model_hash(g)) {
     auto m = file->metadata.find("kiln_model");

@@ -19,18 +19,29 @@ inline const char* const kConstPrefix = "__const__.";
 
 using NormalizationMap = std::map<std::string, Standardization>;  // input name -> stats
 
+// The checkpoint format ("kiln_format" in the metadata) this kiln writes, and the newest
+// it reads (docs/data.md). 0: the files written before the key existed; 1: "kiln_format".
+// A later format that adds tensors or keys raises it; reading a format up to this one
+// stays possible.
+inline constexpr int kCheckpointFormat = 1;
+
 // Writes `path` atomically. `g` is the graph whose params/consts/states are saved (the
-// training graph); `values` holds their values by leaf name. Metadata: "kiln_model" (the
-// model's name), "kiln_model_hash" (model_hash(g)), "kiln_version".
+// training graph); `values` holds their values by leaf name. Metadata: "kiln_format",
+// "kiln_model" (the model's name), "kiln_model_hash" (model_hash(g)), "kiln_version".
 bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
                      std::string& err);
 
-// Reads `path` and checks it against the model: the hash in its metadata (when present)
-// must be the model's ("p.safetensors was saved from model 'iris' (hash ...), not 'digits'
-// (hash ...)"), it must hold every param with the model's dtype and shape, and every value
-// the model takes from it (params, consts, states, normalisation statistics) must be
-// finite ("p.safetensors: param 'w1' holds NaN (element 12)").
+// Reads `path` and checks it against the model: its format must be one this kiln reads
+// ("p.safetensors: checkpoint format 3 is newer than this kiln ..."), the hash in its
+// metadata (when present) must be the model's ("p.safetensors was saved from model 'iris'
+// (hash ...), not 'digits' (hash ...)"), it must hold every param with the model's dtype and
+// shape, and every value the model takes from it (params, consts, states, normalisation
+// statistics) must be finite ("p.safetensors: param 'w1' holds NaN (element 12)").
 std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err);
+
+// The file's format: "kiln_format", or 0 when absent. False on a value that is not a
+// number, or a format newer than kCheckpointFormat.
+bool checkpoint_format(const SafetensorsFile& file, const std::string& source, int& format, std::string& err);
 
 // Copies the checkpoint's params into `values`, and its consts and states when present
 // (a state or const of another shape is an error); what is absent keeps its value.

@@ -17,6 +17,7 @@ namespace kiln::test {
 // schedule (the step counter) and a normalised input; 150 rows in batches of 16 give 9
 // steps per epoch.
 inline const std::string kModelPath = std::string(KILN_SOURCE_DIR) + "/examples/iris.model";
+inline const std::string kFormat0 = data_path("checkpoints/iris_format0.safetensors");
 
 struct Run {
   std::optional<TrainResult> result;
