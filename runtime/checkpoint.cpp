@@ -21,7 +21,7 @@ std::string saved_name(const Graph& g, NodeId id) {
 
 // A metadata value that must be a decimal count ("0", "12") up to `max`.
 bool meta_count(const std::map<std::string, std::string>& meta, const std::string& source, const char* key,
-                uint64_t& out, std::string& err, uint64_t max = ~uint64_t(0)) {
+                uint64_t& out, std::string& err, uint64_t max = uint64_t(1) << 62) {
   auto it = meta.find(key);
   if (it == meta.end()) return true;
   const std::string& v = it->second;
@@ -68,8 +68,25 @@ bool checkpoint_format(const SafetensorsFile& file, const std::string& source, i
   return format_of(file.metadata, source, format, err);
 }
 
+bool read_position(const SafetensorsFile& file, const std::string& source, std::optional<TrainPosition>& out,
+                   std::string& err) {
+  out.reset();
+  if (!file.metadata.count("kiln_epochs_done")) return true;
+  TrainPosition p;
+  uint64_t epochs = 0, steps = 0;
+  if (!meta_count(file.metadata, source, "kiln_epochs_done", epochs, err) ||
+      !meta_count(file.metadata, source, "kiln_steps_into_epoch", steps, err) ||
+      !meta_count(file.metadata, source, "kiln_seed", p.seed, err, ~uint64_t(0)))
+    return false;
+  p.epochs_done = int64_t(epochs);
+  p.steps_into_epoch = int64_t(steps);
+  if (auto it = file.metadata.find("kiln_stop"); it != file.metadata.end()) p.stop = it->second;
+  out = std::move(p);
+  return true;
+}
+
 bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
-                     std::string& err) {
+                     std::string& err, const TrainPosition* position) {
   std::vector<NamedTensor> tensors;
   for (const auto* list : {&g.params, &g.consts, &g.states})
     for (NodeId id : *list) {
@@ -86,6 +103,12 @@ bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& va
                                              {"kiln_model", g.model_name},
                                              {"kiln_model_hash", model_hash(g)},
                                              {"kiln_version", KILN_VERSION}};
+  if (position) {
+    meta["kiln_epochs_done"] = std::to_string(position->epochs_done);
+    meta["kiln_steps_into_epoch"] = std::to_string(position->steps_into_epoch);
+    meta["kiln_seed"] = std::to_string(position->seed);
+    meta["kiln_stop"] = position->stop;
+  }
   return write_safetensors(path, tensors, meta, err);
 }
 

@@ -68,12 +68,14 @@ struct TrainResult {
   double time_s = 0, compile_s = 0;
   std::vector<RuntimeDiagnostic> runtime_diagnostics;  // from the monitors
   std::vector<ParamHealth> health;                     // the training-health table's rows
-  std::string log_error;  // why the log stopped early ("m.jsonl: cannot write: ..."); empty if it did not
+  int64_t first_epoch = 1;  // the epoch this run started in (it continues a --load checkpoint's)
+  std::string log_error;    // why the log stopped early ("m.jsonl: cannot write: ..."); empty if it did not
 };
 
 // Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when
-// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1). A failing
-// log write is a warning (once); the log stops and the run goes on.
+// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1). With
+// --load, the epochs continue from the checkpoint's position (docs/training.md, "Resuming").
+// A failing log write is a warning (once); the log stops and the run goes on.
 std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& opts, Diagnostics& diags,
                                        RunError& err);
 

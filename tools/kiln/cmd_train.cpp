@@ -22,20 +22,22 @@ const char* const kTrainUsage =
     "errors. Run-time monitors (non-finite, frozen-param, ...: docs/checks/runtime.md) watch\n"
     "the training and print a health table at the end; --no-monitor turns them off, -Wno-<id>\n"
     "one of them, and -Werror makes their warnings errors that stop the training. See\n"
-    "docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite\n"
-    "step, or a run-time warning under -Werror, included), 2 usage error or unusable\n"
-    "data/checkpoint.\n";
+    "docs/training.md. With --load the run continues the checkpoint's epochs (and shuffles):\n"
+    "--epochs is the total, so '--epochs 2 --save c' then '--epochs 4 --load c' trains\n"
+    "epochs 3 and 4, exactly as one run of 4 would. Exit status: 0 ok, 1 errors in the model\n"
+    "or a failed run (a non-finite step, or a run-time warning under -Werror, included), 2\n"
+    "usage error or unusable data/checkpoint.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
       {"data", true, "training data: data.csv, or name=file.npy per input (repeatable)", "D", true},
-      {"epochs", true, "number of epochs (default: the train block's)", "N"},
+      {"epochs", true, "number of epochs, in all with --load (default: the train block's)", "N"},
       {"batch", true, "the batch size (overrides the 'batch' dim)", "N"},
       {"lr", true, "the base learning rate (overrides the optimizer's lr)", "X"},
       {"seed", true, "seed for initialisation and shuffling (default: the train block's)", "S"},
       {"no-shuffle", false, "take batches in file order (default: shuffled per epoch)", ""},
       {"val-split", true, "hold out the last fraction F of the rows for validation (0 <= F < 1)", "F"},
-      {"load", true, "start from the params (and optimizer state) of a checkpoint", "P"},
+      {"load", true, "continue from a checkpoint: params, optimizer state, epoch and step", "P"},
       {"save", true, "save the params, optimizer state and normalisation to a checkpoint", "P"},
       {"log", true, "write JSON lines of metrics to M.jsonl", "M"},
       {"log-every", true, "with --log, a step line every N steps (default: epoch lines only)", "N"},
