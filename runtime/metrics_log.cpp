@@ -21,6 +21,11 @@ std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
                      json_number(loss), json_number(lr));
 }
 
+std::string interrupted_line(const std::string& signal, int64_t epochs_done, int64_t steps_into_epoch, int64_t step) {
+  return fmt::format("{{\"kind\":\"interrupted\",\"signal\":{},\"epochs_done\":{},\"steps_into_epoch\":{},\"step\":{}}}",
+                     json_quote(signal), epochs_done, steps_into_epoch, step);
+}
+
 std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
                         const std::string& status) {
   return fmt::format("{{\"kind\":\"health\",\"step\":{},\"param\":{},\"grad_norm\":{},\"update_ratio\":{},\"status\":{}}}",

@@ -30,6 +30,10 @@ std::string step_line(int64_t epoch, int64_t step, double loss, double lr);
 std::string epoch_line(const EpochRecord& r);
 // One row of the training-health table (the monitors' per-param figures of the last finite
 // step): {"kind":"health","step":N,"param":"w1","grad_norm":..,"update_ratio":..,"status":"ok"}.
+// The last line of an interrupted run: {"kind":"interrupted","signal":"SIGINT",
+// "epochs_done":2,"steps_into_epoch":5,"step":23} (the position, as the checkpoint's
+// metadata records it, and the steps of this run).
+std::string interrupted_line(const std::string& signal, int64_t epochs_done, int64_t steps_into_epoch, int64_t step);
 std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
                         const std::string& status);
 

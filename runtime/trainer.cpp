@@ -226,6 +226,8 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   res.first_epoch = start->epoch;
   progress.resume_after((start->epoch - 1) * per_epoch + start->step);
 
+  // From here a signal stops the run at a step boundary (before: exit at once, nothing to lose).
+  if (o.interrupt) o.interrupt->deferred = 1;
   if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
   if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
   flush_monitor(res);
@@ -313,6 +315,42 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     if (promoted) return stop_promoted();
     return std::nullopt;
   };
+  // A signal (SIGINT, SIGTERM) or the test hook, checked before each step: 0 to go on.
+  auto stop_signal = [&]() -> int {
+    if (o.interrupt && o.interrupt->signal) return o.interrupt->signal;
+    return o.stop_after_steps > 0 && res.steps >= o.stop_after_steps ? SIGINT : 0;
+  };
+  // Stop before batch b of `epoch` (the run trained its batches from b0, after its step
+  // `before`): the monitors' pending steps, the health table, the log's "interrupted" line,
+  // and the checkpoint with its position, so that --load continues exactly here.
+  auto stop_interrupted = [&](int sig, int64_t epoch, int64_t b, int64_t b0, int64_t before,
+                              const std::vector<int64_t>& order) -> std::optional<TrainResult> {
+    if (mon && res.steps > 0) {
+      if (auto stop = check_monitor(true, before, epoch, order, b0)) return *stop;
+      res.health = mon->health();
+      if (!mon->health_table().empty()) progress.message(mon->health_table());
+      log_health(res.steps);
+    }
+    res.time_s = seconds_since(t_start);
+    res.compile_s += val_eval.compile_seconds();
+    res.values = engine->values();
+    TrainPosition at{epoch - 1, b, g.train.seed, "interrupted"};
+    log_line(interrupted_line(signal_name(sig), at.epochs_done, at.steps_into_epoch, res.steps));
+    log_close();
+    std::string msg = fmt::format("interrupted ({}) ", signal_name(sig));
+    if (res.steps == 0) {
+      msg += "before the first step; nothing saved";
+    } else if (o.save.empty()) {
+      msg += fmt::format("after {}; nothing saved (no --save)", describe(at, per_epoch));
+    } else {
+      if (!save_checkpoint(o.save, saved, res.values, res.normalization, e, &at)) return fail(2, e);
+      msg += fmt::format("after {}; saved {} (--load it to continue)", describe(at, per_epoch), o.save);
+    }
+    res.signal = sig;
+    res.stop_message = std::move(msg);
+    return res;
+  };
+
   BatchResult r;
   for (int64_t epoch = start->epoch; epoch <= g.train.epochs; ++epoch) {
     auto t_epoch = Clock::now();
@@ -324,6 +362,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     const int64_t before = res.steps;  // steps of earlier epochs
     const int64_t b0 = epoch == start->epoch ? start->step : 0;  // a resumed epoch continues where it stopped
     for (int64_t b = b0; b < per_epoch; ++b) {
+      if (int sig = stop_signal()) return stop_interrupted(sig, epoch, b, b0, before, order);
       gather(order, b);
       if (!engine->set_batch(names, bufs, e)) return fail(1, e);
       // One snapshot per epoch (cheap): a non-finite step replays the epoch's earlier steps.

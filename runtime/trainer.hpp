@@ -4,6 +4,7 @@
 #include "ir/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/interrupt.hpp"
 #include "runtime/metrics_log.hpp"
 #include "runtime/model.hpp"
 #include "runtime/monitor.hpp"
@@ -56,6 +57,13 @@ struct TrainOptions {
   MonitorOptions monitor_options;
   bool color = false;
   std::function<void(const RuntimeDiagnostic&)> on_runtime_diagnostic;
+  // Ctrl-C and SIGTERM (runtime/interrupt.hpp; the driver installs the handlers). Once the
+  // log is open the run sets `deferred`; after a signal it stops at the next step boundary
+  // (an epoch's validation is finished first), saves with --save (marked interrupted, with
+  // its position), ends the log with an "interrupted" line and returns with `signal` set.
+  Interrupt* interrupt = nullptr;
+  // Test hook: stop as if SIGINT came after this many steps of the run (0: never).
+  int64_t stop_after_steps = 0;
 };
 
 struct TrainResult {
@@ -70,6 +78,8 @@ struct TrainResult {
   std::vector<ParamHealth> health;                     // the training-health table's rows
   int64_t first_epoch = 1;  // the epoch this run started in (it continues a --load checkpoint's)
   std::string log_error;    // why the log stopped early ("m.jsonl: cannot write: ..."); empty if it did not
+  int signal = 0;           // the signal that stopped the run at a step boundary; 0 if it ran to the end
+  std::string stop_message; // then: "interrupted (SIGINT) after epoch 3, step 5 of 9; saved p.safetensors"
 };
 
 // Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when

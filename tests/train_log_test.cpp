@@ -61,12 +61,14 @@ TEST_CASE("a log in use by another process is refused, and left as it was", "[tr
   CHECK(second.err ==
         fmt::format("kiln: error: {}: in use by another kiln process (pid {}); give each run its own --log\n", log,
                     first.pid));
-  ::kill(first.pid, SIGKILL);
-  wait_child(first);
+  ::kill(first.pid, SIGINT);
+  RunResult one = wait_child(first);
+  CHECK(one.exit_code == 130);
   auto lines = lines_of(read_file(log));
   REQUIRE(!lines.empty());
   CHECK(parse_json(lines.front()).at("step").num() == 1);  // the first run's log from its start
   for (auto& l : lines) parse_json(l);
+  CHECK(parse_json(lines.back()).at("kind").text == "interrupted");
 }
 
 TEST_CASE("a log that cannot be written warns once, training and the checkpoint go on", "[trainlog]") {

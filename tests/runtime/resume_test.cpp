@@ -1,7 +1,10 @@
-// Resuming ("[resume]"): --load continues the epochs and the shuffles bit for bit; --epochs
-// as the total; the seed; the position a checkpoint records.
+// Resuming ("[resume]"): --load continues the epochs and the shuffles bit for bit, at an
+// epoch boundary or mid-epoch after an interrupt; --epochs as the total; the seed; the
+// interrupted run's result, checkpoint and log (the signals themselves: interrupt_test.cpp).
 #include "tests/runtime/checkpoint_util.hpp"
+#include <csignal>
 #include <filesystem>
+#include <fmt/format.h>
 
 using namespace kiln;
 using namespace kiln::test;
@@ -46,6 +49,35 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
     CHECK(get_file(b.save) == want);  // params, states, normalisation and metadata
     const auto& all = straight.result->step_losses;
     CHECK(resumed.result->step_losses == std::vector<double>(all.begin() + 2 * per_epoch, all.end()));
+
+    // mid-epoch (interrupted after step 4 of epoch 3), then again 5 steps later
+    TrainOptions i = o;
+    i.stop_after_steps = 2 * per_epoch + 4;
+    i.save = dir.file("stopped.safetensors");
+    Run stopped = train(i);
+    REQUIRE(stopped.result);
+    CHECK(stopped.result->signal == SIGINT);
+    CHECK(stopped.result->stop_message ==
+          fmt::format("interrupted (SIGINT) after epoch 3, step 4 of {}; saved {} (--load it to continue)", per_epoch,
+                      i.save));
+    SafetensorsFile f = read_st(i.save);
+    CHECK(f.metadata.at("kiln_stop") == "interrupted");
+    CHECK(f.metadata.at("kiln_epochs_done") == "2");
+    CHECK(f.metadata.at("kiln_steps_into_epoch") == "4");
+    TrainOptions j = o;
+    j.load = i.save;
+    j.stop_after_steps = 5;
+    j.save = dir.file("stopped2.safetensors");
+    Run again = train(j);
+    REQUIRE(again.result);
+    CHECK(again.result->signal == SIGINT);
+    CHECK(read_st(j.save).metadata.at("kiln_steps_into_epoch") == (per_epoch == 9 ? "0" : "2"));
+    TrainOptions k = o;
+    k.load = j.save;
+    k.save = dir.file("finished.safetensors");
+    Run finished = train(k);
+    REQUIRE(finished.result);
+    CHECK(get_file(k.save) == want);
   }
 }
 
@@ -82,6 +114,39 @@ TEST_CASE("on resume --epochs counts the checkpoint's epochs, and its seed goes 
   REQUIRE(train(again).result);
   CHECK(read_st(again.save).find("w1")->values != read_st(straight.save).find("w1")->values);
 }
+
+TEST_CASE("an interrupt before the first step saves nothing, after it the log ends with it", "[resume]") {
+  TempDir dir;
+  Interrupt intr;
+  intr.signal = SIGTERM;  // as if it came while the model compiled, with the handlers deferring
+  TrainOptions o;
+  o.epochs = 2;
+  o.interrupt = &intr;
+  o.save = dir.file("p.safetensors");
+  o.log = dir.file("m.jsonl");
+  Run r = train(o);
+  REQUIRE(r.result);
+  CHECK(intr.deferred == 1);
+  CHECK(r.result->signal == SIGTERM);
+  CHECK(r.result->stop_message == "interrupted (SIGTERM) before the first step; nothing saved");
+  CHECK(!std::filesystem::exists(o.save));
+  CHECK(get_file(o.log) ==
+        "{\"kind\":\"interrupted\",\"signal\":\"SIGTERM\",\"epochs_done\":0,\"steps_into_epoch\":0,\"step\":0}\n");
+
+  // after some steps without --save: the log ends with the health table and the line
+  intr.signal = 0;
+  o.interrupt = nullptr;
+  o.save.clear();
+  o.stop_after_steps = 9;
+  Run s = train(o);
+  REQUIRE(s.result);
+  CHECK(s.result->stop_message == "interrupted (SIGINT) after epoch 1; nothing saved (no --save)");
+  std::string log = get_file(o.log);
+  CHECK(log.find("{\"kind\":\"health\",\"step\":9,\"param\":\"w1\"") != std::string::npos);
+  CHECK(log.substr(log.rfind('{')) ==
+        "{\"kind\":\"interrupted\",\"signal\":\"SIGINT\",\"epochs_done\":1,\"steps_into_epoch\":0,\"step\":9}\n");
+}
+
 
 TEST_CASE("a checkpoint records its position, one without it (format 0) trains epochs 1 to N", "[resume]") {
   TempDir dir;

@@ -3,7 +3,6 @@
 #include "tools/kiln/cmd_train.hpp"
 #include "runtime/trainer.hpp"
 #include <charconv>
-#include <csignal>
 #include <cmath>
 #include <fmt/format.h>
 #include <thread>
@@ -24,9 +23,11 @@ const char* const kTrainUsage =
     "one of them, and -Werror makes their warnings errors that stop the training. See\n"
     "docs/training.md. With --load the run continues the checkpoint's epochs (and shuffles):\n"
     "--epochs is the total, so '--epochs 2 --save c' then '--epochs 4 --load c' trains\n"
-    "epochs 3 and 4, exactly as one run of 4 would. Exit status: 0 ok, 1 errors in the model\n"
-    "or a failed run (a non-finite step, or a run-time warning under -Werror, included), 2\n"
-    "usage error or unusable data/checkpoint.\n";
+    "epochs 3 and 4, exactly as one run of 4 would. Ctrl-C (or SIGTERM) stops at the next\n"
+    "step and saves to --save, marked with where it stopped; a second Ctrl-C exits at once.\n"
+    "Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite step, or a\n"
+    "run-time warning under -Werror, included), 2 usage error or unusable data/checkpoint,\n"
+    "130 (SIGINT) or 143 (SIGTERM) interrupted.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
@@ -77,10 +78,10 @@ std::vector<std::string> data_args(const Args& a) {
 }
 
 int run_train(const Args& a) {
-  // A file-size limit (ulimit -f) makes a write fail with EFBIG, which the writers
-  // report, instead of killing the process.
-  std::signal(SIGXFSZ, SIG_IGN);
   TrainOptions o;
+  // Ctrl-C and SIGTERM: exit at once while reading and compiling; once training runs, stop
+  // at the next step and save (runtime/interrupt.hpp).
+  o.interrupt = &install_interrupt_handlers();
   o.data = data_args(a);
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
   if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
@@ -124,6 +125,10 @@ int run_train(const Args& a) {
   if (!res) {
     if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
     return err.exit_code;
+  }
+  if (res->signal) {  // printed even with --quiet: the run did not do what was asked
+    fmt::print(stderr, "kiln: {}\n", res->stop_message);
+    return 128 + res->signal;
   }
   return kOk;
 }
