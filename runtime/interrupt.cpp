@@ -12,17 +12,16 @@ void say(const char (&text)[N]) {
   [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, text, N - 1);
 }
 
-// Only async-signal-safe calls: write and _exit.
+// Only async-signal-safe calls: lock-free atomics, write and _exit.
 extern "C" void on_signal(int sig) {
-  if (g_interrupt.signal != 0) {
-    say("kiln: interrupted again: exiting at once\n");
-    ::_exit(128 + sig);
-  }
-  if (g_interrupt.deferred == 0) {
+  if (g_interrupt.deferred.load() == 0) {
     say("kiln: interrupted before training started; nothing saved\n");
     ::_exit(128 + sig);
   }
-  g_interrupt.signal = sig;
+  if (g_interrupt.signal.exchange(sig) != 0) {
+    say("kiln: interrupted again: exiting at once\n");
+    ::_exit(128 + sig);
+  }
 }
 
 }  // namespace

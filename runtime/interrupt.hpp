@@ -1,14 +1,18 @@
 // Ctrl-C (SIGINT) and SIGTERM during `kiln train`: the first asks the training loop to stop
 // at its next step boundary (and save); before training starts, or on a second signal, exit at once.
 #pragma once
+#include <atomic>
 #include <csignal>
 
 namespace kiln {
 
-// What the signal handler and the training loop share (sig_atomic_t only: async-signal-safe).
+// What the signal handler and the training loop share: lock-free atomics, which a handler
+// may use ([support.signal]) and which the loop sees whichever thread took the signal (the
+// JIT's workers may).
 struct Interrupt {
-  volatile std::sig_atomic_t signal = 0;    // the first SIGINT or SIGTERM received; 0 when none
-  volatile std::sig_atomic_t deferred = 0;  // 1 while the training loop stops by itself; 0: exit at once
+  std::atomic<int> signal{0};    // the first SIGINT or SIGTERM received; 0 when none
+  std::atomic<int> deferred{0};  // 1 while the training loop stops by itself; 0: exit at once
+  static_assert(std::atomic<int>::is_always_lock_free);
 };
 
 // Installs the process's SIGINT and SIGTERM handlers and returns what they set. While
