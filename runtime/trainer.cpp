@@ -212,19 +212,20 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
     }
   }
 
-  auto engine = make_engine(tg, o.engine, e);
-  if (!engine) return fail(1, e);
-  if (!engine->set_values(values, e)) return fail(1, e);
-  RowEvaluator val_eval(forward_builder(src), o.engine);
-  res.compile_s = seconds_since(t_compile) + engine->compile_seconds();
-
-  // Where the epochs start: 1, or after the --load checkpoint's position.
+  // Where the epochs start: 1, or after the --load checkpoint's position (before the
+  // JIT compiles: nothing left to train is an error).
   const int64_t per_epoch = batches_per_epoch(split->train_rows, g.batch);
   auto start = start_point(resumed, g.train.epochs, per_epoch, o.load,
                            fmt::format("{} {}", o.epochs ? "--epochs" : "the train block's epochs =", g.train.epochs), e);
   if (!start) return fail(2, e);
   res.first_epoch = start->epoch;
   progress.resume_after((start->epoch - 1) * per_epoch + start->step);
+
+  auto engine = make_engine(tg, o.engine, e);
+  if (!engine) return fail(1, e);
+  if (!engine->set_values(values, e)) return fail(1, e);
+  RowEvaluator val_eval(forward_builder(src), o.engine);
+  res.compile_s = seconds_since(t_compile) + engine->compile_seconds();
 
   // From here a signal stops the run at a step boundary (before: exit at once, nothing to lose).
   if (o.interrupt) o.interrupt->deferred = 1;
