@@ -1,6 +1,8 @@
 // Saving and loading checkpoints (runtime/checkpoint.hpp).
 #include "runtime/checkpoint.hpp"
 #include "runtime/model.hpp"
+#include <charconv>
+#include <cmath>
 #include <fmt/format.h>
 
 #ifndef KILN_VERSION
@@ -16,10 +18,75 @@ std::string saved_name(const Graph& g, NodeId id) {
   if (n.op == Op::const_) return kConstPrefix + n.name;
   return n.name;
 }
+
+// A metadata value that must be a decimal count ("0", "12") up to `max`.
+bool meta_count(const std::map<std::string, std::string>& meta, const std::string& source, const char* key,
+                uint64_t& out, std::string& err, uint64_t max = uint64_t(1) << 62) {
+  auto it = meta.find(key);
+  if (it == meta.end()) return true;
+  const std::string& v = it->second;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || v[0] == '+' || ec != std::errc() || end != v.data() + v.size() || n > max) {
+    err = fmt::format("{}: metadata '{}' is '{}', not a count", source, key, v);
+    return false;
+  }
+  out = n;
+  return true;
+}
+
+// The format check on metadata (also that of a file this kiln cannot otherwise read).
+bool format_of(const std::map<std::string, std::string>& meta, const std::string& source, int& format,
+               std::string& err) {
+  uint64_t f = 0;
+  if (!meta_count(meta, source, "kiln_format", f, err)) return false;
+  if (f > uint64_t(kCheckpointFormat)) {
+    auto v = meta.find("kiln_version");
+    err = fmt::format("{}: checkpoint format {}{} is newer than this kiln ({} reads formats up to {}): upgrade kiln",
+                      source, f, v != meta.end() ? fmt::format(" (written by kiln {})", v->second) : "", KILN_VERSION,
+                      kCheckpointFormat);
+    return false;
+  }
+  format = int(f);
+  return true;
+}
+
+// The first NaN or infinity of a tensor the model takes from the checkpoint.
+bool check_finite(const NamedTensor& t, const std::string& source, const char* what, std::string& err) {
+  for (size_t k = 0; k < t.values.size(); ++k) {
+    double v = t.values[k];
+    if (std::isfinite(v)) continue;
+    err = fmt::format("{}: {} '{}' holds {} (element {})", source, what, t.name,
+                      std::isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf", k);
+    return false;
+  }
+  return true;
+}
 }  // namespace
 
+bool checkpoint_format(const SafetensorsFile& file, const std::string& source, int& format, std::string& err) {
+  return format_of(file.metadata, source, format, err);
+}
+
+bool read_position(const SafetensorsFile& file, const std::string& source, std::optional<TrainPosition>& out,
+                   std::string& err) {
+  out.reset();
+  if (!file.metadata.count("kiln_epochs_done")) return true;
+  TrainPosition p;
+  uint64_t epochs = 0, steps = 0;
+  if (!meta_count(file.metadata, source, "kiln_epochs_done", epochs, err) ||
+      !meta_count(file.metadata, source, "kiln_steps_into_epoch", steps, err) ||
+      !meta_count(file.metadata, source, "kiln_seed", p.seed, err, ~uint64_t(0)))
+    return false;
+  p.epochs_done = int64_t(epochs);
+  p.steps_into_epoch = int64_t(steps);
+  if (auto it = file.metadata.find("kiln_stop"); it != file.metadata.end()) p.stop = it->second;
+  out = std::move(p);
+  return true;
+}
+
 bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& values, const NormalizationMap& norm,
-                     std::string& err) {
+                     std::string& err, const TrainPosition* position) {
   std::vector<NamedTensor> tensors;
   for (const auto* list : {&g.params, &g.consts, &g.states})
     for (NodeId id : *list) {
@@ -32,14 +99,30 @@ bool save_checkpoint(const std::string& path, const Graph& g, const ValueMap& va
     }
   for (auto& [input, st] : norm)
     for (auto& t : standardization_tensors(input, st)) tensors.push_back(std::move(t));
-  std::map<std::string, std::string> meta = {
-      {"kiln_model", g.model_name}, {"kiln_model_hash", model_hash(g)}, {"kiln_version", KILN_VERSION}};
+  std::map<std::string, std::string> meta = {{"kiln_format", std::to_string(kCheckpointFormat)},
+                                             {"kiln_model", g.model_name},
+                                             {"kiln_model_hash", model_hash(g)},
+                                             {"kiln_version", KILN_VERSION}};
+  if (position) {
+    meta["kiln_epochs_done"] = std::to_string(position->epochs_done);
+    meta["kiln_steps_into_epoch"] = std::to_string(position->steps_into_epoch);
+    meta["kiln_seed"] = std::to_string(position->seed);
+    meta["kiln_stop"] = position->stop;
+  }
   return write_safetensors(path, tensors, meta, err);
 }
 
 std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Graph& g, std::string& err) {
   auto file = read_safetensors(path, err);
-  if (!file) return std::nullopt;
+  int format = 0;
+  if (!file) {
+    // A newer format may hold what this kiln cannot read (a new dtype, say): the format
+    // is the clearer message then.
+    std::string newer;
+    if (!format_of(read_safetensors_metadata(path), path, format, newer)) err = newer;
+    return std::nullopt;
+  }
+  if (!checkpoint_format(*file, path, format, err)) return std::nullopt;
   auto h = file->metadata.find("kiln_model_hash");
   if (h != file->metadata.end() && h->second != model_hash(g)) {
     auto m = file->metadata.find("kiln_model");
@@ -56,6 +139,13 @@ std::optional<SafetensorsFile> read_checkpoint(const std::string& path, const Gr
   std::vector<TensorSpec> expected;
   for (NodeId id : g.params) expected.push_back({g[id].name, g[id].dtype, g[id].shape});
   if (!check_tensors(*file, path, expected, err)) return std::nullopt;
+  // Non-finite values would train or predict NaN without a word: refuse them here.
+  for (const auto* list : {&g.params, &g.consts, &g.states})
+    for (NodeId id : *list)
+      if (const NamedTensor* t = file->find(saved_name(g, id)))
+        if (!check_finite(*t, path, g[id].op == Op::param ? "param" : "tensor", err)) return std::nullopt;
+  for (const NamedTensor& t : file->tensors)
+    if (t.name.rfind("__normalize__.", 0) == 0 && !check_finite(t, path, "tensor", err)) return std::nullopt;
   return file;
 }
 

@@ -115,6 +115,20 @@ class JsonParser {
     }
     return true;
   }
+  // The length of the well-formed UTF-8 sequence that starts `s` (a non-ASCII lead byte),
+  // or 0: no overlong forms, surrogates or code points past U+10FFFF.
+  static size_t utf8_length(std::string_view s) {
+    auto b = [&](size_t k) { return k < s.size() ? uint8_t(s[k]) : 0; };
+    uint8_t c = b(0);
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0) return 0;
+    for (size_t k = 1; k < len; ++k)
+      if ((b(k) & 0xC0) != 0x80) return 0;
+    uint8_t c1 = b(1);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+      return 0;
+    return len;
+  }
   static void utf8(std::string& out, uint32_t cp) {
     if (cp < 0x80) {
       out += char(cp);
@@ -143,6 +157,13 @@ class JsonParser {
         return true;
       }
       if (uint8_t(c) < 0x20) return error("control character in a string");
+      if (uint8_t(c) >= 0x80) {  // RFC 8259 8.1: the text is UTF-8
+        size_t n = utf8_length(s_.substr(i_));
+        if (n == 0) return error("invalid UTF-8 in a string");
+        out.append(s_.substr(i_, n));
+        i_ += n;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         ++i_;

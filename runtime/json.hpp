@@ -21,8 +21,9 @@ struct Json {
   bool truth() const { return kind == boolean && text == "true"; }
 };
 
-// Parses all of `s` (whitespace around the value allowed). On failure: false and err =
-// "at byte N: <what>", N counted from `base` (the offset of s in its file).
+// Parses all of `s` (whitespace around the value allowed; strings must be well-formed
+// UTF-8). On failure: false and err = "at byte N: <what>", N counted from `base` (the
+// offset of s in its file).
 bool parse_json(std::string_view s, Json& out, std::string& err, size_t base = 0, int max_depth = 64);
 
 }  // namespace kiln

@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace kiln {
 
@@ -17,6 +19,11 @@ std::string json_number(double v) {
 std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
   return fmt::format("{{\"kind\":\"step\",\"epoch\":{},\"step\":{},\"loss\":{},\"lr\":{}}}", epoch, step,
                      json_number(loss), json_number(lr));
+}
+
+std::string interrupted_line(const std::string& signal, int64_t epochs_done, int64_t steps_into_epoch, int64_t step) {
+  return fmt::format("{{\"kind\":\"interrupted\",\"signal\":{},\"epochs_done\":{},\"steps_into_epoch\":{},\"step\":{}}}",
+                     json_quote(signal), epochs_done, steps_into_epoch, step);
 }
 
 std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
@@ -36,32 +43,74 @@ std::string epoch_line(const EpochRecord& r) {
 }
 
 MetricsLog::~MetricsLog() {
-  if (f_) std::fclose(f_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 bool MetricsLog::open(const std::string& path, std::string& err) {
   path_ = path;
-  f_ = std::fopen(path.c_str(), "w");
-  if (!f_) {
+  size_ = 0;
+  // Not O_TRUNC: the log of a run that holds the lock must survive the attempt.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
     err = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
     return false;
   }
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file, however long it grows
+  if (::fcntl(fd, F_SETLK, &lk) != 0) {
+    int e = errno;
+    if (e == EACCES || e == EAGAIN) {
+      struct flock who {};
+      who.l_type = F_WRLCK;
+      who.l_whence = SEEK_SET;
+      bool known = ::fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0;
+      err = known ? fmt::format("{}: in use by another kiln process (pid {}); give each run its own --log", path,
+                                who.l_pid)
+                  : fmt::format("{}: in use by another kiln process; give each run its own --log", path);
+    } else {
+      err = fmt::format("{}: cannot lock: {}", path, std::strerror(e));
+    }
+    ::close(fd);
+    return false;
+  }
+  if (::ftruncate(fd, 0) != 0) {
+    err = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
+    ::close(fd);
+    return false;
+  }
+  fd_ = fd;
   return true;
 }
 
 bool MetricsLog::write(const std::string& line, std::string& err) {
-  if (!f_) return true;
-  if (std::fputs(line.c_str(), f_) < 0 || std::fputc('\n', f_) < 0 || std::fflush(f_) != 0) {
-    err = fmt::format("{}: cannot write: {}", path_, std::strerror(errno));
-    return false;
+  if (fd_ < 0) return true;
+  std::string text = line + "\n";
+  const char* p = text.data();
+  size_t n = text.size();
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      err = fmt::format("{}: cannot write: {}", path_, std::strerror(w < 0 ? errno : ENOSPC));
+      // Keep only complete lines (a reader of JSON lines should not meet half of one); if
+      // even this fails, the partial line stays.
+      [[maybe_unused]] int cut = ::ftruncate(fd_, size_);
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    p += w;
+    n -= size_t(w);
   }
+  size_ += int64_t(text.size());
   return true;
 }
 
 bool MetricsLog::close(std::string& err) {
-  if (!f_) return true;
-  bool ok = std::fclose(f_) == 0;
-  f_ = nullptr;
+  if (fd_ < 0) return true;
+  bool ok = ::close(fd_) == 0;
+  fd_ = -1;
   if (!ok) err = fmt::format("{}: cannot write: {}", path_, std::strerror(errno));
   return ok;
 }

@@ -30,24 +30,35 @@ std::string step_line(int64_t epoch, int64_t step, double loss, double lr);
 std::string epoch_line(const EpochRecord& r);
 // One row of the training-health table (the monitors' per-param figures of the last finite
 // step): {"kind":"health","step":N,"param":"w1","grad_norm":..,"update_ratio":..,"status":"ok"}.
+// The last line of an interrupted run: {"kind":"interrupted","signal":"SIGINT",
+// "epochs_done":2,"steps_into_epoch":5,"step":23} (the position, as the checkpoint's
+// metadata records it, and the steps of this run).
+std::string interrupted_line(const std::string& signal, int64_t epochs_done, int64_t steps_into_epoch, int64_t step);
 std::string health_line(int64_t step, const std::string& param, double grad_norm, double update_ratio,
                         const std::string& status);
 
+// The log of one run. While open, it holds a write lock on the file (fcntl), so that a
+// second kiln writing the same log is refused instead of interleaving lines with it.
 class MetricsLog {
  public:
   MetricsLog() = default;
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
-  // Creates (truncates) the file; false with "m.jsonl: cannot write: REASON".
+  // Creates the file, locks it, then truncates it (a locked file is left untouched). False
+  // with "m.jsonl: cannot write: REASON" or "m.jsonl: in use by another kiln process (pid N)".
   bool open(const std::string& path, std::string& err);
-  bool is_open() const { return f_ != nullptr; }
-  // Appends one line and flushes it, so a crashed run keeps its log so far.
+  bool is_open() const { return fd_ >= 0; }
+  // Appends one line with one write, so a crashed run keeps its log so far. When a write
+  // fails (a full disk, a file-size limit) the file is cut back to its complete lines and
+  // closed, and this returns false once with "m.jsonl: cannot write: REASON"; later writes
+  // do nothing (the caller warns and the run goes on).
   bool write(const std::string& line, std::string& err);
   bool close(std::string& err);
 
  private:
-  std::FILE* f_ = nullptr;
+  int fd_ = -1;
+  int64_t size_ = 0;  // bytes of the complete lines written
   std::string path_;
 };
 

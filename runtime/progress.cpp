@@ -58,7 +58,7 @@ void Progress::step(int64_t k, double mean_loss, const std::vector<std::pair<std
   last_draw_ = now;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double rate = elapsed > 0 ? double(steps_done_) / elapsed : 0;
-  int64_t left = epochs_ * steps_per_epoch_ - steps_done_;
+  int64_t left = epochs_ * steps_per_epoch_ - steps_before_ - steps_done_;
   constexpr int width = 20;
   int filled = steps_per_epoch_ ? int(width * k / steps_per_epoch_) : width;
   std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');

@@ -32,6 +32,8 @@ std::string format_duration(double s);
 class Progress {
  public:
   Progress(ProgressMode mode, std::FILE* out, int64_t epochs, int64_t steps_per_epoch);
+  // A resumed run: `steps` of the epochs were trained before it (the ETA leaves them out).
+  void resume_after(int64_t steps) { steps_before_ = steps; }
   void begin_epoch(int64_t epoch);
   // After each step: the running means of the epoch's loss and metrics so far. On a
   // terminal redraws the line at most ~10 times a second (and at the epoch's last step).
@@ -46,7 +48,7 @@ class Progress {
   std::string figures(double loss, const std::vector<std::pair<std::string, double>>& metrics) const;
   ProgressMode mode_;
   std::FILE* out_;
-  int64_t epochs_, steps_per_epoch_, epoch_ = 0, steps_done_ = 0;
+  int64_t epochs_, steps_per_epoch_, epoch_ = 0, steps_done_ = 0, steps_before_ = 0;
   Clock::time_point start_, epoch_start_, last_draw_;
   bool line_open_ = false;
 };

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <fmt/format.h>
 #include <limits>
 #include <memory>
@@ -278,6 +279,25 @@ std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::st
   std::string bytes;
   if (!read_file(path, bytes, err)) return std::nullopt;
   return parse_safetensors(bytes, path, err);
+}
+
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const auto size = uint64_t(std::max<std::streamoff>(in.tellg(), 0));
+  unsigned char len[8];
+  if (!in.seekg(0) || !in.read(reinterpret_cast<char*>(len), 8)) return out;
+  uint64_t n = 0;
+  for (int k = 7; k >= 0; --k) n = (n << 8) | len[k];
+  if (n > kMaxHeader || n > size - 8) return out;
+  std::string header(size_t(n), '\0');
+  Json root;
+  std::string err;
+  if (!in.read(header.data(), std::streamsize(n)) || !parse_json(header, root, err, 8, kMaxDepth)) return out;
+  if (const Json* meta = root.get("__metadata__"); meta && meta->kind == Json::object)
+    for (auto& [k, v] : meta->members)
+      if (v.kind == Json::string) out[k] = v.text;
+  return out;
 }
 
 }  // namespace kiln

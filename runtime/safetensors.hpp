@@ -41,6 +41,10 @@ bool write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
 // (supported: F32, F64, I32, I64)".
 std::optional<SafetensorsFile> parse_safetensors(std::string_view bytes, const std::string& source, std::string& err);
 std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::string& err);
+// The "__metadata__" strings of a file whose header is JSON within the limits, whatever its
+// tensors (a file of a newer format that read_safetensors refuses); empty otherwise. Reads
+// the header only.
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
 
 // What a checkpoint must hold (e.g. every param of the model, for `--load`).
 struct TensorSpec {

@@ -4,6 +4,7 @@
 #include "ir/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/interrupt.hpp"
 #include "runtime/metrics_log.hpp"
 #include "runtime/model.hpp"
 #include "runtime/monitor.hpp"
@@ -56,6 +57,13 @@ struct TrainOptions {
   MonitorOptions monitor_options;
   bool color = false;
   std::function<void(const RuntimeDiagnostic&)> on_runtime_diagnostic;
+  // Ctrl-C and SIGTERM (runtime/interrupt.hpp; the driver installs the handlers). Once the
+  // log is open the run sets `deferred`; after a signal it stops at the next step boundary
+  // (an epoch's validation is finished first), saves with --save (marked interrupted, with
+  // its position), ends the log with an "interrupted" line and returns with `signal` set.
+  Interrupt* interrupt = nullptr;
+  // Test hook: stop as if SIGINT came after this many steps of the run (0: never).
+  int64_t stop_after_steps = 0;
 };
 
 struct TrainResult {
@@ -68,10 +76,16 @@ struct TrainResult {
   double time_s = 0, compile_s = 0;
   std::vector<RuntimeDiagnostic> runtime_diagnostics;  // from the monitors
   std::vector<ParamHealth> health;                     // the training-health table's rows
+  int64_t first_epoch = 1;  // the epoch this run started in (it continues a --load checkpoint's)
+  std::string log_error;    // why the log stopped early ("m.jsonl: cannot write: ..."); empty if it did not
+  int signal = 0;           // the signal that stopped the run at a step boundary; 0 if it ran to the end
+  std::string stop_message; // then: "interrupted (SIGINT) after epoch 3, step 5 of 9; saved p.safetensors"
 };
 
 // Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when
-// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1).
+// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1). With
+// --load, the epochs continue from the checkpoint's position (docs/training.md, "Resuming").
+// A failing log write is a warning (once); the log stops and the run goes on.
 std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& opts, Diagnostics& diags,
                                        RunError& err);
 

@@ -1,12 +1,16 @@
 // Helpers for tests that run the kiln binary (KILN_BINARY) from the source root
-// (KILN_SOURCE_DIR), capturing its exit code, stdout and stderr.
+// (KILN_SOURCE_DIR), capturing its exit code, stdout and stderr; or start it in the
+// background to send it signals.
 #pragma once
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <stdexcept>
 #include <cstdlib>
 #include <filesystem>
+#include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -79,6 +83,97 @@ inline RunResult run_kiln(const std::vector<std::string>& args, const std::strin
   std::string cmd = sh_quote(KILN_BINARY);
   for (auto& a : args) cmd += " " + sh_quote(a);
   return run_shell(cmd, stdin_path);
+}
+
+// A kiln process in the background, for tests that send it signals: started from the
+// source root with stdout and stderr into files; killed (SIGKILL) if still running when destroyed.
+struct Child {
+  pid_t pid = -1;
+  std::filesystem::path out, err;
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Starts `kiln ARGS...` (fork + execv; the signal mask cleared; stdin `stdin_fd`, else
+// /dev/null); its output goes to DIR/NAME.out and DIR/NAME.err.
+inline void spawn_kiln(Child& c, const std::vector<std::string>& args, const std::filesystem::path& dir,
+                       const std::string& name = "child", int stdin_fd = -1) {
+  c.out = dir / (name + ".out");
+  c.err = dir / (name + ".err");
+  std::vector<std::string> words = {KILN_BINARY};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::string src = source_dir(), out = c.out.string(), err = c.err.string();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {  // only async-signal-safe calls from here
+    // The test runner's own SIGINT/SIGTERM handlers go (exec would reset them anyway; until
+    // then they would show in catches_signal as kiln's).
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int in = stdin_fd >= 0 ? stdin_fd : ::open("/dev/null", O_RDONLY), o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || o < 0 || e < 0 || ::chdir(src.c_str()) != 0 || ::dup2(in, 0) < 0 || ::dup2(o, 1) < 0 ||
+        ::dup2(e, 2) < 0)
+      ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  c.pid = pid;
+}
+
+// Polls `ready` every 10 ms until it holds or `timeout_s` passed (a generous bound for a
+// loaded machine, not a timing assertion).
+inline bool wait_until(const std::function<bool()>& ready, double timeout_s = 120) {
+  for (int k = 0; k < int(timeout_s * 100); ++k) {
+    if (ready()) return true;
+    ::usleep(10000);
+  }
+  return ready();
+}
+
+// Waits for the child to end (SIGKILL after `timeout_s`): its status and output.
+inline RunResult wait_child(Child& c, double timeout_s = 120) {
+  RunResult r;
+  int status = 0;
+  bool done = wait_until([&] { return ::waitpid(c.pid, &status, WNOHANG) == c.pid; }, timeout_s);
+  if (!done) {
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, &status, 0);
+  }
+  c.pid = -1;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  r.out = read_file(c.out);
+  r.err = read_file(c.err);
+  return r;
+}
+
+// Whether process `pid` runs the kiln binary yet (after a fork, before exec, it runs the tests).
+inline bool runs_kiln(pid_t pid) {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe == std::filesystem::canonical(KILN_BINARY, ec);
+}
+
+// Whether process `pid` has a handler for `sig` (Linux: the SigCgt mask of /proc/PID/status).
+inline bool catches_signal(pid_t pid, int sig) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
+  return false;
 }
 
 // How many times `what` occurs in s (overlapping occurrences count).

@@ -35,6 +35,18 @@ TEST_CASE("json: strict syntax with byte offsets", "[json]") {
   CHECK(json_error("{\"a\":1,\"a\":2}") == "at byte 7: duplicate key 'a'");
   CHECK(json_error("\"\\ud800\"") == "at byte 7: unpaired surrogate in a \\u escape");
   CHECK(json_error("[[[1]]]").empty());
+  // RFC 8259 8.1: UTF-8 only (a Latin-1 byte, a stray continuation byte, an overlong form,
+  // an encoded surrogate, a code point past U+10FFFF, a truncated sequence)
+  CHECK(json_error("[\"caf\xe9\"]") == "at byte 5: invalid UTF-8 in a string");
+  CHECK(json_error("\"\x80\"") == "at byte 1: invalid UTF-8 in a string");
+  CHECK(json_error("\"\xc0\xaf\"") == "at byte 1: invalid UTF-8 in a string");
+  CHECK(json_error("\"\xed\xa0\x80\"") == "at byte 1: invalid UTF-8 in a string");
+  CHECK(json_error("\"\xf4\x90\x80\x80\"") == "at byte 1: invalid UTF-8 in a string");
+  CHECK(json_error("\"\xe2\x82\"") == "at byte 1: invalid UTF-8 in a string");
+  Json u;
+  std::string uerr;
+  REQUIRE(kiln::parse_json("\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", u, uerr));  // e-acute, euro, an emoji
+  CHECK(u.text == "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
   Json j;
   std::string err;
   CHECK(!kiln::parse_json("[[[1]]]", j, err, 100, 1));

@@ -304,6 +304,13 @@ TEST_CASE("non-finite: names the op and line, exits non-zero, saves the last fin
     const NamedTensor* var = f->find("var");
     REQUIRE(var);
     CHECK(var->values.at(0) < 0);  // the last finite step pushed var below 0; log(var) is NaN
+    // its position is that step's (150 rows in batches of 16: 9 steps per epoch)
+    int64_t bad = 0;
+    for (auto& d : r.diags)
+      if (d.diag.id == "non-finite") bad = d.step;
+    CHECK(f->metadata.at("kiln_stop") == "non-finite");
+    CHECK(f->metadata.at("kiln_epochs_done") == std::to_string((bad - 1) / 9));
+    CHECK(f->metadata.at("kiln_steps_into_epoch") == std::to_string((bad - 1) % 9));
   }
 }
 

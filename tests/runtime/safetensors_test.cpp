@@ -110,6 +110,11 @@ TEST_CASE("safetensors header errors", "[runtime]") {
         "p.safetensors: malformed JSON header at byte 21: nesting too deep");
   CHECK(st_error(st_bytes(R"({} x)", "")) ==
         "p.safetensors: malformed JSON header at byte 11: unexpected text after the JSON object");
+  // invalid UTF-8 (Latin-1 bytes) in a tensor name and in a metadata value
+  CHECK(st_error(st_bytes("{\"caf\xe9\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", w8)) ==
+        "p.safetensors: malformed JSON header at byte 13: invalid UTF-8 in a string");
+  CHECK(st_error(st_bytes("{\"__metadata__\":{\"kiln_model\":\"na\xefve\"}}", "")) ==
+        "p.safetensors: malformed JSON header at byte 41: invalid UTF-8 in a string");
   CHECK(st_error(st_bytes(t(R"({"dtype":"BF16","shape":[4],"data_offsets":[0,8]})"), w8)) ==
         "p.safetensors: tensor 'w': unsupported dtype 'BF16' (supported: F32, F64, I32, I64)");
   CHECK(st_error(st_bytes(t(R"({"dtype":"F32","shape":[3],"data_offsets":[0,8]})"), w8)) ==

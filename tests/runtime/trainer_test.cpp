@@ -282,12 +282,14 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
   REQUIRE(p->loss);
   CHECK(*p->loss == (*vals)[*g->train.minimize].data[0]);
 
-  // 4 epochs == 2 epochs, save, --load, 2 more (file order; optimizer state and step restored)
+  // 4 epochs == 2 epochs, save, --load with --epochs 4 (the total): epochs 3 and 4 (file
+  // order; optimizer state and step restored; docs/training.md "Resuming" for the rest)
   TrainOptions half = o;
   half.epochs = 2;
   half.save = dir.file("half.safetensors");
   REQUIRE(train(kIris, half).result);
   half.load = half.save;
+  half.epochs = 4;
   half.save = dir.file("resumed.safetensors");
   Run resumed = train(kIris, half);
   REQUIRE(resumed.result);

@@ -21,20 +21,24 @@ const char* const kTrainUsage =
     "errors. Run-time monitors (non-finite, frozen-param, ...: docs/checks/runtime.md) watch\n"
     "the training and print a health table at the end; --no-monitor turns them off, -Wno-<id>\n"
     "one of them, and -Werror makes their warnings errors that stop the training. See\n"
-    "docs/training.md. Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite\n"
-    "step, or a run-time warning under -Werror, included), 2 usage error or unusable\n"
-    "data/checkpoint.\n";
+    "docs/training.md. With --load the run continues the checkpoint's epochs (and shuffles):\n"
+    "--epochs is the total, so '--epochs 2 --save c' then '--epochs 4 --load c' trains\n"
+    "epochs 3 and 4, exactly as one run of 4 would. Ctrl-C (or SIGTERM) stops at the next\n"
+    "step and saves to --save, marked with where it stopped; a second Ctrl-C exits at once.\n"
+    "Exit status: 0 ok, 1 errors in the model or a failed run (a non-finite step, or a\n"
+    "run-time warning under -Werror, included), 2 usage error or unusable data/checkpoint,\n"
+    "130 (SIGINT) or 143 (SIGTERM) interrupted.\n";
 
 const std::vector<FlagSpec>& train_flags() {
   static const std::vector<FlagSpec> flags = {
       {"data", true, "training data: data.csv, or name=file.npy per input (repeatable)", "D", true},
-      {"epochs", true, "number of epochs (default: the train block's)", "N"},
+      {"epochs", true, "number of epochs, in all with --load (default: the train block's)", "N"},
       {"batch", true, "the batch size (overrides the 'batch' dim)", "N"},
       {"lr", true, "the base learning rate (overrides the optimizer's lr)", "X"},
       {"seed", true, "seed for initialisation and shuffling (default: the train block's)", "S"},
       {"no-shuffle", false, "take batches in file order (default: shuffled per epoch)", ""},
       {"val-split", true, "hold out the last fraction F of the rows for validation (0 <= F < 1)", "F"},
-      {"load", true, "start from the params (and optimizer state) of a checkpoint", "P"},
+      {"load", true, "continue from a checkpoint: params, optimizer state, epoch and step", "P"},
       {"save", true, "save the params, optimizer state and normalisation to a checkpoint", "P"},
       {"log", true, "write JSON lines of metrics to M.jsonl", "M"},
       {"log-every", true, "with --log, a step line every N steps (default: epoch lines only)", "N"},
@@ -75,6 +79,9 @@ std::vector<std::string> data_args(const Args& a) {
 
 int run_train(const Args& a) {
   TrainOptions o;
+  // Ctrl-C and SIGTERM: exit at once while reading and compiling; once training runs, stop
+  // at the next step and save (runtime/interrupt.hpp).
+  o.interrupt = &install_interrupt_handlers();
   o.data = data_args(a);
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
   if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
@@ -118,6 +125,10 @@ int run_train(const Args& a) {
   if (!res) {
     if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
     return err.exit_code;
+  }
+  if (res->signal) {  // printed even with --quiet: the run did not do what was asked
+    fmt::print(stderr, "kiln: {}\n", res->stop_message);
+    return 128 + res->signal;
   }
   return kOk;
 }
