@@ -16,7 +16,8 @@
 // graph with the update roots is checked against the graph without them: the params and
 // states after the step must be bit-identical (metadata "jit_plain_identical").
 // Usage: kiln_one_step MODEL --load STATE.safetensors --data NAME=FILE.npy... --out OUT.safetensors
-//                      [--engines jit,interp64] [--threads N] [--batch N]
+//                      [--engines jit,interp64] [--threads N] [--batch N] [--lanes N]
+// (--lanes: the f32 lanes the JIT's GEMM assumes, CompileOptions::lanes; 8 runs AVX2's code)
 #include "backend/codegen.hpp"
 #include "frontend/lower.hpp"
 #include "runtime/checkpoint.hpp"
@@ -43,7 +44,7 @@ int fail(const std::string& msg, int code = 1) {
 int usage(const std::string& msg) {
   std::fprintf(stderr,
                "kiln_one_step: %s\nusage: kiln_one_step MODEL --load STATE.safetensors --data NAME=FILE.npy... "
-               "--out OUT.safetensors [--engines jit,interp,interp64] [--threads N] [--batch N]\n",
+               "--out OUT.safetensors [--engines jit,interp,interp64] [--threads N] [--batch N] [--lanes N]\n",
                msg.c_str());
   return 2;
 }
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage("no model given");
   std::string model = argv[1], load, out;
   std::vector<std::string> data, engines = {"jit"};
-  int threads = 1;
+  int threads = 1, lanes = 0;
   std::optional<int64_t> batch;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -107,9 +108,10 @@ int main(int argc, char** argv) {
     else if (a == "--data") data.push_back(v);
     else if (a == "--out") out = v;
     else if (a == "--engines") engines = split(v, ',');
-    else if (a == "--threads" || a == "--batch") {
+    else if (a == "--threads" || a == "--batch" || a == "--lanes") {
       try {
         if (a == "--threads") threads = std::stoi(v);
+        else if (a == "--lanes") lanes = std::stoi(v);
         else batch = std::stoll(v);
       } catch (const std::exception&) {
         return usage(a + " needs a number, not '" + v + "'");
@@ -176,8 +178,10 @@ int main(int argc, char** argv) {
       std::shared_ptr<ThreadPool> pool;
       if (ThreadPool::resolve(threads) > 1) pool = ThreadPool::shared(threads);
       ThreadPool::Scope scope(pool.get());
-      auto cg = backend::compile_graph(g, {}, err);
-      auto cg0 = backend::compile_graph(plain, {}, err);
+      backend::CompileOptions co;
+      co.lanes = lanes;
+      auto cg = backend::compile_graph(g, co, err);
+      auto cg0 = backend::compile_graph(plain, co, err);
       if (!cg || !cg0) return fail("the JIT cannot compile the model: " + err);
       backend::HostBuffers hb(*cg), hb0(*cg0);
       if (!hb.set_leaves(values, err) || !hb0.set_leaves(values, err)) return fail(err);

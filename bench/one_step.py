@@ -380,7 +380,7 @@ def sample(t, limit=1 << 20):
     return t[::step]
 
 
-def compare(spec, engine, kout, ref, model, opt_tol, state):
+def compare(spec, engine, kout, ref, model, opt_tol):
     """Compares one engine's step (kiln_one_step's tensors `kout`) with PyTorch's."""
     import numpy as np
     import torch
@@ -456,6 +456,8 @@ def main():
     ap.add_argument("--batch", default="mlp_big=32",
                     help="batch sizes other than the model's, as name=N,... (mlp_big's own 256 makes its "
                          "float64 reference and tolerances take minutes; 32 keeps every layer's shape but the batch)")
+    ap.add_argument("--lanes", type=int, default=0,
+                    help="kiln_one_step --lanes: the JIT's GEMM for 8 lanes (AVX2) or 4 (SSE) on this host")
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--keep", default="", help="work in this directory and keep it")
     a = ap.parse_args()
@@ -468,7 +470,6 @@ def main():
     if not have:
         print("one_step: torch or numpy is not installed (python3-torch, python3-numpy)")
         return 3
-    import torch
     import gen_data
     kiln = os.path.join(a.build, "kiln")
     driver = os.path.join(a.build, "kiln_one_step")
@@ -529,7 +530,8 @@ def main():
             tk = time.time()
             run([driver, spec.model_file, "--load", state_path, "--data", "x=" + os.path.join(bd, "x.npy"), "--data",
                  "%s=%s" % (spec.label_input, os.path.join(bd, spec.label_input + ".npy")), "--out", out,
-                 "--engines", ",".join(engines), "--threads", str(a.threads)] + batch_args, "kiln_one_step")
+                 "--engines", ",".join(engines), "--threads", str(a.threads), "--lanes", str(a.lanes)] + batch_args,
+                "kiln_one_step")
             spent["kiln_one_step"] += time.time() - tk
             kout, meta = read_safetensors_np(out, with_metadata=True)
             state = read_safetensors_np(state_path)  # params; states as __state__.<name>
@@ -552,7 +554,7 @@ def main():
                 model = model32.in_f64() if engine == "interp64" else model32
                 opt_tol = model.optimizer(state, ref)
                 spent["tolerances"] += time.time() - tk
-                v, worst, st = compare(spec, engine, kout, ref, model, opt_tol, state)
+                v, worst, st = compare(spec, engine, kout, ref, model, opt_tol)
                 ok = not v.failures
                 failed = failed or not ok
                 print("  state %-2d %-8s %s loss %.6f (rel diff %.1e); worst diff/tolerance: loss %.2f, grads %.2f, "
