@@ -141,6 +141,42 @@ def read_safetensors(path):
     return meta, out
 
 
+def read_safetensors_np(path, with_metadata=False):
+    """Returns {name: numpy array (float64 for F32/F64, int64 for I32/I64), shaped} (and the
+    metadata dict with `with_metadata`); needs numpy. For large files (the one-step check's
+    outputs): no Python list per tensor."""
+    import numpy as np
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = memoryview(raw)[8 + n:]
+    kinds = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "I64": "<i8"}
+    out = {}
+    for name, t in header.items():
+        lo, hi = t["data_offsets"]
+        a = np.frombuffer(data[lo:hi], dtype=kinds[t["dtype"]]).reshape(t["shape"])
+        out[name] = a.astype(np.float64 if t["dtype"][0] == "F" else np.int64)
+    return (out, meta) if with_metadata else out
+
+
+def initial_params(spec, seed):
+    """Glorot-uniform weights and small non-zero biases in kiln's layout, as F32 tensors
+    (list of (name, "F32", shape, flat values)); needs numpy."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    tensors = []
+    for i, (w, b) in enumerate(spec.param_names()):
+        fan_in, fan_out = spec.widths[i], spec.widths[i + 1]
+        a = (6.0 / (fan_in + fan_out)) ** 0.5
+        wv = rng.uniform(-a, a, size=(fan_in, fan_out)).astype(np.float32)
+        bv = rng.uniform(-0.1, 0.1, size=(fan_out,)).astype(np.float32)
+        tensors.append((w, "F32", wv.shape, wv.ravel().tolist()))
+        tensors.append((b, "F32", bv.shape, bv.ravel().tolist()))
+    return tensors
+
+
 def die(msg, code=2):
     print("bench: " + msg, file=sys.stderr)
     sys.exit(code)

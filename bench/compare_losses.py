@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-# Agreement check: kiln and PyTorch train the benchmark models from the same initial
-# parameters on the same data in the same order; the loss of every step must agree to
-# 1e-4 relative. Exit 0 on agreement (or when torch is absent: skipped), 1 on a mismatch,
-# 2 when kiln cannot be run.
+# The multi-step smoke test of the agreement check: kiln and PyTorch train the smooth
+# benchmark models for 20 steps from the same initial parameters on the same data in order.
+# A free run carries every step's f32 rounding into the next, so the tolerance of step k
+# comes from PyTorch's own float32-vs-float64 spread up to step k (bench/README.md); the
+# one-step check (one_step.py) is the precise one.
+# Exit 0 on agreement, 1 on a mismatch, 2 when kiln cannot be run, 3 torch/numpy missing.
 import argparse
 import json
 import os
@@ -11,25 +13,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import SPECS, read_safetensors, write_safetensors  # noqa: E402
+from benchlib import SPECS, initial_params, read_safetensors, write_safetensors  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_MODELS = "linreg,mlp_small,mlp_mnist"
-
-
-def initial_params(spec, seed):
-    """Glorot-uniform weights and small non-zero biases in kiln's layout, as F32 tensors."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    tensors = []
-    for i, (w, b) in enumerate(spec.param_names()):
-        fan_in, fan_out = spec.widths[i], spec.widths[i + 1]
-        a = (6.0 / (fan_in + fan_out)) ** 0.5
-        wv = rng.uniform(-a, a, size=(fan_in, fan_out)).astype(np.float32)
-        bv = rng.uniform(-0.1, 0.1, size=(fan_out,)).astype(np.float32)
-        tensors.append((w, "F32", wv.shape, [float(v) for v in wv.ravel()]))
-        tensors.append((b, "F32", bv.shape, [float(v) for v in bv.ravel()]))
-    return tensors
+# The smoke test's models are the smooth ones: linreg (linear, SGD) and mlp_small (sigmoid).
+# mlp_mnist's relus make its free run chaotic: a gate that opens in one run and not in the
+# other (PyTorch's own float32 and float64 runs differ by up to 2.8e-4 on 3 of 11 seeds),
+# so its 20 steps prove little either way; one_step.py compares it step by step.
+DEFAULT_MODELS = "linreg,mlp_small"
 
 
 def run_kiln(kiln, spec, data_dir, init_path, work, engine, threads):
@@ -90,15 +81,30 @@ def rel_diff(a, b):
     return abs(a - b) / scale if scale > 0 else 0.0
 
 
-def compare(k_losses, t_losses, tol):
-    """(worst relative difference, its step, [(step, kiln, torch, difference) over tol])."""
+U32 = 2.0 ** -24
+KAPPA = 10.0  # kiln's f32 run may stray from the f64 one up to KAPPA times PyTorch's f32 run
+
+
+def tolerances(t32, t64, batch):
+    """Per step: KAPPA times the largest relative f32-vs-f64 difference of PyTorch's own runs
+    up to that step, and at least KAPPA u sqrt(batch) (the rounding of a mean of `batch`
+    f32 terms, for the first steps, where the two runs may agree by chance)."""
+    out, spread = [], 0.0
+    for a, b in zip(t32, t64):
+        spread = max(spread, rel_diff(a, b))
+        out.append(KAPPA * max(spread, U32 * batch ** 0.5))
+    return out
+
+
+def compare(k_losses, t_losses, tols):
+    """(worst difference / tolerance, its step, [(step, kiln, torch, difference, tolerance) over it])."""
     worst, worst_step, bad = 0.0, 0, []
-    for i, (k, t) in enumerate(zip(k_losses, t_losses)):
+    for i, (k, t, tol) in enumerate(zip(k_losses, t_losses, tols)):
         d = rel_diff(k, t)
-        if d > worst:
-            worst, worst_step = d, i + 1
+        if d / tol > worst:
+            worst, worst_step = d / tol, i + 1
         if d > tol:
-            bad.append((i + 1, k, t, d))
+            bad.append((i + 1, k, t, d, tol))
     return worst, worst_step, bad
 
 
@@ -113,17 +119,14 @@ def param_diff(k_params, t_params):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="kiln vs PyTorch: per-step loss agreement")
+    ap = argparse.ArgumentParser(description="kiln vs PyTorch: 20 free-running steps (a smoke test)")
     ap.add_argument("--kiln", default=os.path.join(REPO, "build", "kiln"))
-    ap.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated (mlp_big is slow on the interpreter)")
+    ap.add_argument("--models", default=DEFAULT_MODELS,
+                    help="comma-separated (mlp_mnist is chaotic, mlp_big slow in float64: see the top of this file)")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--tol", type=float, default=1e-4, help="relative tolerance per step loss")
     ap.add_argument("--engine", default="", help="kiln --engine (default: kiln's default)")
     ap.add_argument("--threads", type=int, default=0, help="kiln --threads (default: kiln's default)")
     ap.add_argument("--seed", type=int, default=123)
-    ap.add_argument("--reference", choices=["f32", "f64", "either"], default="either",
-                    help="PyTorch run(s) to compare with: float32, float64, or both (pass if kiln agrees with "
-                         "either run on every step; both are reported)")
     ap.add_argument("--keep", default="", help="work in this directory and keep it")
     a = ap.parse_args()
 
@@ -139,8 +142,8 @@ def main():
                 "/usr/bin/python3") and not os.environ.get("KILN_BENCH_REEXEC"):
             os.environ["KILN_BENCH_REEXEC"] = "1"
             os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-        print("skipped: torch not installed")
-        return 0
+        print("compare: torch or numpy is not installed (python3-torch, python3-numpy)")
+        return 3
     if not os.access(a.kiln, os.X_OK):
         print("compare: no kiln binary at %s (build it, or pass --kiln)" % a.kiln, file=sys.stderr)
         return 2
@@ -160,29 +163,26 @@ def main():
         init_path = os.path.join(work, name + ".init.safetensors")
         write_safetensors(init_path, init)
         k_losses, k_params = run_kiln(a.kiln, spec, work, init_path, work, a.engine, a.threads)
-        refs = {}
-        for ref in (["f32", "f64"] if a.reference == "either" else [a.reference]):
-            refs[ref] = run_torch(spec, work, init, a.steps, torch.float32 if ref == "f32" else torch.float64)
+        t32, p32 = run_torch(spec, work, init, a.steps, torch.float32)
+        t64, p64 = run_torch(spec, work, init, a.steps, torch.float64)
         if len(k_losses) != a.steps:
             print("%s: kiln logged %d steps, expected %d" % (name, len(k_losses), a.steps))
             failed = True
             continue
-        verdicts = {ref: compare(k_losses, t_losses, a.tol) for ref, (t_losses, _) in refs.items()}
-        passed = [ref for ref, v in verdicts.items() if not v[2]]
-        print("%-10s %s: %d steps, kiln loss %.6g -> %.6g" % (
-            name, ("ok (against PyTorch %s)" % " and ".join(passed)) if passed else "MISMATCH", a.steps,
-            k_losses[0], k_losses[-1]))
-        for ref, (t_losses, t_params) in refs.items():
-            worst, worst_step, bad = verdicts[ref]
-            print("    PyTorch %s: loss %.6g -> %.6g; worst relative difference %.2e at step %d (tol %.0e); "
-                  "final params max difference %.2e of the largest"
-                  % (ref, t_losses[0], t_losses[-1], worst, worst_step, a.tol, param_diff(k_params, t_params)))
-            for step, k, t, d in bad[:3]:
-                print("        step %d: kiln %.9g, PyTorch %s %.9g (relative %.2e)" % (step, k, ref, t, d))
-        if len(refs) == 2:
-            floor = max(rel_diff(x, y) for x, y in zip(refs["f32"][0], refs["f64"][0]))
-            print("    PyTorch f32 vs f64 (its own rounding noise): worst relative difference %.2e" % floor)
-        failed = failed or not passed
+        tols = tolerances(t32, t64, spec.batch)
+        worst, worst_step, bad = compare(k_losses, t64, tols)
+        print("%-10s %s: %d steps, kiln loss %.6g -> %.6g (PyTorch f64 %.6g -> %.6g)" % (
+            name, "ok" if not bad else "MISMATCH", a.steps, k_losses[0], k_losses[-1], t64[0], t64[-1]))
+        print("    kiln vs PyTorch f64: worst relative difference %.2e (step %d: %.2f of its tolerance %.1e); "
+              "final params max difference %.2e of the largest"
+              % (max(rel_diff(k, t) for k, t in zip(k_losses, t64)), worst_step, worst, tols[worst_step - 1],
+                 param_diff(k_params, p64)))
+        print("    kiln vs PyTorch f32: worst relative difference %.2e; PyTorch f32 vs f64 (the spread): %.2e at "
+              "step 1, %.2e at most" % (max(rel_diff(k, t) for k, t in zip(k_losses, t32)), rel_diff(t32[0], t64[0]),
+                                        max(rel_diff(x, y) for x, y in zip(t32, t64))))
+        for step, k, t, d, tol in bad[:3]:
+            print("        step %d: kiln %.9g, PyTorch f64 %.9g (relative %.2e > %.2e)" % (step, k, t, d, tol))
+        failed = failed or bool(bad)
     if not a.keep:
         import shutil
         shutil.rmtree(work, ignore_errors=True)

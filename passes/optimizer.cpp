@@ -9,7 +9,8 @@
 //     k = min(c / (total + 1e-6), 1), and every gradient becomes g * k.
 //  4. Per param p with gradient g (plus weight_decay * p for the L2 form of sgd, adam,
 //     rmsprop, adagrad), create the kind's state leaves and build the new values of the
-//     states and of p; append Update{state, new value} and Update{p, new value}.
+//     states and of p (always p - update: no f32 subtraction that cancels, e.g. Adam's
+//     1 - beta^t is -expm1(t ln beta)); append Update{state, new value} and Update{p, new value}.
 //  5. Append Update{s, s + 1}.
 #include "passes/optimizer.hpp"
 #include <algorithm>
@@ -32,6 +33,14 @@ struct Builder {
   NodeId div(NodeId a, NodeId b) { return mk(Op::div, {a, b}); }
   NodeId sqrt(NodeId a) { return mk(Op::sqrt, {a}); }
   NodeId square(NodeId a) { return mk(Op::square, {a}); }
+  // Adam's bias correction 1 - beta^t, as -expm1(t * ln(beta)) with ln(beta) computed in
+  // double: 1 - pow(beta, t) in f32 cancels, and beta rounded to f32 (0.999f) is off by
+  // 1.3e-8, 1.3e-5 of 1 - beta. Here the literal ln(beta) and the product are within u
+  // relative, so the correction is within a few ulp for every t. -1 when beta = 0 (it is 1).
+  NodeId bias_correction(double beta, NodeId t) {
+    if (beta == 0) return -1;
+    return mk(Op::neg, {mk(Op::expm1, {mul(t, lit(std::log(beta)))})});
+  }
   NodeId state(const std::string& name, const Shape& shape) {
     Node n{Op::state, t, shape, {}, {}, loc, name};
     n.attrs.init.kind = InitKind::zeros;
@@ -132,12 +141,13 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
       NodeId new_m = b.add(b.mul(b.lit(o.beta1), m), b.mul(b.lit(1 - o.beta1), gr));
       NodeId new_v = b.add(b.mul(b.lit(o.beta2), v), b.mul(b.lit(1 - o.beta2), b.square(gr)));
       NodeId t = b.add(step, b.lit(1.0));
-      NodeId bc1 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta1), t}));
-      NodeId bc2 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta2), t}));
-      NodeId mhat = b.div(new_m, bc1), vhat = b.div(new_v, bc2);
-      NodeId base = p;
-      if (o.kind == "adamw") base = b.mul(p, b.sub(b.lit(1.0), b.mul(lr, b.lit(o.weight_decay))));
-      new_p = b.sub(base, b.div(b.mul(lr, mhat), b.add(b.sqrt(vhat), b.lit(o.eps))));
+      NodeId bc1 = b.bias_correction(o.beta1, t), bc2 = b.bias_correction(o.beta2, t);
+      NodeId mhat = bc1 < 0 ? new_m : b.div(new_m, bc1), vhat = bc2 < 0 ? new_v : b.div(new_v, bc2);
+      NodeId dir = b.div(b.mul(lr, mhat), b.add(b.sqrt(vhat), b.lit(o.eps)));
+      // adamw's decoupled decay p * (1 - lr * wd) as p - lr * wd * p: 1 - lr * wd rounded
+      // to f32 would lose the digits of a small lr * wd (at lr * wd = 1e-5, up to 0.3% of the decay).
+      if (o.kind == "adamw" && o.weight_decay != 0) dir = b.add(b.mul(b.mul(lr, b.lit(o.weight_decay)), p), dir);
+      new_p = b.sub(p, dir);
       updates.push_back({m, new_m});
       updates.push_back({v, new_v});
     } else if (o.kind == "rmsprop") {

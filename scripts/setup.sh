@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2.
-# Tests: clang-19 + libfuzzer-19-dev + libclang-rt-19-dev (the parser fuzzer; the last
-# holds clang's AddressSanitizer runtime, which neither of the others depends on),
-# graphviz (renders dumps), python3 (validates JSON dumps).
+# Tests (every tool a test uses: under CI=true a test that would skip for a missing tool
+# fails instead): clang-19 + libfuzzer-19-dev + libclang-rt-19-dev (the parser fuzzer; the
+# last holds clang's AddressSanitizer runtime, which neither of the others depends on),
+# graphviz (renders dumps), python3 (validates JSON dumps), bsdutils (`script`: the colour
+# test's terminal), python3-torch and python3-numpy (bench/check_agreement.sh: kiln
+# against PyTorch).
 PACKAGES=(cmake ninja-build g++ llvm-19-dev libzstd-dev libboost-dev libfmt-dev catch2
-          clang-19 libfuzzer-19-dev libclang-rt-19-dev graphviz python3)
+          clang-19 libfuzzer-19-dev libclang-rt-19-dev graphviz python3 bsdutils
+          python3-torch python3-numpy)
 
 bash scripts/install_packages.sh setup "${PACKAGES[@]}"
 

@@ -22,8 +22,6 @@ void check_usage_error(const std::vector<std::string>& args, const std::string& 
   CHECK(r.err.rfind("kiln: error: ", 0) == 0);
   CHECK(r.err.find(needle) != std::string::npos);
 }
-
-bool have_tool(const std::string& name) { return run_shell("command -v " + name).exit_code == 0; }
 }  // namespace
 
 TEST_CASE("usage errors are one line and exit 2", "[cli]") {
@@ -160,10 +158,7 @@ TEST_CASE("stdin and --batch", "[cli]") {
 }
 
 TEST_CASE("dot dumps render with Graphviz", "[cli]") {
-  if (!have_tool("dot")) {
-    WARN("graphviz 'dot' is not installed: skipping (scripts/setup.sh installs it)");
-    return;
-  }
+  if (!tool_or_skip("dot", "graphviz")) return;
   TempDir tmp;
   auto models = models_in("examples");
   REQUIRE(!models.empty());
@@ -184,10 +179,7 @@ TEST_CASE("dot dumps render with Graphviz", "[cli]") {
 }
 
 TEST_CASE("json dumps are valid JSON", "[cli]") {
-  if (!have_tool("python3")) {
-    WARN("python3 is not installed: skipping the JSON validation (scripts/setup.sh installs it)");
-    return;
-  }
+  if (!tool_or_skip("python3", "python3")) return;
   TempDir tmp;
   for (auto& m : models_in("examples")) {
     for (std::string stage : {"ir", "grad", "opt"}) {
@@ -266,10 +258,7 @@ TEST_CASE("dump --monitors shows the step kiln train runs: the monitors' sums fu
 }
 
 TEST_CASE("colour only on a terminal, and never with --no-color or NO_COLOR", "[cli]") {
-  if (!have_tool("script")) {
-    WARN("util-linux 'script' is not installed: skipping the terminal colour test");
-    return;
-  }
+  if (!tool_or_skip("script", "bsdutils")) return;
   // `script` runs kiln on a pseudo-terminal, so its stderr is a terminal.
   auto on_tty = [](const std::string& env, const std::string& flags) {
     std::string cmd = env + sh_quote(KILN_BINARY) + " check " + flags + " tests/golden/errors/undefined.model";

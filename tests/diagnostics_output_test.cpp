@@ -16,8 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have_python() { return run_shell("command -v python3").exit_code == 0; }
-
 // Every problem with a SARIF 2.1.0 log against the fields kiln promises (empty: valid).
 std::vector<std::string> sarif_problems(const Json& log) {
   std::vector<std::string> p;
@@ -194,10 +192,7 @@ TEST_CASE("check --format=json: one object per diagnostic with the documented fi
   }
   CHECK(fixits_with_range > 0);
   CHECK(notes_seen > 0);
-  if (!have_python()) {
-    WARN("python3 is not installed: skipping json.load of the output");
-    return;
-  }
+  if (!tool_or_skip("python3", "python3")) return;
   TempDir tmp;
   for (auto& m : reporting_models()) {
     for (std::string fmt : {"json", "sarif"}) {

@@ -1,8 +1,9 @@
 // Helpers for tests that run the kiln binary (KILN_BINARY) from the source root
-// (KILN_SOURCE_DIR), capturing its exit code, stdout and stderr; or start it in the
-// background to send it signals.
+// (KILN_SOURCE_DIR), capturing its exit code, stdout and stderr, and the tools they need;
+// or start it in the background to send it signals.
 #pragma once
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -187,6 +188,18 @@ inline size_t count_lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
   return n + (!s.empty() && s.back() != '\n');
+}
+
+// Whether the tool a test needs (`name`, from Debian's `package`) is on PATH. When it is not,
+// the test is skipped with a warning, except under CI=true (.ci/run sets it): CI must run
+// every test, so there the missing tool fails it (scripts/setup.sh installs them all).
+inline bool tool_or_skip(const std::string& name, const std::string& package) {
+  if (run_shell("command -v " + name).exit_code == 0) return true;
+  const std::string msg = "'" + name + "' is not installed (Debian package " + package + ", which scripts/setup.sh installs)";
+  const char* ci = std::getenv("CI");
+  if (ci && std::string(ci) == "true") FAIL(msg + ": under CI=true a test that cannot run fails");
+  WARN(msg + ": skipping");
+  return false;
 }
 
 // The .model files under a folder of the source root (relative paths, sorted).

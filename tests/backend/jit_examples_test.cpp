@@ -1,8 +1,10 @@
 // Every example model (examples/*.model): parsed, lowered, made into its training graph
-// (autodiff + optimizer + simplify), JIT-compiled, and trained for 20 steps on random
-// batches beside the interpreter's train_step in f32: losses and params agree to 1e-5.
+// (autodiff + optimizer + simplify) and JIT-compiled; its kernels are its plans' kernels,
+// and one step from shared states agrees with the f64 reference within the rounding model
+// on the JIT and the interpreter; a 20-step smoke test on the non-chaotic diabetes model.
 #include "frontend/lower.hpp"
 #include "jit_test_util.hpp"
+#include "one_step.hpp"
 #include "passes/fusion.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/model.hpp"
@@ -115,7 +117,13 @@ TEST_CASE("every example's LLVM kernels are its kernel plans' kernels", "[jit]")
   }
 }
 
-TEST_CASE("every example trains the same under the JIT and the interpreter", "[jit]") {
+// One step from a shared state (the interpreter's after k steps on random batches): the
+// loss, gradients, params and states of the JIT (with the host's vector width and with
+// AVX2's 8 lanes) and of the interpreter within the rounding model's tolerance of the f64
+// reference (tests/rounding_model.hpp). A free-running comparison of many steps is chaotic
+// (a weight whose gradient lands near Adam's eps, a relu gate that opens in one run and not
+// the other): rounding differences grow into visible ones, whatever the tolerance.
+TEST_CASE("every example: one step from a shared state, the JIT and the interpreter within the rounding model", "[jit]") {
   const std::vector<std::filesystem::path> models = example_models();
   REQUIRE(models.size() >= 4);
   for (const auto& path : models) {
@@ -126,35 +134,79 @@ TEST_CASE("every example trains the same under the JIT and the interpreter", "[j
     auto cg = backend::compile_graph(g, {}, err);
     INFO(err);
     REQUIRE(cg);
-    WARN(fmt::format("{}: {} nodes, compiled in {:.0f} ms, arena {} bytes ({} without reuse)", path.filename().string(),
-                     g.size(), 1e3 * cg->compile_seconds(), cg->arena_bytes(), cg->unshared_arena_bytes()));
     CHECK(cg->arena_bytes() <= cg->unshared_arena_bytes());
-
-    ValueMap interp = initial_values(g, 42), state = interp;
-    backend::HostBuffers hb(*cg);
+    ValueMap state = initial_values(g, 42);
     std::mt19937 rng(11);
-    int loss_buf = cg->find(BufferKind::loss, "loss");
-    REQUIRE(loss_buf >= 0);
-    for (int step = 0; step < 20; ++step) {
-      ValueMap batch = batches.make(rng);
-      for (auto& [k, v] : batch) interp[k] = state[k] = v;
-      double want = 0;
-      REQUIRE(train_step(g, interp, Precision::f32, err, &want));
-      if (step == 0) REQUIRE(hb.set_leaves(state, err));
-      else
-        for (auto& [k, v] : batch) hb.set(cg->find(BufferKind::input, k), v);
-      hb.run(backend::Entry::step);
-      double got = hb.get(loss_buf).data[0];
-      INFO("step " << step << ": jit loss " << got << ", interpreter " << want);
-      CHECK(rel_err(got, want, 1e-6) <= 1e-5);
+    int done = 0;
+    double worst_jit = 0, worst_interp = 0, ulps = 0;
+    for (int k : {0, 3, 10}) {
+      for (; done < k; ++done) {  // the interpreter's own training up to step k
+        for (auto& [name, v] : batches.make(rng)) state[name] = std::move(v);
+        REQUIRE(train_step(g, state, Precision::f32, err));
+      }
+      ValueMap leaves = state;
+      for (auto& [name, v] : batches.make(rng)) leaves[name] = std::move(v);
+      for (int lanes : {0, 8}) {
+        INFO("state after " << k << " steps, " << (lanes ? "8 lanes" : "the host's lanes"));
+        OneStep r = check_one_step(g, leaves, lanes);
+        worst_jit = std::max(worst_jit, r.worst_jit);
+        worst_interp = std::max(worst_interp, r.worst_interp);
+        ulps = std::max(ulps, r.param_ulps);
+      }
     }
-    ValueMap after;
-    hb.get_state(after);
-    for (NodeId pid : g.params) {
-      INFO("param " << g[pid].name);
-      CHECK(worst_err(after.at(g[pid].name), interp.at(g[pid].name), true) <= 1e-5);
-    }
+    WARN(fmt::format("{}: one step from states 0, 3, 10: worst difference / tolerance JIT {:.3f}, interpreter {:.3f}; "
+                     "JIT params within {:.2f} ulp (of each param's largest magnitude) of the f64 reference",
+                     path.filename().string(), worst_jit, worst_interp, ulps));
   }
+}
+
+// The multi-step smoke test, on the one example that is not chaotic (diabetes: a linear
+// model, SGD): 20 free-running steps of the JIT beside the interpreter, each step's loss
+// and the final params within 10 times the interpreter's own f32-vs-f64 spread so far
+// (at least 10 times the one-step tolerance of the first loss).
+TEST_CASE("diabetes: 20 free-running steps within 10x the interpreter's f32-vs-f64 spread", "[jit]") {
+  std::filesystem::path path = std::string(KILN_SOURCE_DIR) + "/examples/diabetes.model";
+  Graph g = kiln::test::example_training_graph(path);
+  BatchMaker batches(g);
+  std::string err;
+  auto cg = backend::compile_graph(g, {}, err);
+  REQUIRE(cg);
+  ValueMap i32 = initial_values(g, 42), i64 = i32, leaves = i32;
+  std::mt19937 rng(11);
+  backend::HostBuffers hb(*cg);
+  const int loss_buf = cg->find(BufferKind::loss, "loss");
+  double spread = 0, floor = 0, worst = 0;
+  for (int step = 0; step < 20; ++step) {
+    ValueMap batch = batches.make(rng);
+    for (auto& [k, v] : batch) i32[k] = i64[k] = leaves[k] = v;
+    if (step == 0) {
+      auto model = kiln::test::rounding_model(g, leaves, err);
+      REQUIRE(model);
+      floor = model->tolerance(*g.train.minimize, 0) / std::fabs(model->value[size_t(*g.train.minimize)].data[0]);
+      REQUIRE(hb.set_leaves(leaves, err));
+    } else {
+      for (auto& [k, v] : batch) hb.set(size_t(cg->find(BufferKind::input, k)), v);
+    }
+    double l32 = 0, l64 = 0;
+    REQUIRE(train_step(g, i32, Precision::f32, err, &l32));
+    REQUIRE(train_step(g, i64, Precision::f64, err, &l64));
+    hb.run(backend::Entry::step);
+    const double got = hb.get(size_t(loss_buf)).data[0];
+    spread = std::max(spread, rel_err(l32, l64, 0));
+    const double tol = 10 * std::max(spread, floor);
+    INFO("step " << step << ": JIT loss " << got << ", interpreter " << l32 << " (f64 " << l64 << "), tolerance " << tol);
+    CHECK(rel_err(got, l32, 0) <= tol);
+    worst = std::max(worst, rel_err(got, l32, 0) / tol);
+  }
+  ValueMap after;
+  hb.get_state(after);
+  for (NodeId pid : g.params) {
+    INFO("param " << g[pid].name);
+    const double param_spread = worst_err(i32.at(g[pid].name), i64.at(g[pid].name), true);
+    CHECK(worst_err(after.at(g[pid].name), i32.at(g[pid].name), true) <= 10 * std::max(param_spread, floor));
+  }
+  WARN(fmt::format("diabetes, 20 steps: the JIT's loss within {:.3f} of its tolerance (f32-vs-f64 spread {:.2e})", worst,
+                   spread));
 }
 
 // With the run-time monitors' roots (passes/monitor_ir: sum(g*g), sum(w*w), sum((new-w)^2)

@@ -1,7 +1,9 @@
-// Whole training graphs (autodiff + optimizer [+ simplify]) JIT-compiled: 20 steps of the
-// `step` entry against the interpreter's train_step in f32, losses and parameters compared;
-// the forward/predict entries; update semantics (all old values read before any write).
+// Whole training graphs (autodiff + optimizer [+ simplify]) JIT-compiled: one `step` from
+// shared states (the interpreter's after 0 and 5 steps) on the JIT and the interpreter
+// within the rounding model of the f64 reference; the forward/predict entries; update
+// semantics (all old values read before any write).
 #include "jit_test_util.hpp"
+#include "one_step.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
@@ -108,7 +110,7 @@ std::vector<Model> models() {
 
 }  // namespace
 
-TEST_CASE("JIT training steps agree with the interpreter", "[jit]") {
+TEST_CASE("JIT training steps: one step from a shared state within the rounding model", "[jit]") {
   for (Model& m : models()) {
     for (bool simplify : {false, true}) {
       INFO(m.what << (simplify ? " (simplified)" : ""));
@@ -129,31 +131,22 @@ TEST_CASE("JIT training steps agree with the interpreter", "[jit]") {
       WARN(fmt::format("{}{}: {} nodes, compiled in {:.1f} ms (IR {:.1f}, O3 {:.1f}, machine code {:.1f}), arena {} bytes",
                        m.what, simplify ? " (simplified)" : "", g.size(), 1e3 * cg->compile_seconds(),
                        1e3 * cg->ir_seconds(), 1e3 * cg->opt_seconds(), 1e3 * cg->codegen_seconds(), cg->arena_bytes()));
-      ValueMap interp = initial_values(g, 42), state = interp;
-      backend::HostBuffers hb(*cg);
+      // One step from shared states: the interpreter's after 0 and 5 steps of its own.
+      ValueMap state = initial_values(g, 42);
       std::mt19937 rng(7);
-      int loss_buf = cg->find(BufferKind::loss, "loss");
-      REQUIRE(loss_buf >= 0);
-      for (int step = 0; step < 20; ++step) {
-        ValueMap batch;
-        m.batch(batch, rng);
-        for (auto& [k, v] : batch) interp[k] = state[k] = v;
-        double want = 0;
-        REQUIRE(train_step(g, interp, Precision::f32, err, &want));
-        if (step == 0) REQUIRE(hb.set_leaves(state, err));
-        else
-          for (auto& [k, v] : batch) hb.set(cg->find(BufferKind::input, k), v);
-        hb.run(Entry::step);
-        double got = hb.get(loss_buf).data[0];
-        INFO("step " << step << ": jit loss " << got << ", interpreter " << want);
-        CHECK(rel_err(got, want, 1e-6) <= 1e-5);
-      }
-      ValueMap after;
-      hb.get_state(after);
-      for (NodeId pid : g.params) {
-        const std::string& name = g[pid].name;
-        INFO("param " << name);
-        CHECK(worst_err(after.at(name), interp.at(name), true) <= 1e-5);
+      int done = 0;
+      for (int k : {0, 5}) {
+        for (; done < k; ++done) {
+          m.batch(state, rng);
+          REQUIRE(train_step(g, state, Precision::f32, err));
+        }
+        ValueMap leaves = state;
+        m.batch(leaves, rng);
+        INFO("state after " << k << " steps");
+        OneStep r = check_one_step(g, leaves);
+        WARN(fmt::format("{}{}, state {}: worst difference / tolerance JIT {:.3f}, interpreter {:.3f}; JIT params within "
+                         "{:.2f} ulp",
+                         m.what, simplify ? " (simplified)" : "", k, r.worst_jit, r.worst_interp, r.param_ulps));
       }
     }
   }
