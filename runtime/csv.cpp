@@ -1,5 +1,6 @@
 // CSV reading (header + numeric rows, located errors) and writing.
 #include "runtime/csv.hpp"
+#include "ir/printable.hpp"
 #include "runtime/atomic_file.hpp"
 #include <charconv>
 #include <cmath>
@@ -104,7 +105,7 @@ std::optional<CsvTable> parse_csv(std::string_view text, const std::string& sour
     }
     double dummy;
     if (c == 0 && parse_number(name, dummy) == NumParse::ok) {
-      err = fmt::format("{}:1: the first line should be a header of column names, found '{}'", source, name);
+      err = fmt::format("{}:1: the first line should be a header of column names, found '{}'", source, printable(name));
       return std::nullopt;
     }
     t.columns.push_back(std::move(name));
@@ -133,17 +134,18 @@ std::optional<CsvTable> parse_csv(std::string_view text, const std::string& sour
       double v = 0;
       std::string_view cell = trim(cells[c]);
       if (cell.empty()) {
-        err = fmt::format("{}:{}: column '{}' ({}): empty cell", source, line_no, t.columns[c], c + 1);
+        err = fmt::format("{}:{}: column '{}' ({}): empty cell", source, line_no, printable(t.columns[c]), c + 1);
         return std::nullopt;
       }
       switch (parse_number(cell, v)) {
         case NumParse::ok: break;
         case NumParse::not_number:
-          err = fmt::format("{}:{}: column '{}' ({}): '{}' is not a number", source, line_no, t.columns[c], c + 1, cell);
+          err = fmt::format("{}:{}: column '{}' ({}): '{}' is not a number", source, line_no, printable(t.columns[c]), c + 1,
+                            printable(cell));
           return std::nullopt;
         case NumParse::not_finite:
-          err = fmt::format("{}:{}: column '{}' ({}): '{}' is not a finite number", source, line_no, t.columns[c], c + 1,
-                            cell);
+          err = fmt::format("{}:{}: column '{}' ({}): '{}' is not a finite number", source, line_no, printable(t.columns[c]),
+                            c + 1, printable(cell));
           return std::nullopt;
       }
       t.values.push_back(v);

@@ -1,5 +1,6 @@
 // .npy reading and writing: magic, version, the Python-literal header dict, raw data.
 #include "runtime/npy.hpp"
+#include "ir/printable.hpp"
 #include "runtime/atomic_file.hpp"
 #include <bit>
 #include <cmath>
@@ -133,7 +134,7 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
       if (!p.tuple(shape)) return fail("malformed header: shape must be a tuple of non-negative integers");
       have_shape = true;
     } else {
-      return fail(fmt::format("malformed header: unexpected key '{}'", key));
+      return fail(fmt::format("malformed header: unexpected key '{}'", printable(key)));
     }
     if (!p.eat(',')) {
       if (!p.eat('}')) return fail("malformed header: expected ',' or '}'");
@@ -143,11 +144,11 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
   if (!have_descr || !have_fortran || !have_shape)
     return fail(fmt::format("malformed header: missing '{}'", !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape"));
   if (!descr.empty() && descr[0] == '>') {
-    if (!find_descr("<" + descr.substr(1))) return fail(fmt::format("unsupported dtype '{}'", descr));
-    return fail(fmt::format("big-endian data ('{}') is not supported", descr));
+    if (!find_descr("<" + descr.substr(1))) return fail(fmt::format("unsupported dtype '{}'", printable(descr)));
+    return fail(fmt::format("big-endian data ('{}') is not supported", printable(descr)));
   }
   const DescrInfo* d = find_descr(descr);
-  if (!d) return fail(fmt::format("unsupported dtype '{}' (supported: <f4, <f8, <i4, <i8, |u1, |b1)", descr));
+  if (!d) return fail(fmt::format("unsupported dtype '{}' (supported: <f4, <f8, <i4, <i8, |u1, |b1)", printable(descr)));
   if (fortran) return fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   // element count, guarding against overflow
   uint64_t n = 1;

@@ -159,7 +159,7 @@ int run_dump(const Args& a) {
     std::string out, err;
     bool ok = final_stage == "llvm" ? backend::dump_llvm_ir(*graph, out, err) : backend::dump_assembly(*graph, out, err);
     if (!ok) {
-      fmt::print(stderr, "kiln: error: cannot compile {}: {}\n", graph->file, err);
+      print_error(fmt::format("cannot compile {}: {}", graph->file, err));
       return kCompileError;
     }
     fmt::print("{}", out);

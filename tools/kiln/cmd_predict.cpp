@@ -66,7 +66,7 @@ int run(const Args& a, bool predict) {
   auto res = run_predict(*file, o, diags, err);
   print_diagnostics(diags, use_color(a));
   if (!res) {
-    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    if (!err.message.empty()) print_error(err.message);
     return err.exit_code;
   }
   if (!predict) {
@@ -74,12 +74,12 @@ int run(const Args& a, bool predict) {
     return kOk;
   }
   for (auto& s : res->skipped_outputs)
-    fmt::print(stderr, "kiln: warning: output '{}' has no row per sample (the batch dim first); not written\n", s);
+    print_warning(fmt::format("output '{}' has no row per sample (the batch dim first); not written", s));
   auto out = a.get("output");
   if (out) {
     std::string e;
     if (!write_csv(*out, res->columns, res->table, e)) {
-      fmt::print(stderr, "kiln: error: {}\n", e);
+      print_error(e);
       return kUsageError;
     }
   } else {

@@ -116,7 +116,7 @@ int run_train(const Args& a) {
   auto res = train_model(*file, o, diags, err);
   if (!printed || (quiet && diags.has_errors())) print_diagnostics(diags, use_color(a));
   if (!res) {
-    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    if (!err.message.empty()) print_error(err.message);
     return err.exit_code;
   }
   return kOk;

@@ -1,5 +1,6 @@
 // kiln's command-line driver: dispatches to a command, turns usage errors into one line
 // on stderr (exit 2) and any escaping exception into an internal error (exit 3).
+#include "ir/printable.hpp"
 #include "tools/kiln/cmd_train.hpp"
 #include "tools/kiln/commands.hpp"
 #include <cstdio>
@@ -96,13 +97,13 @@ int main(int argc, char** argv) {
     }
     return rc;
   } catch (const kiln::cli::UsageError& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    kiln::cli::print_error(e.what());
     return kiln::cli::kUsageError;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "kiln: internal error: out of memory\n");
     return kiln::cli::kInternalError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", e.what());
+    std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", kiln::printable(e.what()).c_str());
     return kiln::cli::kInternalError;
   } catch (...) {
     std::fprintf(stderr, "kiln: internal error: unknown exception (please report this)\n");

@@ -1,0 +1,60 @@
+// Hostile input and faults through the binary ("[hostile]"), the cases of a sweep of corrupt
+// files and resource faults: each must end in one line `kiln: error: ...` (exit 1 or 2),
+// or run, never abort, clobber a file or print raw control bytes.
+#include "support.hpp"
+#include <catch2/catch.hpp>
+
+using namespace kiln::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kIris = "examples/iris.model";
+const std::string kIrisData = "examples/data/iris.csv";
+
+// Exit `code` with exactly one line `kiln: error: ...` mentioning `needle` on stderr.
+void check_one_line_error(const RunResult& r, int code, const std::string& needle) {
+  INFO("stderr: " << r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == code);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.err.rfind("kiln: error: ", 0) == 0);
+  CHECK(r.err.find(needle) != std::string::npos);
+}
+
+// No byte of `s` is a control character other than a newline (the escapes are text).
+bool printable_text(const std::string& s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\n') || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("bytes from files are escaped in every message", "[hostile]") {
+  TempDir tmp;
+  // A CSV header and a cell with ESC, BEL and NUL.
+  auto csv = (tmp.path / "esc.csv").string();
+  write_file(csv, std::string("a\x1b[31m\x07\0,b,c,d,e\n1,1,1,1,1\nx\x1b]0;t\x07,1,1,1,1\n", 49));
+  RunResult r = run_kiln({"train", kIris, "--data", csv});
+  check_one_line_error(r, 2, "column 'a\\x1b[31m\\x07\\x00' (1): 'x\\x1b]0;t\\x07' is not a number");
+  CHECK(printable_text(r.err));
+  // A safetensors tensor name with ESC and BEL (a JSON string may hold them escaped).
+  auto st = (tmp.path / "esc.safetensors").string();
+  std::string header = R"({"w\u001b[2J\u0007":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = char(header.size());
+  write_file(st, bytes + header + std::string(2, '\0'));
+  r = run_kiln({"eval", kIris, "--params", st, "--data", kIrisData});
+  check_one_line_error(r, 2, "tensor 'w\\x1b[2J\\x07': unsupported dtype 'BF16'");
+  CHECK(printable_text(r.err));
+  // A model whose erroneous line holds ESC: the quoted source line is escaped, the caret
+  // under the byte.
+  auto model = (tmp.path / "esc.model").string();
+  write_file(model, "input x : f32[batch, 4]\ny = x +\x1b[31m 1\n");
+  r = run_kiln({"check", model, "--no-color"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(printable_text(r.err));
+  CHECK(r.err.find("    2 | y = x +\\x1b[31m 1\n      |        ^~~~\n") != std::string::npos);
+}
