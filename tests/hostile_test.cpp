@@ -31,6 +31,19 @@ bool printable_text(const std::string& s) {
 
 }  // namespace
 
+TEST_CASE("a pool that cannot start its threads runs with fewer and says so", "[hostile]") {
+  // 1024 threads' stacks (8 MiB each) do not fit in 2 GiB of address space: thread
+  // creation fails part way (it used to abort: terminate called without an active exception).
+  RunResult r = run_shell("ulimit -s 8192; ulimit -v 2097152; exec " + sh_quote(KILN_BINARY) + " train " + kIris +
+                          " --data " + kIrisData + " --threads 1024 --epochs 1 --quiet");
+  INFO("stderr: " << r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == 0);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.err.rfind("kiln: warning: could start only ", 0) == 0);
+  CHECK(r.err.find(" of 1024 threads (") != std::string::npos);
+}
+
 TEST_CASE("bytes from files are escaped in every message", "[hostile]") {
   TempDir tmp;
   // A CSV header and a cell with ESC, BEL and NUL.
