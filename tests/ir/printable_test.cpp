@@ -5,7 +5,7 @@
 
 using namespace kiln;
 
-TEST_CASE("printable escapes control bytes, invalid UTF-8 and bidi controls, and keeps the rest", "[printable]") {
+TEST_CASE("printable escapes control bytes and invalid UTF-8 and bidi controls and keeps the rest", "[printable]") {
   CHECK(printable("plain text, 1.5e3 (x)") == "plain text, 1.5e3 (x)");
   CHECK(printable(std::string("a\x1b[31mb\x07", 8)) == "a\\x1b[31mb\\x07");
   CHECK(printable(std::string("nul\0end", 7)) == "nul\\x00end");
