@@ -71,3 +71,17 @@ TEST_CASE("bytes from files are escaped in every message", "[hostile]") {
   CHECK(printable_text(r.err));
   CHECK(r.err.find("    2 | y = x +\\x1b[31m 1\n      |        ^~~~\n") != std::string::npos);
 }
+
+TEST_CASE("a shape whose element count overflows is a located shape error in check and train", "[hostile]") {
+  TempDir tmp;
+  const std::string model = "tests/golden/errors/shape_overflow.model";
+  RunResult r = run_kiln({"check", model, "--no-color"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("shape_overflow.model:5:13: error: type f32[4294967296,4294967296,4294967296] has 7.92e+28 "
+                   "elements") != std::string::npos);
+  auto save = (tmp.path / "big.safetensors").string();
+  r = run_kiln({"train", model, "--data", kIrisData, "--save", save, "--no-color"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("[shape]") != std::string::npos);
+  CHECK_FALSE(fs::exists(save));
+}
