@@ -85,3 +85,37 @@ TEST_CASE("a shape whose element count overflows is a located shape error in che
   CHECK(r.err.find("[shape]") != std::string::npos);
   CHECK_FALSE(fs::exists(save));
 }
+
+TEST_CASE("legal but huge models are refused by the memory limit in every command", "[hostile]") {
+  // At the default limit (the machine's memory): they used to end in exit 3, out of memory.
+  TempDir tmp;
+  auto ckpt = (tmp.path / "iris.safetensors").string();
+  auto four = (tmp.path / "four.csv").string();  // memory_limit.model's one input: x, 4 wide; 64 rows
+  std::string rows = "a,b,c,d\n";
+  for (int i = 0; i < 64; ++i) rows += "1,2,3,4\n";
+  write_file(four, rows);
+  for (auto [model, data] : {std::pair<std::string, std::string>{"tests/golden/errors/memory_limit.model", four},
+                             {"tests/golden/errors/memory_batch.model", kIrisData}}) {
+    for (std::vector<std::string> args : {std::vector<std::string>{"check", model},
+                                          {"dump", model, "--stage=opt"},
+                                          {"train", model, "--data", data},
+                                          {"eval", model, "--params", ckpt, "--data", data},
+                                          {"predict", model, "--params", ckpt, "--data", data}}) {
+      args.push_back("--no-color");
+      RunResult r = run_kiln(args);
+      INFO(args[0] << " " << model << "\n" << r.err);
+      CHECK(r.signal == 0);
+      CHECK(r.exit_code == 1);
+      CHECK(r.err.find(": error: the model needs ") != std::string::npos);
+      CHECK(r.err.find("(--max-memory)") != std::string::npos);
+      CHECK(r.err.find("[memory]") != std::string::npos);
+    }
+  }
+  // A small limit refuses a small model; a malformed one is a usage error.
+  RunResult r = run_kiln({"check", kIris, "--max-memory=1K", "--no-color"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("more than the limit of 1.0 KiB (--max-memory)") != std::string::npos);
+  CHECK(run_kiln({"check", kIris, "--max-memory=4G"}).exit_code == 0);
+  check_one_line_error(run_kiln({"train", kIris, "--data", kIrisData, "--max-memory=lots"}), 2,
+                       "option '--max-memory' needs a size such as 512M or 8G, not 'lots'");
+}

@@ -45,6 +45,7 @@ const std::vector<FlagSpec>& dump_flags() {
         {"format", true, "text | dot | json (default: text)", "FORMAT"},
         {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
         {"monitors", false, "add the run-time monitors' quantities (as 'kiln train' does; stages opt and later)", ""},
+        memory_flag(),
     };
     for (auto& d : diagnostic_flags()) f.push_back(d);
     return f;
@@ -98,6 +99,7 @@ int run_dump(const Args& a) {
   if ((stage == "llvm" || stage == "asm") && format != "text")
     throw UsageError(fmt::format("stage '{}' is printed as text only, not as {}", stage, format));
 
+  apply_memory_limit(a);
   auto file = read_input(a);
   CheckAndRewriteOptions copts = check_options(a, file.get());
   LowerOptions opts = lower_options(a);
@@ -113,7 +115,7 @@ int run_dump(const Args& a) {
   }
 
   auto graph = compile_source(*file, diags, opts);
-  if (!graph || diags.has_errors()) {
+  if (!graph || diags.has_errors() || !check_memory_limit(*graph, diags)) {
     print_diagnostics(diags, color);
     return kCompileError;
   }

@@ -28,6 +28,7 @@ const std::vector<FlagSpec>& predict_flags() {
       {"output", true, "write the outputs to this CSV file (default: stdout)", "F"},
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+      memory_flag(),
   };
   return flags;
 }
@@ -38,6 +39,7 @@ const std::vector<FlagSpec>& eval_flags() {
       {"data", true, "the data with labels: data.csv, or name=file.npy per input (repeatable)", "D", true},
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+      memory_flag(),
   };
   return flags;
 }
@@ -57,6 +59,7 @@ int run(const Args& a, bool predict) {
   if (!params) throw UsageError(fmt::format("'kiln {}' needs --params P.safetensors (saved by 'kiln train --save')", a.command));
   o.params = *params;
   o.data = data_args(a);
+  apply_memory_limit(a);
   o.engine = engine_options(a);
   o.want_outputs = predict;
   o.require_labels = !predict;

@@ -42,6 +42,7 @@ const std::vector<FlagSpec>& train_flags() {
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
       {"quiet", false, "print nothing but errors", ""},
       {"no-monitor", false, "turn the run-time monitors off (no extra work in the training step)", ""},
+      memory_flag(),
   };
   return flags;
 }
@@ -76,6 +77,7 @@ std::vector<std::string> data_args(const Args& a) {
 int run_train(const Args& a) {
   TrainOptions o;
   o.data = data_args(a);
+  apply_memory_limit(a);
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
   if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
   if (auto v = a.get("lr")) {

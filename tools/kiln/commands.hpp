@@ -29,6 +29,16 @@ const std::vector<FlagSpec>& dump_flags();
 // missing, unreadable, a directory, empty, or not UTF-8 text (NUL bytes, invalid UTF-8).
 std::unique_ptr<SourceFile> read_input(const Args& a);
 
+// --max-memory SIZE (check, dump, train, predict, eval): models and data beyond it are
+// refused (runtime/memory_limit.hpp).
+FlagSpec memory_flag();
+// Sets the process's memory limit from --max-memory (default: the physical memory);
+// throws UsageError for a malformed size.
+void apply_memory_limit(const Args& a);
+// The [memory] check of the graph the command would run (check_model_memory), into `d`;
+// false when the model is over the limit.
+bool check_memory_limit(const Graph& lowered, Diagnostics& d);
+
 // LowerOptions from the flags (--batch N).
 LowerOptions lower_options(const Args& a);
 

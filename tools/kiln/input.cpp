@@ -1,6 +1,8 @@
 // Reading the input file once, with one clear error for every way it can be unusable,
 // and the diagnostic output shared by the commands.
 #include "tools/kiln/commands.hpp"
+#include "runtime/memory_limit.hpp"
+#include "runtime/model.hpp"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -79,6 +81,20 @@ std::unique_ptr<SourceFile> read_input(const Args& a) {
                                  static_cast<unsigned char>(text[bad]), where(text, bad)));
   return std::make_unique<SourceFile>(shown, std::move(text));
 }
+
+FlagSpec memory_flag() {
+  return {"max-memory", true, "refuse models and data needing more memory (512M, 8G; default: the machine's)", "SIZE"};
+}
+
+void apply_memory_limit(const Args& a) {
+  auto v = a.get("max-memory");
+  if (!v) return;
+  auto bytes = parse_memory_size(*v);
+  if (!bytes) throw UsageError(fmt::format("option '--max-memory' needs a size such as 512M or 8G, not '{}'", *v));
+  set_memory_limit(*bytes);
+}
+
+bool check_memory_limit(const Graph& lowered, Diagnostics& d) { return check_model_memory(lowered, d); }
 
 LowerOptions lower_options(const Args& a) {
   LowerOptions o;

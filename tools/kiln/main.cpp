@@ -103,8 +103,10 @@ int main(int argc, char** argv) {
     kiln::cli::print_error(e.what());
     return kiln::cli::kUsageError;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "kiln: internal error: out of memory\n");
-    return kiln::cli::kInternalError;
+    // Models and data beyond the memory limit are refused up front; this is a run that
+    // fits the limit but not what the system grants (ulimit -v, other processes).
+    kiln::cli::print_error("out of memory: the system would not grant what this run needs (see --max-memory)");
+    return kiln::cli::kUsageError;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", kiln::printable(e.what()).c_str());
     return kiln::cli::kInternalError;
