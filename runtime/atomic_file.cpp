@@ -1,4 +1,4 @@
-// Atomic file replacement (temporary + fsync + rename + directory fsync) and whole-file reads.
+// Atomic file replacement (temporary + fsync + rename + directory fsync).
 #include "runtime/atomic_file.hpp"
 #include <cerrno>
 #include <cstdio>
@@ -74,36 +74,6 @@ bool write_file_atomic(const std::string& path, std::string_view bytes, std::str
     ::fsync(dfd);
     ::close(dfd);
   }
-  return true;
-}
-
-bool read_file(const std::string& path, std::string& out, std::string& err) {
-  out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) {
-    err = fmt::format("{}: cannot read: {}", path, std::strerror(errno));
-    return false;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    err = fmt::format("{}: cannot read: Is a directory", path);
-    return false;
-  }
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      err = fmt::format("{}: cannot read: {}", path, std::strerror(e));
-      return false;
-    }
-    if (r == 0) break;
-    out.append(buf, size_t(r));
-  }
-  ::close(fd);
   return true;
 }
 

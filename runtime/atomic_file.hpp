@@ -1,5 +1,6 @@
 // Atomic file replacement: write a temporary file beside the target, fsync it, rename it
 // over the target and fsync the directory, so a reader never sees a half-written file.
+// (Reading: runtime/input_file.hpp.)
 #pragma once
 #include <string>
 #include <string_view>
@@ -16,8 +17,5 @@ enum class AtomicFault { none, after_partial_write, before_rename };
 // a new one gets 0644.
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err,
                        AtomicFault fault = AtomicFault::none);
-
-// Reads a whole file; on failure returns false with `err` = "PATH: cannot read: REASON".
-bool read_file(const std::string& path, std::string& out, std::string& err);
 
 }  // namespace kiln

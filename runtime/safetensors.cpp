@@ -2,6 +2,8 @@
 #include "runtime/safetensors.hpp"
 #include "ir/printable.hpp"
 #include "runtime/atomic_file.hpp"
+#include "runtime/input_file.hpp"
+#include "runtime/memory_limit.hpp"
 #include "runtime/json.hpp"
 #include "ir/json_text.hpp"
 #include <algorithm>
@@ -224,6 +226,10 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
     at = s.end;
   }
   if (at != data_size) return fail(fmt::format("bytes {}..{} of the data belong to no tensor", at, data_size));
+  uint64_t values = 0;
+  for (auto& s : spans) values += (s.end - s.begin) / uint64_t(ftypes[s.tensor]->size);
+  if (values > memory_limit() / sizeof(double))
+    return fail(fmt::format("its tensors hold {} values, more than fit in {}", values, memory_limit_text()));
   // Decode, and return the tensors in data order.
   std::vector<NamedTensor> ordered;
   for (auto& s : spans) {
@@ -276,8 +282,11 @@ bool check_tensors(const SafetensorsFile& file, const std::string& source, const
 }
 
 std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::string& err) {
+  // The format needs its header (at most kMaxHeader) and tensor data that fits in memory
+  // as doubles: a larger file (a device, a runaway dump) is refused before it is read.
   std::string bytes;
-  if (!read_file(path, bytes, err)) return std::nullopt;
+  if (!read_file(path, bytes, err, saturating_add(8 + kMaxHeader, memory_limit()), memory_limit_text()))
+    return std::nullopt;
   return parse_safetensors(bytes, path, err);
 }
 

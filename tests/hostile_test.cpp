@@ -3,6 +3,7 @@
 // or run, never abort, clobber a file or print raw control bytes.
 #include "support.hpp"
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 using namespace kiln::test;
 namespace fs = std::filesystem;
@@ -118,4 +119,45 @@ TEST_CASE("legal but huge models are refused by the memory limit in every comman
   CHECK(run_kiln({"check", kIris, "--max-memory=4G"}).exit_code == 0);
   check_one_line_error(run_kiln({"train", kIris, "--data", kIrisData, "--max-memory=lots"}), 2,
                        "option '--max-memory' needs a size such as 512M or 8G, not 'lots'");
+}
+
+// `kiln ARGS` stopped after 30 s and limited to 2 GiB of memory (so that a regression
+// fails rather than hangs on a FIFO or eats the machine reading /dev/zero).
+RunResult run_bounded(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+  std::string cmd = "ulimit -v 2097152; exec timeout 30 " + sh_quote(KILN_BINARY);
+  for (auto& a : args) cmd += " " + sh_quote(a);
+  return run_shell(cmd, stdin_path);
+}
+
+TEST_CASE("special files and endless input are refused where a regular file is read", "[hostile]") {
+  // /dev/zero as data, checkpoint or model read ~1 GB and ended in exit 3; a FIFO
+  // blocked. Each is refused at once.
+  TempDir tmp;
+  auto fifo = (tmp.path / "fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (const std::string special : {std::string("/dev/zero"), fifo}) {
+    std::string kind = special == fifo ? "(a FIFO)" : "(a character device)";
+    check_one_line_error(run_bounded({"train", kIris, "--data", special}), 2,
+                         special + ": cannot read: not a regular file " + kind);
+    check_one_line_error(run_bounded({"train", kIris, "--data", "x=" + special, "--data", "species=" + special}), 2,
+                         "not a regular file " + kind);
+    check_one_line_error(run_bounded({"eval", kIris, "--params", special, "--data", kIrisData}), 2,
+                         "not a regular file " + kind);
+    check_one_line_error(run_bounded({"train", kIris, "--data", kIrisData, "--load", special}), 2,
+                         "not a regular file " + kind);
+    check_one_line_error(run_bounded({"check", special}), 2, "not a regular file " + kind);
+  }
+  // Standard input is read up to what a .model file may hold.
+  check_one_line_error(run_bounded({"check", "-"}, "/dev/zero"), 2,
+                       "<stdin>: cannot read: more than a .model file may hold (64 MiB)");
+}
+
+TEST_CASE("a 16 MiB CSV line is parsed without a cell per value", "[hostile]") {
+  // Every cell of a line used to become a string (32 bytes for a one-byte cell): a 64 MiB
+  // line peaked at 2-4 GB. Under 300 MB of address space the line is read and counted.
+  TempDir tmp;
+  auto csv = (tmp.path / "commas.csv").string();
+  write_file(csv, "a,b,c,d,e\n" + std::string(16 << 20, ',') + "\n");
+  RunResult r = run_shell("ulimit -v 300000; exec " + sh_quote(KILN_BINARY) + " train " + kIris + " --data " + sh_quote(csv));
+  check_one_line_error(r, 2, "commas.csv:2: expected 5 columns, found 16777217");
 }

@@ -1,5 +1,6 @@
 // Atomic file writes: new files, replacement, and failures that must leave the old file intact.
 #include "runtime/atomic_file.hpp"
+#include "runtime/input_file.hpp"
 #include "test_util.hpp"
 #include <catch2/catch.hpp>
 

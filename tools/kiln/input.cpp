@@ -2,15 +2,12 @@
 // and the diagnostic output shared by the commands.
 #include "tools/kiln/commands.hpp"
 #include "runtime/memory_limit.hpp"
+#include "runtime/input_file.hpp"
 #include "runtime/model.hpp"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,23 +52,21 @@ std::unique_ptr<SourceFile> read_input(const Args& a) {
     throw UsageError(fmt::format("'kiln {}' takes one FILE, got {} ('{}' and '{}')", a.command, a.positional.size(),
                                  a.positional[0], a.positional[1]));
   const std::string& path = a.positional[0];
-  std::string text, shown = path == "-" ? "<stdin>" : path;
+  std::string text, shown = path == "-" ? "<stdin>" : path, err;
+  // A .model file is text a person writes: 64 MiB is far more than any needs. Standard
+  // input is read up to that bound too (`check - < /dev/zero` ends there).
+  constexpr uint64_t kMaxModel = uint64_t(64) << 20;
+  InputFile in;
   if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
+    in.open_stdin(shown, kMaxModel, "a .model file may hold (64 MiB)");
   } else {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
       throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("'{}' is a directory, not a .model file", path));
-    if (!S_ISREG(st.st_mode)) throw UsageError(fmt::format("'{}' is not a regular file", path));
-    if (st.st_size > (64 << 20)) throw UsageError(fmt::format("'{}' is too large for a .model file ({} bytes)", path, st.st_size));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+    if (!in.open(path, err, kMaxModel, "a .model file may hold (64 MiB)")) throw UsageError(err);
   }
+  if (!in.read_rest(text, err)) throw UsageError(err);
   if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
     throw UsageError(fmt::format("'{}' is empty: a .model file needs at least one declaration", shown));
   if (size_t nul = text.find('\0'); nul != std::string::npos)
