@@ -1,5 +1,6 @@
 // Atomic file replacement (temporary + fsync + rename + directory fsync).
 #include "runtime/atomic_file.hpp"
+#include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -33,21 +34,21 @@ bool write_all(int fd, const char* p, size_t n) {
 
 }  // namespace
 
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err, AtomicFault fault) {
-  if (path.empty()) {
-    err = "cannot write a file with an empty name";
-    return false;
-  }
+bool write_file_atomic(const std::string& given, std::string_view bytes, std::string& err, AtomicFault fault) {
+  // The file replaced: a symlink's target (the link stays), never a device or a FIFO.
+  auto target = output_target(given, err);
+  if (!target) return false;
+  const std::string& path = *target;
   // mkstemp-style unique name in the target's directory (rename is atomic only within
   // one file system).
   std::string tmp = path + ".tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) {
-    err = fmt::format("{}: cannot write: {}", path, std::strerror(errno));
+    err = fmt::format("{}: cannot write: {}", given, std::strerror(errno));
     return false;
   }
   auto fail = [&](int e) {
-    err = fmt::format("{}: cannot write: {}", path, std::strerror(e));
+    err = fmt::format("{}: cannot write: {}", given, std::strerror(e));
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
     return false;

@@ -14,7 +14,9 @@ enum class AtomicFault { none, after_partial_write, before_rename };
 // Replaces `path` with `bytes`. On failure returns false with `err` set
 // ("out/p.safetensors: cannot write: No space left on device"), removes the temporary
 // file and leaves any existing `path` untouched. A replaced file keeps its permissions;
-// a new one gets 0644.
+// a new one gets 0644. A symlink is written through (its final target is replaced, the
+// link kept); a path that is not a regular file (a device, a FIFO) is refused
+// (runtime/output_path.hpp).
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err,
                        AtomicFault fault = AtomicFault::none);
 

@@ -1,6 +1,7 @@
 // JSON-lines metrics log (runtime/metrics_log.hpp).
 #include "runtime/metrics_log.hpp"
 #include "ir/json_text.hpp"
+#include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -41,6 +42,7 @@ MetricsLog::~MetricsLog() {
 
 bool MetricsLog::open(const std::string& path, std::string& err) {
   path_ = path;
+  if (!output_target(path, err)) return false;  // never a device, a FIFO or a directory
   f_ = std::fopen(path.c_str(), "w");
   if (!f_) {
     err = fmt::format("{}: cannot write: {}", path, std::strerror(errno));

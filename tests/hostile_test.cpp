@@ -30,6 +30,14 @@ bool printable_text(const std::string& s) {
   return true;
 }
 
+// `kiln ARGS` stopped after 30 s and limited to 2 GiB of memory (so that a regression
+// fails rather than hangs on a FIFO or eats the machine reading /dev/zero).
+RunResult run_bounded(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+  std::string cmd = "ulimit -v 2097152; exec timeout 30 " + sh_quote(KILN_BINARY);
+  for (auto& a : args) cmd += " " + sh_quote(a);
+  return run_shell(cmd, stdin_path);
+}
+
 }  // namespace
 
 TEST_CASE("a pool that cannot start its threads runs with fewer and says so", "[hostile]") {
@@ -121,14 +129,6 @@ TEST_CASE("legal but huge models are refused by the memory limit in every comman
                        "option '--max-memory' needs a size such as 512M or 8G, not 'lots'");
 }
 
-// `kiln ARGS` stopped after 30 s and limited to 2 GiB of memory (so that a regression
-// fails rather than hangs on a FIFO or eats the machine reading /dev/zero).
-RunResult run_bounded(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
-  std::string cmd = "ulimit -v 2097152; exec timeout 30 " + sh_quote(KILN_BINARY);
-  for (auto& a : args) cmd += " " + sh_quote(a);
-  return run_shell(cmd, stdin_path);
-}
-
 TEST_CASE("special files and endless input are refused where a regular file is read", "[hostile]") {
   // /dev/zero as data, checkpoint or model read ~1 GB and ended in exit 3; a FIFO
   // blocked. Each is refused at once.
@@ -160,4 +160,61 @@ TEST_CASE("a 16 MiB CSV line is parsed without a cell per value", "[hostile]") {
   write_file(csv, "a,b,c,d,e\n" + std::string(16 << 20, ',') + "\n");
   RunResult r = run_shell("ulimit -v 300000; exec " + sh_quote(KILN_BINARY) + " train " + kIris + " --data " + sh_quote(csv));
   check_one_line_error(r, 2, "commas.csv:2: expected 5 columns, found 16777217");
+}
+
+TEST_CASE("outputs go through symlinks and never clobber a special file or an input", "[hostile]") {
+  TempDir tmp;
+  auto at = [&](const std::string& name) { return (tmp.path / name).string(); };
+  // Copies of the model and data: a failure here must not damage the checked-in files.
+  const std::string model = at("m.model"), data = at("data.csv");
+  write_file(model, read_file(fs::path(source_dir()) / kIris));
+  write_file(data, read_file(fs::path(source_dir()) / kIrisData));
+  const std::vector<std::string> train = {"train", model, "--data", data, "--epochs", "1", "--quiet"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = train;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_bounded(args);
+  };
+  // --save through a symlink: the target replaced, the link kept.
+  write_file(at("real.safetensors"), "old");
+  fs::create_symlink("real.safetensors", at("link.safetensors"));
+  RunResult r = with({"--save", at("link.safetensors")});
+  CHECK(r.exit_code == 0);
+  CHECK(fs::is_symlink(at("link.safetensors")));
+  CHECK(read_file(at("real.safetensors")).size() > 100);
+  // A FIFO (and a symlink to one, or to /dev/null) is refused for --save, --log, --output.
+  REQUIRE(::mkfifo(at("fifo").c_str(), 0600) == 0);
+  fs::create_symlink("fifo", at("to_fifo"));
+  fs::create_symlink("/dev/null", at("to_null"));
+  for (const char* flag : {"--save", "--log"}) {
+    check_one_line_error(with({flag, at("fifo")}), 2, "fifo: cannot write: not a regular file (a FIFO)");
+    check_one_line_error(with({flag, at("to_fifo")}), 2, "to_fifo: cannot write: not a regular file (a FIFO)");
+    check_one_line_error(with({flag, at("to_null")}), 2, "to_null: cannot write: not a regular file (a character device)");
+  }
+  const std::vector<std::string> predict = {"predict", model, "--params", at("real.safetensors"), "--data", data};
+  auto predict_to = [&](const std::string& out) {
+    std::vector<std::string> args = predict;
+    args.insert(args.end(), {"--output", out});
+    return run_bounded(args);
+  };
+  check_one_line_error(predict_to(at("to_fifo")), 2, "not a regular file (a FIFO) (--output - writes to standard output)");
+  CHECK(fs::is_fifo(at("fifo")));
+  CHECK(fs::is_symlink(at("to_null")));
+  // An output onto an input, two outputs onto one file, an empty name.
+  check_one_line_error(with({"--log", data}), 2, "--log " + data + " is the --data file: kiln does not overwrite its inputs");
+  check_one_line_error(with({"--save", model}), 2, "--save " + model + " is the model file");
+  check_one_line_error(predict_to(at("real.safetensors")), 2, "is the --params file");
+  check_one_line_error(predict_to(data), 2, "is the --data file");
+  check_one_line_error(with({"--save", at("x"), "--log", at("x")}), 2, "--save and --log name the same file");
+  check_one_line_error(with({"--save", ""}), 2, "option '--save' needs a file name, not an empty one");
+  check_one_line_error(with({"--log", ""}), 2, "option '--log' needs a file name, not an empty one");
+  CHECK(read_file(data) == read_file(fs::path(source_dir()) / kIrisData));
+  CHECK(read_file(model) == read_file(fs::path(source_dir()) / kIris));
+  // --save may replace the --load checkpoint (written atomically after it was read);
+  // --output - is standard output.
+  CHECK(with({"--load", at("real.safetensors"), "--save", at("link.safetensors")}).exit_code == 0);
+  r = predict_to("-");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("probabilities_0,probabilities_1,probabilities_2\n", 0) == 0);
+  CHECK_FALSE(fs::exists(source_dir() + "/-"));
 }

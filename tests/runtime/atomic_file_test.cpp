@@ -2,6 +2,7 @@
 #include "runtime/atomic_file.hpp"
 #include "runtime/input_file.hpp"
 #include "test_util.hpp"
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 
 using namespace kiln;
@@ -76,4 +77,42 @@ TEST_CASE("atomic write keeps the permissions of the replaced file", "[runtime]"
   REQUIRE(write_file_atomic(q, "new", err));
   using P = std::filesystem::perms;
   CHECK(std::filesystem::status(q).permissions() == (P::owner_read | P::owner_write | P::group_read | P::others_read));
+}
+
+TEST_CASE("atomic write goes through symlinks and refuses special files", "[runtime]") {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  std::string err;
+  // A symlink: its target is replaced, the link stays a link.
+  test::put_file(dir.file("real"), "old");
+  fs::create_symlink("real", dir.file("link"));
+  REQUIRE(write_file_atomic(dir.file("link"), "new", err));
+  CHECK(fs::is_symlink(dir.file("link")));
+  CHECK(test::get_file(dir.file("real")) == "new");
+  // A dangling symlink: its target is created.
+  fs::create_symlink("sub/../made", dir.file("dangling"));
+  fs::create_directory(dir.file("sub"));
+  REQUIRE(write_file_atomic(dir.file("dangling"), "made", err));
+  CHECK(fs::is_symlink(dir.file("dangling")));
+  CHECK(test::get_file(dir.file("made")) == "made");
+  // A FIFO, directly or through a symlink, is refused and left as it is.
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  fs::create_symlink("fifo", dir.file("to_fifo"));
+  for (const char* name : {"fifo", "to_fifo"}) {
+    CHECK_FALSE(write_file_atomic(dir.file(name), "x", err));
+    CHECK(err == dir.file(name) + ": cannot write: not a regular file (a FIFO)");
+  }
+  CHECK(fs::is_fifo(dir.file("fifo")));
+  // A character device through a symlink (the device is only looked at).
+  fs::create_symlink("/dev/null", dir.file("to_null"));
+  CHECK_FALSE(write_file_atomic(dir.file("to_null"), "x", err));
+  CHECK(err == dir.file("to_null") + ": cannot write: not a regular file (a character device)");
+  CHECK(fs::is_symlink(dir.file("to_null")));
+  // A loop of symlinks.
+  fs::create_symlink("loop_b", dir.file("loop_a"));
+  fs::create_symlink("loop_a", dir.file("loop_b"));
+  CHECK_FALSE(write_file_atomic(dir.file("loop_a"), "x", err));
+  CHECK(err == dir.file("loop_a") + ": cannot write: Too many levels of symbolic links");
+  CHECK_FALSE(write_file_atomic("", "x", err));
+  CHECK(err == "cannot write a file with an empty name");
 }

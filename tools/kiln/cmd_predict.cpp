@@ -8,7 +8,7 @@
 namespace kiln::cli {
 
 const char* const kPredictUsage =
-    "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv] [--engine jit|interp]\n"
+    "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv|-] [--engine jit|interp]\n"
     "\n"
     "Runs the model's forward pass with the params of a checkpoint (saved by 'kiln train\n"
     "--save') on every row of D and writes every output as CSV with a header (an output of\n"
@@ -25,7 +25,7 @@ const std::vector<FlagSpec>& predict_flags() {
   static const std::vector<FlagSpec> flags = {
       {"params", true, "the checkpoint (.safetensors) to take the params from", "P"},
       {"data", true, "the data: data.csv, or name=file.npy per input (repeatable)", "D", true},
-      {"output", true, "write the outputs to this CSV file (default: stdout)", "F"},
+      {"output", true, "write the outputs to this CSV file (default, or -: stdout)", "F"},
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
       memory_flag(),
@@ -63,6 +63,14 @@ int run(const Args& a, bool predict) {
   o.engine = engine_options(a);
   o.want_outputs = predict;
   o.require_labels = !predict;
+  auto out = a.get("output");
+  if (out) {  // checked before anything is read: not the data, the checkpoint or the model
+    std::vector<PathArg> inputs = data_paths(o.data);
+    inputs.push_back({"--params", o.params});
+    if (!a.positional.empty()) inputs.push_back({"FILE", a.positional[0]});
+    check_output_paths({{"--output", *out}}, inputs);
+    if (*out == "-") out.reset();  // standard output
+  }
   auto file = read_input(a);
   Diagnostics diags(file.get());
   RunError err;
@@ -78,7 +86,6 @@ int run(const Args& a, bool predict) {
   }
   for (auto& s : res->skipped_outputs)
     print_warning(fmt::format("output '{}' has no row per sample (the batch dim first); not written", s));
-  auto out = a.get("output");
   if (out) {
     std::string e;
     if (!write_csv(*out, res->columns, res->table, e)) {

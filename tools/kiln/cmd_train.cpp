@@ -93,6 +93,14 @@ int run_train(const Args& a) {
   o.load = a.get("load").value_or("");
   o.save = a.get("save").value_or("");
   o.log = a.get("log").value_or("");
+  {  // before anything is read or trained: where the checkpoint and the log may go
+    std::vector<PathArg> outputs, inputs = data_paths(o.data);
+    if (a.has("save")) outputs.push_back({"--save", o.save});
+    if (a.has("log")) outputs.push_back({"--log", o.log});
+    if (a.has("load")) inputs.push_back({"--load", o.load});
+    if (!a.positional.empty()) inputs.push_back({"FILE", a.positional[0]});
+    check_output_paths(outputs, inputs);
+  }
   if (auto v = a.get("log-every")) {
     o.log_every = parse_int_flag("log-every", *v, 1, 1LL << 40);
     if (o.log.empty()) throw UsageError("option '--log-every' needs --log M.jsonl");

@@ -39,6 +39,19 @@ void apply_memory_limit(const Args& a);
 // false when the model is over the limit.
 bool check_memory_limit(const Graph& lowered, Diagnostics& d);
 
+// A path given on the command line: its flag ("--save", "--data"; "FILE" for the model).
+struct PathArg {
+  std::string flag, path;
+};
+// The output paths of a run (--save, --log, --output) before anything is read: each names
+// a file (not ""; "-" only for --output, standard output), written through its symlinks
+// to a regular file (runtime/output_path.hpp), and none names an input (the model, the
+// data, the checkpoint read; --save may replace the --load checkpoint: it is written
+// atomically after the load) or another output. Throws UsageError.
+void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs);
+// The files --data names: the CSV, or the FILE of each NAME=FILE.
+std::vector<PathArg> data_paths(const std::vector<std::string>& data);
+
 // LowerOptions from the flags (--batch N).
 LowerOptions lower_options(const Args& a);
 

@@ -4,6 +4,7 @@
 #include "runtime/memory_limit.hpp"
 #include "runtime/input_file.hpp"
 #include "runtime/model.hpp"
+#include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -90,6 +91,36 @@ void apply_memory_limit(const Args& a) {
 }
 
 bool check_memory_limit(const Graph& lowered, Diagnostics& d) { return check_model_memory(lowered, d); }
+
+void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs) {
+  std::vector<std::string> targets;
+  for (const PathArg& o : outputs) {
+    if (o.path.empty()) throw UsageError(fmt::format("option '{}' needs a file name, not an empty one", o.flag));
+    if (o.path == "-" && o.flag != "--output")
+      throw UsageError(fmt::format("option '{}' needs a file ('-', standard output, is for --output only)", o.flag));
+    if (o.path == "-") continue;
+    std::string err;
+    auto target = output_target(o.path, err);
+    if (!target) throw UsageError(o.flag == "--output" ? err + " (--output - writes to standard output)" : err);
+    for (const PathArg& i : inputs)
+      if (i.path != "-" && same_file(o.path, i.path) && !(o.flag == "--save" && i.flag == "--load"))
+        throw UsageError(fmt::format("{} {} is the {} file: kiln does not overwrite its inputs", o.flag, o.path,
+                                     i.flag == "FILE" ? "model" : i.flag));
+    for (size_t k = 0; k < targets.size(); ++k)
+      if (targets[k] == *target || same_file(outputs[k].path, o.path))
+        throw UsageError(fmt::format("{} and {} name the same file, {}", outputs[k].flag, o.flag, o.path));
+    targets.push_back(*target);
+  }
+}
+
+std::vector<PathArg> data_paths(const std::vector<std::string>& data) {
+  std::vector<PathArg> out;
+  for (const std::string& d : data) {
+    auto eq = d.find('=');
+    out.push_back({"--data", data.size() == 1 && eq == std::string::npos ? d : d.substr(eq == std::string::npos ? 0 : eq + 1)});
+  }
+  return out;
+}
 
 LowerOptions lower_options(const Args& a) {
   LowerOptions o;
