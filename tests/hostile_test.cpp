@@ -218,3 +218,20 @@ TEST_CASE("outputs go through symlinks and never clobber a special file or an in
   CHECK(r.out.rfind("probabilities_0,probabilities_1,probabilities_2\n", 0) == 0);
   CHECK_FALSE(fs::exists(source_dir() + "/-"));
 }
+
+TEST_CASE("standard output that cannot be written is one line and exit 2", "[hostile]") {
+  // `predict ... > /dev/full` ended in exit 3, an internal error.
+  TempDir tmp;
+  auto ckpt = (tmp.path / "iris.safetensors").string();
+  REQUIRE(run_kiln({"train", kIris, "--data", kIrisData, "--epochs", "1", "--quiet", "--save", ckpt}).exit_code == 0);
+  auto to = [&](const std::string& args, const std::string& redirect) {
+    return run_shell("sh -c " + sh_quote(sh_quote(KILN_BINARY) + " " + args + " " + redirect));
+  };
+  const std::string predict = "predict " + kIris + " --params " + sh_quote(ckpt) + " --data " + kIrisData;
+  const std::string eval = "eval " + kIris + " --params " + sh_quote(ckpt) + " --data " + kIrisData;
+  for (const std::string& args : {predict, eval, "dump " + kIris + " --stage=opt", std::string("--help")}) {
+    INFO(args);
+    check_one_line_error(to(args, ">/dev/full"), 2, "cannot write to standard output: No space left on device");
+    check_one_line_error(to(args, ">&-"), 2, "cannot write to standard output: Bad file descriptor");
+  }
+}
