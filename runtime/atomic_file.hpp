@@ -16,7 +16,9 @@ enum class AtomicFault { none, after_partial_write, before_rename };
 // file and leaves any existing `path` untouched. A replaced file keeps its permissions;
 // a new one gets 0644. A symlink is written through (its final target is replaced, the
 // link kept); a path that is not a regular file (a device, a FIFO) is refused
-// (runtime/output_path.hpp).
+// (runtime/output_path.hpp). The temporary, `<target>.tmp-XXXXXX`, is flock'ed until the
+// rename; temporaries of the same target that no process holds locked (left by a save
+// that was killed) are removed first.
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& err,
                        AtomicFault fault = AtomicFault::none);
 

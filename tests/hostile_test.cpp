@@ -3,6 +3,8 @@
 // or run, never abort, clobber a file or print raw control bytes.
 #include "support.hpp"
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 using namespace kiln::test;
@@ -234,4 +236,25 @@ TEST_CASE("standard output that cannot be written is one line and exit 2", "[hos
     check_one_line_error(to(args, ">/dev/full"), 2, "cannot write to standard output: No space left on device");
     check_one_line_error(to(args, ">&-"), 2, "cannot write to standard output: Bad file descriptor");
   }
+}
+
+TEST_CASE("a save removes what interrupted saves of its target left and spares a live writer's temporary", "[hostile]") {
+  // A killed save left NAME.tmp-XXXXXX forever (10 of 34 kills in the sweep).
+  TempDir tmp;
+  auto ckpt = (tmp.path / "iris.safetensors").string();
+  write_file(ckpt + ".tmp-k1LLed", "half a checkpoint");  // as a save killed mid-write leaves it
+  write_file(ckpt + ".tmp-L1ve00", "being written");      // a live writer's: locked while it writes
+  int held = ::open((ckpt + ".tmp-L1ve00").c_str(), O_RDWR);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  write_file(ckpt + ".tmp-other", "not a temporary of this target");
+  RunResult r = run_kiln({"train", kIris, "--data", kIrisData, "--epochs", "1", "--quiet", "--save", ckpt});
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(fs::exists(ckpt + ".tmp-k1LLed"));
+  CHECK(read_file(ckpt + ".tmp-L1ve00") == "being written");
+  CHECK(fs::exists(ckpt + ".tmp-other"));
+  ::close(held);
+  r = run_kiln({"train", kIris, "--data", kIrisData, "--epochs", "1", "--quiet", "--save", ckpt});
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(fs::exists(ckpt + ".tmp-L1ve00"));
 }
