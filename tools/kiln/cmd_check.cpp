@@ -12,7 +12,7 @@ namespace kiln::cli {
 
 const char* const kCheckUsage =
     "usage: kiln check FILE [--batch N] [-W<id>] [-Wno-<id>] [-Werror] [--no-rewrite]\n"
-    "                  [--format=text|json|sarif] [--no-color]\n"
+    "                  [--format=text|json|sarif] [--max-memory SIZE] [--no-color]\n"
     "       kiln check --list\n"
     "\n"
     "Parses FILE (a .model file, or - for stdin) and lowers it to the typed IR: names,\n"

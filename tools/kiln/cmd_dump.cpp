@@ -18,7 +18,7 @@ namespace kiln::cli {
 
 const char* const kDumpUsage =
     "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [-W<id>] [-Wno-<id>]\n"
-    "                 [-Werror] [--no-rewrite] [--monitors] [--no-color]\n"
+    "                 [-Werror] [--no-rewrite] [--monitors] [--max-memory SIZE] [--no-color]\n"
     "\n"
     "Prints the program after one stage of the pipeline to stdout:\n"
     "  ast    the syntax tree, with source positions (text only)\n"

@@ -9,6 +9,7 @@ namespace kiln::cli {
 
 const char* const kPredictUsage =
     "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv|-] [--engine jit|interp]\n"
+    "                    [--max-memory SIZE]\n"
     "\n"
     "Runs the model's forward pass with the params of a checkpoint (saved by 'kiln train\n"
     "--save') on every row of D and writes every output as CSV with a header (an output of\n"
@@ -16,7 +17,7 @@ const char* const kPredictUsage =
     "too, the loss and metrics are printed (to stderr when the CSV goes to stdout).\n";
 
 const char* const kEvalUsage =
-    "usage: kiln eval FILE --params P.safetensors --data D [--engine jit|interp]\n"
+    "usage: kiln eval FILE --params P.safetensors --data D [--engine jit|interp] [--max-memory SIZE]\n"
     "\n"
     "Prints the loss and the metrics of the model with the params of a checkpoint over every\n"
     "row of D (which must hold every input, labels included).\n";

@@ -13,7 +13,7 @@ const char* const kTrainUsage =
     "usage: kiln train FILE --data D [--epochs N] [--batch N] [--lr X] [--seed S] [--no-shuffle]\n"
     "                  [--val-split F] [--load P.safetensors] [--save P.safetensors] [--log M.jsonl]\n"
     "                  [--log-every N] [--threads N] [--engine jit|interp] [--quiet]\n"
-    "                  [--no-monitor]\n"
+    "                  [--no-monitor] [--max-memory SIZE]\n"
     "\n"
     "Trains the model of FILE on the data: D is a CSV file with a header (columns map to the\n"
     "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
