@@ -93,7 +93,7 @@ void apply_memory_limit(const Args& a) {
 bool check_memory_limit(const Graph& lowered, Diagnostics& d) { return check_model_memory(lowered, d); }
 
 void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs) {
-  std::vector<std::string> targets;
+  std::vector<std::pair<const PathArg*, std::string>> targets;  // the outputs so far and their files
   for (const PathArg& o : outputs) {
     if (o.path.empty()) throw UsageError(fmt::format("option '{}' needs a file name, not an empty one", o.flag));
     if (o.path == "-" && o.flag != "--output")
@@ -106,10 +106,10 @@ void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<P
       if (i.path != "-" && same_file(o.path, i.path) && !(o.flag == "--save" && i.flag == "--load"))
         throw UsageError(fmt::format("{} {} is the {} file: kiln does not overwrite its inputs", o.flag, o.path,
                                      i.flag == "FILE" ? "model" : i.flag));
-    for (size_t k = 0; k < targets.size(); ++k)
-      if (targets[k] == *target || same_file(outputs[k].path, o.path))
-        throw UsageError(fmt::format("{} and {} name the same file, {}", outputs[k].flag, o.flag, o.path));
-    targets.push_back(*target);
+    for (auto& [earlier, file] : targets)
+      if (file == *target || same_file(earlier->path, o.path))
+        throw UsageError(fmt::format("{} and {} name the same file, {}", earlier->flag, o.flag, o.path));
+    targets.emplace_back(&o, *target);
   }
 }
 
