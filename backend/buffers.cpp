@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 #include <fmt/format.h>
+#include <new>
 
 namespace kiln::backend {
 
@@ -38,6 +39,7 @@ HostBuffers::HostBuffers(const CompiledGraph& cg) : cg_(cg) {
   for (const BufferSpec& s : specs)
     if (!in_row(s) && !small(s)) total += rounded(s.bytes());
   block_ = std::aligned_alloc(4096, (total + 4095) / 4096 * 4096);
+  if (!block_) throw std::bad_alloc();  // more than the system grants (the memory limit let it through)
   std::memset(block_, 0, total);
   char* r = static_cast<char*>(block_);
   char* p = r + row;

@@ -24,9 +24,16 @@
 namespace kiln {
 namespace lower {
 
-namespace {
-constexpr int64_t kMaxElements = int64_t(1) << 40;
-}  // namespace
+bool within_element_limit(const Shape& s) {
+  auto n = checked_num_elements(s);
+  return n && *n <= kMaxElements;
+}
+
+std::string too_many_elements(const std::string& what, const Shape& s) {
+  double n = 1;
+  for (int64_t d : s) n *= double(d);
+  return fmt::format("{} has {:.3g} elements, more than a tensor may hold (2^40 = {})", what, n, kMaxElements);
+}
 
 Lowerer::Lowerer(const Parsed& parsed, const SourceFile& file, Diagnostics& diags, const LowerOptions& opts)
     : parsed(parsed), pos(parsed.positions), file(file), diags(diags), opts(opts) {}
@@ -132,14 +139,22 @@ bool Lowerer::define(const std::string& name, SourceRange loc, Entry e) {
 
 // ---- dims and types ---------------------------------------------------------------------
 
+// The value of a string of digits, saturated at kMaxElements + 1; nullopt for anything else.
 static std::optional<int64_t> parse_positive_int(const std::string& s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
+  if (s.empty()) return std::nullopt;
   int64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
+    v = std::min(v * 10 + (c - '0'), kMaxElements + 1);
   }
   return v;
+}
+
+// Why a dim's text is not a usable size.
+static std::string bad_dim(const std::string& what, const std::string& text, std::optional<int64_t> v) {
+  if (v && *v > kMaxElements)
+    return fmt::format("{} is at most 2^40 = {}, got '{}'", what, kMaxElements, text);
+  return fmt::format("{} must be a positive integer, got '{}'", what, text);
 }
 
 void Lowerer::declare_dims() {
@@ -151,8 +166,7 @@ void Lowerer::declare_dims() {
     Entry e;
     e.kind = EntryKind::dim;
     if (!v || *v <= 0 || *v > kMaxElements) {
-      diags.error("shape", range(d->value),
-                  fmt::format("dim '{}' must be a positive integer, got '{}'", d->name.name, d->value.text));
+      diags.error("shape", range(d->value), bad_dim(fmt::format("dim '{}'", d->name.name), d->value.text, v));
       e.dim = 1;  // keeps later types well formed; the error stops the compilation
     } else {
       e.dim = *v;
@@ -175,7 +189,7 @@ std::optional<int64_t> Lowerer::dim_value(const ast::Dim& d) {
   if (!d.text.empty() && d.text[0] >= '0' && d.text[0] <= '9') {
     auto v = parse_positive_int(d.text);
     if (!v || *v <= 0 || *v > kMaxElements) {
-      diags.error("shape", range(d), fmt::format("a dimension must be a positive integer, got '{}'", d.text));
+      diags.error("shape", range(d), bad_dim("a dimension", d.text, v));
       return std::nullopt;
     }
     return *v;
@@ -209,15 +223,13 @@ std::optional<ValueType> Lowerer::type(const ast::TypeSpec& t) {
     diags.error("type", range(t.elem), fmt::format("unknown element type '{}'; kiln supports f32, f64 and i32", e));
     ok = false;
   }
-  int64_t total = 1;
   for (auto& d : t.dims) {
     auto n = dim_value(d);
     if (!n) { ok = false; continue; }
     v.shape.push_back(*n);
-    total = std::min(total * *n, kMaxElements + 1);
   }
-  if (ok && total > kMaxElements) {
-    diags.error("shape", range(t), fmt::format("type {} has too many elements", type_str(v.dtype, v.shape)));
+  if (ok && !within_element_limit(v.shape)) {
+    diags.error("shape", range(t), too_many_elements(fmt::format("type {}", type_str(v.dtype, v.shape)), v.shape));
     ok = false;
   }
   if (!ok) return std::nullopt;

@@ -289,10 +289,10 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
         dims.reset();
       }
       if (!dims) { ok = false; break; }
-      double product = 1;
-      for (int64_t d : *dims) product *= static_cast<double>(std::max<int64_t>(d, 1));
-      if (product > double(int64_t(1) << 40)) {
-        diags.error("shape", range(*a[1]), "the reshape target has too many elements");
+      Shape target;  // -1 and other non-positive dims count as 1 here (the op's rule rejects them)
+      for (int64_t d : *dims) target.push_back(std::max<int64_t>(d, 1));
+      if (!within_element_limit(target)) {
+        diags.error("shape", range(*a[1]), too_many_elements("the reshape target " + shape_str(*dims), target));
         ok = false;
         break;
       }

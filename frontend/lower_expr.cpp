@@ -325,6 +325,17 @@ std::optional<Value> Lowerer::apply(Op op, std::vector<Value> args, Attrs attrs,
     add_call_notes(d);
     return std::nullopt;
   }
+  if (!within_element_limit(g[*id].shape)) {  // e.g. an outer product of two long vectors
+    auto& d = diags.error("shape", loc, too_many_elements(fmt::format("the result of {}, {},", op_name(op),
+                                                                      type_str(g[*id].dtype, g[*id].shape)),
+                                                          g[*id].shape));
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string label = i < labels.size() ? labels[i] : fmt::format("operand {}", i + 1);
+      d.notes.push_back({fmt::format("{} has type {}", label, type_str(g[ids[i]].dtype, g[ids[i]].shape)), args[i].loc});
+    }
+    add_call_notes(d);
+    return std::nullopt;
+  }
   return Value{*id, {}, loc};
 }
 

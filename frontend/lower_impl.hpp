@@ -65,6 +65,12 @@ const ast::Operand* single(const ast::Expression& e);
 // The closest of `candidates` to `name` by edit distance, if close enough to be a typo.
 std::optional<std::string> suggest(std::string_view name, const std::vector<std::string>& candidates);
 
+// Whether a shape has at most kMaxElements elements (ir/types.hpp; no overflow on the way).
+bool within_element_limit(const Shape& s);
+// "WHAT has 7.92e+28 elements, more than a tensor may hold (2^40 = 1099511627776)": the
+// [shape] error for a shape that is not within the limit.
+std::string too_many_elements(const std::string& what, const Shape& s);
+
 // Builtin functions (ops callable by name); they cannot be redefined.
 bool is_builtin_function(std::string_view name);
 const std::vector<std::string>& builtin_function_names();

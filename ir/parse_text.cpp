@@ -223,12 +223,8 @@ Init parse_init(Cursor& c) {
 
 // Element count of a shape, or -1 when it is negative or absurdly large.
 int64_t checked_elements(const Shape& s) {
-  int64_t n = 1;
-  for (auto d : s) {
-    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d)) return -1;
-    n *= d;
-  }
-  return n;
+  auto n = checked_num_elements(s);
+  return n && *n <= kMaxElements ? *n : -1;
 }
 
 void parse_attrs(Cursor& c, const OpRow& row, Attrs& a, bool have_literal) {

@@ -1,5 +1,6 @@
 // Element types, shapes and source ranges: names and small helpers.
 #include "ir/types.hpp"
+#include <climits>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -16,9 +17,23 @@ std::string_view dtype_name(DType t) {
 
 bool is_float(DType t) { return t == DType::f32 || t == DType::f64; }
 
+std::optional<int64_t> checked_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r)) return std::nullopt;
+  return r;
+}
+
+std::optional<int64_t> checked_num_elements(const Shape& s) {
+  std::optional<int64_t> n = 1;
+  for (auto d : s)
+    if (!(n = checked_mul(*n, d))) return std::nullopt;
+  return n;
+}
+
 int64_t num_elements(const Shape& s) {
   int64_t n = 1;
-  for (auto d : s) n *= d;
+  for (auto d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
   return n;
 }
 

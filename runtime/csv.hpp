@@ -25,7 +25,13 @@ struct CsvTable {
 // the end are ignored. On error returns nullopt with `err` set, e.g.
 //   "data.csv:17: expected 31 columns, found 30"
 //   "data.csv:5: column 'radius' (3): 'abc' is not a number"   (columns are 1-based)
-std::optional<CsvTable> parse_csv(std::string_view text, const std::string& source, std::string& err);
+// Bytes of the file in messages are escaped (ir/printable.hpp). More than `max_values`
+// values is an error too.
+std::optional<CsvTable> parse_csv(std::string_view text, const std::string& source, std::string& err,
+                                  uint64_t max_values = UINT64_MAX);
+// Reads a regular file (runtime/input_file.hpp) and parses it as it is read: memory for
+// the values, one 64 KiB block and one cell, whatever the length of a line; values past
+// the memory limit (memory_limit() / 8 of them) are an error.
 std::optional<CsvTable> read_csv(const std::string& path, std::string& err);
 
 // Formats a table as CSV (header, then one line per row, numbers in shortest round-trip form).

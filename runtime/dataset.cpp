@@ -1,6 +1,7 @@
 // Datasets: mapping CSV/NPY data onto model inputs, label checks, standardisation,
 // validation split, deterministic shuffling and batch gathering.
 #include "runtime/dataset.hpp"
+#include "ir/printable.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -80,7 +81,7 @@ std::optional<Dataset> dataset_from_csv(const CsvTable& t, const std::vector<Inp
         double v = t.at(r, col + c);
         if (in.dtype == DType::i32 && !is_i32_value(v)) {
           err = fmt::format("{}:{}: column '{}' ({}): i32 input '{}' needs integers, found {}", t.source,
-                            t.line_of_row[size_t(r)], t.columns[size_t(col + c)], col + c + 1, in.name, v);
+                            t.line_of_row[size_t(r)], printable(t.columns[size_t(col + c)]), col + c + 1, in.name, v);
           return std::nullopt;
         }
         d[size_t(r * w + c)] = v;
@@ -98,7 +99,7 @@ std::optional<Dataset> dataset_from_arrays(const std::vector<InputArray>& arrays
   for (auto& a : arrays) {
     bool known = std::any_of(inputs.begin(), inputs.end(), [&](const InputSpec& in) { return in.name == a.input; });
     if (!known) {
-      err = fmt::format("data given for '{}' but the model has no input of that name (inputs: {})", a.input,
+      err = fmt::format("data given for '{}' but the model has no input of that name (inputs: {})", printable(a.input),
                         widths_list(inputs));
       return std::nullopt;
     }
@@ -167,7 +168,7 @@ std::optional<Dataset> load_dataset(const std::vector<std::string>& args, const 
   for (auto& a : args) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == a.size()) {
-      err = fmt::format("--data '{}': with several data files, each must be NAME=FILE.npy", a);
+      err = fmt::format("--data '{}': with several data files, each must be NAME=FILE.npy", printable(a));
       return std::nullopt;
     }
     InputArray ia;
@@ -212,7 +213,7 @@ std::optional<std::string> data_scale_message(const Dataset& ds, size_t input, i
   }
   if (lo < 0 || st.std[size_t(hi)] <= 100 * st.std[size_t(lo)]) return std::nullopt;
   auto column_name = [&](int64_t c) {
-    if (!ds.csv_columns.empty()) return fmt::format("'{}'", ds.csv_columns[size_t(ds.origin[input].first_column + c)]);
+    if (!ds.csv_columns.empty()) return fmt::format("'{}'", printable(ds.csv_columns[size_t(ds.origin[input].first_column + c)]));
     return fmt::format("column {}", c);
   };
   return fmt::format("input '{}': columns differ in scale by {:.2g}x ({} has std {:.3g}, {} {:.3g})", ds.inputs[input].name,

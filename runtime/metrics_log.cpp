@@ -1,6 +1,7 @@
 // JSON-lines metrics log (runtime/metrics_log.hpp).
 #include "runtime/metrics_log.hpp"
 #include "ir/json_text.hpp"
+#include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -49,6 +50,7 @@ MetricsLog::~MetricsLog() {
 bool MetricsLog::open(const std::string& path, std::string& err) {
   path_ = path;
   size_ = 0;
+  if (!output_target(path, err)) return false;  // never a device, a FIFO or a directory
   // Not O_TRUNC: the log of a run that holds the lock must survive the attempt.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {

@@ -4,6 +4,7 @@
 #include "passes/optimizer.hpp"
 #include "passes/simplify.hpp"
 #include "passes/stabilize.hpp"
+#include "runtime/memory_limit.hpp"
 #include <cmath>
 #include <fmt/format.h>
 #include <numbers>
@@ -66,7 +67,7 @@ bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& o
   if (!differentiate(g, d)) return false;
   if (!add_optimizer(g, d)) return false;
   Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors();
+  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
 }
 
 bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
@@ -78,7 +79,20 @@ bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
   g.updates.clear();
   stabilize(g, d, {.report = false});  // the forward pass of the graph that was trained
   Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors();
+  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
+}
+
+bool check_model_memory(const Graph& lowered, Diagnostics& d, bool outputs_only) {
+  Graph g = lowered;
+  Diagnostics scratch(d.file());
+  if (g.train.minimize && !outputs_only) make_training_graph(g, scratch);
+  else make_forward_graph(g, scratch, outputs_only);
+  for (const Diagnostic& x : scratch.all())
+    if (x.id == "memory") {
+      d.report(x.severity, x.id, x.loc, x.message).notes = x.notes;
+      return false;
+    }
+  return true;
 }
 
 std::vector<std::string> inputs_not_needed_by_outputs(const Graph& g) {

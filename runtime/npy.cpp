@@ -1,6 +1,9 @@
 // .npy reading and writing: magic, version, the Python-literal header dict, raw data.
 #include "runtime/npy.hpp"
+#include "ir/printable.hpp"
 #include "runtime/atomic_file.hpp"
+#include "runtime/input_file.hpp"
+#include "runtime/memory_limit.hpp"
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -11,6 +14,8 @@ namespace kiln {
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "kiln's data readers assume a little-endian host");
+
+constexpr size_t kMaxHeader = size_t(1) << 20;  // bytes of the header dict read at most
 
 // A tiny reader for the header dict numpy writes:
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
@@ -110,6 +115,9 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
   size_t len_bytes = major == 1 ? 2 : 4;
   if (b.size() < 8 + len_bytes) return fail("truncated header");
   size_t hlen = read_le(b, 8, int(len_bytes));
+  if (hlen > kMaxHeader)  // numpy's own reader stops at 10000 bytes
+    return fail(fmt::format("header length {} is more than an array of a supported dtype needs (at most {})", hlen,
+                            kMaxHeader));
   size_t data_start = 8 + len_bytes + hlen;
   if (data_start > b.size())
     return fail(fmt::format("truncated header: header length {} but the file has {} bytes", hlen, b.size()));
@@ -133,7 +141,7 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
       if (!p.tuple(shape)) return fail("malformed header: shape must be a tuple of non-negative integers");
       have_shape = true;
     } else {
-      return fail(fmt::format("malformed header: unexpected key '{}'", key));
+      return fail(fmt::format("malformed header: unexpected key '{}'", printable(key)));
     }
     if (!p.eat(',')) {
       if (!p.eat('}')) return fail("malformed header: expected ',' or '}'");
@@ -143,11 +151,11 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
   if (!have_descr || !have_fortran || !have_shape)
     return fail(fmt::format("malformed header: missing '{}'", !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape"));
   if (!descr.empty() && descr[0] == '>') {
-    if (!find_descr("<" + descr.substr(1))) return fail(fmt::format("unsupported dtype '{}'", descr));
-    return fail(fmt::format("big-endian data ('{}') is not supported", descr));
+    if (!find_descr("<" + descr.substr(1))) return fail(fmt::format("unsupported dtype '{}'", printable(descr)));
+    return fail(fmt::format("big-endian data ('{}') is not supported", printable(descr)));
   }
   const DescrInfo* d = find_descr(descr);
-  if (!d) return fail(fmt::format("unsupported dtype '{}' (supported: <f4, <f8, <i4, <i8, |u1, |b1)", descr));
+  if (!d) return fail(fmt::format("unsupported dtype '{}' (supported: <f4, <f8, <i4, <i8, |u1, |b1)", printable(descr)));
   if (fortran) return fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   // element count, guarding against overflow
   uint64_t n = 1;
@@ -167,6 +175,8 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
   a.descr = d->descr;
   a.dtype = d->dtype;
   a.shape = shape;
+  if (n > memory_limit() / sizeof(double))
+    return fail(fmt::format("shape {} holds {} values, more than fit in {}", shape_str(shape), n, memory_limit_text()));
   a.values.resize(n);
   const char* src = b.data() + data_start;
   for (uint64_t k = 0; k < n; ++k) {
@@ -208,8 +218,11 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
 }
 
 std::optional<NpyArray> read_npy(const std::string& path, std::string& err) {
+  // The format needs its header and values that fit in memory as doubles: a larger file
+  // (a device, a runaway dump) is refused before it is read.
   std::string bytes;
-  if (!read_file(path, bytes, err)) return std::nullopt;
+  if (!read_file(path, bytes, err, saturating_add(12 + kMaxHeader, memory_limit()), memory_limit_text()))
+    return std::nullopt;
   return parse_npy(bytes, path, err);
 }
 

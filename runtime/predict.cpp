@@ -23,6 +23,7 @@ std::optional<PredictResult> run_predict(const SourceFile& src, const PredictOpt
   auto lowered = compile_source(src, diags, {});
   if (!lowered || diags.has_errors()) return fail(1, "");
   const Graph& g = *lowered;
+  if (!check_model_memory(g, diags, !o.require_labels)) return fail(1, "");  // before its params are allocated
   if (o.want_outputs && g.outputs.empty()) return fail(1, fmt::format("model '{}' has no outputs to predict", g.model_name));
   if (!o.want_outputs && !g.train.minimize && g.train.metrics.empty())
     return fail(1, fmt::format("model '{}' has no loss or metrics to evaluate (no train block)", g.model_name));

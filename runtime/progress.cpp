@@ -15,7 +15,9 @@ std::string format_bytes(int64_t n) {
   if (n < 1024) return fmt::format("{} B", n);
   if (n < (int64_t(1) << 20)) return fmt::format("{:.1f} KiB", double(n) / 1024);
   if (n < (int64_t(1) << 30)) return fmt::format("{:.1f} MiB", double(n) / (1 << 20));
-  return fmt::format("{:.2f} GiB", double(n) / (1 << 30));
+  if (n < (int64_t(1) << 40)) return fmt::format("{:.2f} GiB", double(n) / (1 << 30));
+  if (n < (int64_t(1) << 50)) return fmt::format("{:.2f} TiB", std::ldexp(double(n), -40));
+  return fmt::format("{:.2f} PiB", std::ldexp(double(n), -50));
 }
 
 std::string format_duration(double s) {

@@ -24,7 +24,7 @@ struct TrainSummary {
   std::string engine;
 };
 
-// "1.2 KiB", "3.4 MiB".
+// "1.2 KiB", "3.4 MiB", "2.50 GiB", "4.00 TiB".
 std::string format_bytes(int64_t n);
 // "12s", "3m05s", "1h02m".
 std::string format_duration(double s);

@@ -1,6 +1,9 @@
 // safetensors encoding and decoding, with a small strict JSON parser for the header.
 #include "runtime/safetensors.hpp"
+#include "ir/printable.hpp"
 #include "runtime/atomic_file.hpp"
+#include "runtime/input_file.hpp"
+#include "runtime/memory_limit.hpp"
 #include "runtime/json.hpp"
 #include "ir/json_text.hpp"
 #include <algorithm>
@@ -147,7 +150,7 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
   std::string_view header = b.substr(8, n);
   Json root;
   std::string jerr;
-  if (!parse_json(header, root, jerr, 8, kMaxDepth)) return fail("malformed JSON header " + jerr);
+  if (!parse_json(header, root, jerr, 8, kMaxDepth)) return fail("malformed JSON header " + printable(jerr));
   if (root.kind != Json::object) return fail("header is not a JSON object");
   const uint64_t data_size = b.size() - 8 - n;
   const char* data = b.data() + 8 + n;
@@ -163,19 +166,19 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
     if (name == "__metadata__") {
       if (v.kind != Json::object) return fail("'__metadata__' must be an object of strings");
       for (auto& [k, mv] : v.members) {
-        if (mv.kind != Json::string) return fail(fmt::format("'__metadata__' value of '{}' is not a string", k));
+        if (mv.kind != Json::string) return fail(fmt::format("'__metadata__' value of '{}' is not a string", printable(k)));
         file.metadata[k] = mv.text;
       }
       continue;
     }
-    auto tfail = [&](std::string m) { return fail(fmt::format("tensor '{}': {}", name, m)); };
+    auto tfail = [&](std::string m) { return fail(fmt::format("tensor '{}': {}", printable(name), m)); };
     if (v.kind != Json::object) return tfail("entry is not an object");
     const Json *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
     for (auto& [k, f] : v.members) {
       if (k == "dtype") dtype = &f;
       else if (k == "shape") shape = &f;
       else if (k == "data_offsets") offsets = &f;
-      else return tfail(fmt::format("unexpected key '{}'", k));
+      else return tfail(fmt::format("unexpected key '{}'", printable(k)));
     }
     if (!dtype) return tfail("missing 'dtype'");
     if (!shape) return tfail("missing 'shape'");
@@ -184,7 +187,7 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
     const FileDType* ft = nullptr;
     for (auto& d : kFileDTypes)
       if (dtype->text == d.name) ft = &d;
-    if (!ft) return tfail(fmt::format("unsupported dtype '{}' (supported: F32, F64, I32, I64)", dtype->text));
+    if (!ft) return tfail(fmt::format("unsupported dtype '{}' (supported: F32, F64, I32, I64)", printable(dtype->text)));
     NamedTensor t;
     t.name = name;
     t.dtype = ft->name[0] == 'F' ? (ft->size == 4 ? DType::f32 : DType::f64) : DType::i32;
@@ -218,12 +221,16 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
   for (size_t k = 0; k < spans.size(); ++k) {
     const Span& s = spans[k];
     if (s.begin < at)
-      return fail(fmt::format("tensors '{}' and '{}' overlap in the data", file.tensors[spans[k - 1].tensor].name,
-                              file.tensors[s.tensor].name));
+      return fail(fmt::format("tensors '{}' and '{}' overlap in the data", printable(file.tensors[spans[k - 1].tensor].name),
+                              printable(file.tensors[s.tensor].name)));
     if (s.begin > at) return fail(fmt::format("bytes {}..{} of the data belong to no tensor", at, s.begin));
     at = s.end;
   }
   if (at != data_size) return fail(fmt::format("bytes {}..{} of the data belong to no tensor", at, data_size));
+  uint64_t values = 0;
+  for (auto& s : spans) values += (s.end - s.begin) / uint64_t(ftypes[s.tensor]->size);
+  if (values > memory_limit() / sizeof(double))
+    return fail(fmt::format("its tensors hold {} values, more than fit in {}", values, memory_limit_text()));
   // Decode, and return the tensors in data order.
   std::vector<NamedTensor> ordered;
   for (auto& s : spans) {
@@ -248,7 +255,7 @@ std::optional<SafetensorsFile> parse_safetensors(std::string_view b, const std::
         int64_t i;
         std::memcpy(&i, e, 8);
         if (i < std::numeric_limits<int32_t>::min() || i > std::numeric_limits<int32_t>::max())
-          return fail(fmt::format("tensor '{}': I64 value {} at index {} does not fit in i32", t.name, i, k));
+          return fail(fmt::format("tensor '{}': I64 value {} at index {} does not fit in i32", printable(t.name), i, k));
         t.values[k] = double(i);
       }
     }
@@ -276,8 +283,11 @@ bool check_tensors(const SafetensorsFile& file, const std::string& source, const
 }
 
 std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::string& err) {
+  // The format needs its header (at most kMaxHeader) and tensor data that fits in memory
+  // as doubles: a larger file (a device, a runaway dump) is refused before it is read.
   std::string bytes;
-  if (!read_file(path, bytes, err)) return std::nullopt;
+  if (!read_file(path, bytes, err, saturating_add(8 + kMaxHeader, memory_limit()), memory_limit_text()))
+    return std::nullopt;
   return parse_safetensors(bytes, path, err);
 }
 

@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <sys/syscall.h>
+#include <system_error>
+#include <fmt/format.h>
 #include <unistd.h>
 
 namespace kiln {
@@ -57,8 +59,19 @@ int ThreadPool::resolve(int threads) {
 }
 
 ThreadPool::ThreadPool(int threads) : threads_(resolve(threads)) {
-  workers_.reserve(size_t(threads_ - 1));
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker(); });
+  const int wanted = threads_;
+  try {
+    workers_.reserve(size_t(wanted - 1));
+    for (int i = 1; i < wanted; ++i) workers_.emplace_back([this] { worker(); });
+  } catch (const std::exception& e) {
+    // Out of threads (RLIMIT_NPROC, address space for the stacks, kernel limits): run
+    // with the workers that started. Results do not depend on the thread count, so this
+    // costs speed only; the shortfall is kept for the caller to report.
+    threads_ = 1 + int(workers_.size());
+    const auto* se = dynamic_cast<const std::system_error*>(&e);
+    shortfall_ = fmt::format("could start only {} of {} threads ({}); running on {}", threads_, wanted,
+                             se ? se->code().message() : std::string(e.what()), threads_);
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -77,7 +90,13 @@ std::shared_ptr<ThreadPool> ThreadPool::shared(int threads) {
   if (auto p = w.lock()) return p;
   auto p = std::make_shared<ThreadPool>(threads);
   w = p;
+  if (!p->shortfall().empty() && shortfall_handler()) shortfall_handler()(p->shortfall());
   return p;
+}
+
+ThreadPool::ShortfallHandler& ThreadPool::shortfall_handler() {
+  static ShortfallHandler handler = nullptr;
+  return handler;
 }
 
 ThreadPool::Scope::Scope(ThreadPool* pool) : prev_(t_current) { t_current = pool; }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,7 +18,12 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // The threads running the pool, the caller included: fewer than asked for when the
+  // system would not start more (then shortfall() says why).
   int threads() const { return threads_; }
+  // "" when every thread started, else "could start only 57 of 1024 threads (Resource
+  // temporarily unavailable); running on 57".
+  const std::string& shortfall() const { return shortfall_; }
   // parallel_for calls that were handed to the workers (not run serially); for tests.
   uint64_t parallel_jobs() const { return jobs_.load(std::memory_order_relaxed); }
 
@@ -35,7 +41,11 @@ class ThreadPool {
 
   // The pool of `threads` threads (<= 0: every core) shared by every engine of the
   // process that asks for that count; kept alive while someone holds it.
+  // A new pool that started fewer threads than asked for is reported to the
+  // shortfall handler (the driver prints it as a warning; none by default).
   static std::shared_ptr<ThreadPool> shared(int threads);
+  using ShortfallHandler = void (*)(const std::string& message);
+  static ShortfallHandler& shortfall_handler();
   // Threads of `threads` (<= 0: std::thread::hardware_concurrency, at least 1).
   static int resolve(int threads);
 
@@ -57,6 +67,7 @@ class ThreadPool {
   bool run_parts(uint32_t gen);  // claims and runs parts of job `gen`; false when none is left
 
   int threads_;
+  std::string shortfall_;
   std::vector<std::thread> workers_;
   // The job: its generation (bumped to publish it; futex word for sleeping workers), and
   // a claim word: generation in the high 32 bits, parts not yet claimed in the low 32

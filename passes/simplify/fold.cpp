@@ -7,10 +7,12 @@
 //     are values), ops without a reference kernel, results of more than 1<<16 elements
 //     (folding would bloat the program with data), and broadcast_to (it computes
 //     nothing: folding would only store the repeated copies).
-//  3. If every operand is a literal with known data, evaluate the op with its kernel on
-//     those values (in double, like the f64 interpreter) and turn the node, in place,
-//     into a literal with that data. Its id, type, name and source range are kept, so no
-//     use needs rewriting; the former operands may become dead (DCE removes them).
+//  3. If every operand is a literal of at most 1<<20 elements (checked before any of them
+//     is materialised: a sum of a huge param must cost nothing) with known data, evaluate
+//     the op with its kernel on those values (in double, like the f64 interpreter) and
+//     turn the node, in place, into a literal with that data. Its id, type, name and
+//     source range are kept, so no use needs rewriting; the former operands may become
+//     dead (DCE removes them).
 //  4. Because users come after operands, chains of constants fold in one walk.
 #include "ir/tensor.hpp"
 #include "passes/simplify.hpp"
@@ -20,6 +22,9 @@ namespace kiln {
 namespace {
 
 constexpr int64_t kMaxFoldElements = int64_t(1) << 16;
+// The largest operand folding materialises (a zeros or constant literal is stored as one
+// value; its full data is built only to fold it).
+constexpr int64_t kMaxFoldOperandElements = int64_t(1) << 20;
 
 class Fold final : public Pass {
  public:
@@ -32,11 +37,17 @@ class Fold final : public Pass {
       const OpRow& row = op_row(n.op);
       if (!live[i] || row.cls == OpClass::leaf || !row.eval || n.in.empty() || n.op == Op::broadcast_to) continue;
       if (num_elements(n.shape) > kMaxFoldElements) continue;
+      bool small_literals = true;
+      for (NodeId in : n.in)
+        small_literals = small_literals && g[in].op == Op::literal && num_elements(g[in].shape) <= kMaxFoldOperandElements;
+      if (!small_literals) continue;
       std::vector<Tensor> args;
       args.reserve(n.in.size());
       bool all_literal = true;
       for (NodeId in : n.in) {
-        Tensor t(g[in].dtype, g[in].shape);
+        Tensor t;
+        t.dtype = g[in].dtype;
+        t.shape = g[in].shape;
         if (!literal_values(g[in], t.data)) { all_literal = false; break; }
         args.push_back(std::move(t));
       }

@@ -224,6 +224,22 @@ TEST_CASE("constant folding computes literal values with the reference kernels",
   CHECK_FALSE(run(make_fold_pass(), g));
 }
 
+TEST_CASE("folding a small result of huge operands materialises none of them", "[simplify]") {
+  // sum(big) with big a param of 2^40 elements: the folder used to build an 8 TiB tensor
+  // for the operand before finding it was no literal (exit 3, out of memory).
+  Graph g;
+  NodeId big = leaf(g, Op::param, "big", {1048576, 1048576}, DType::f32);
+  NodeId total = g.make(Op::sum, {big});
+  // A zeros literal of 2^40 elements is stored as one value: folding it would build them all.
+  Node z{Op::literal, DType::f64, {1048576, 1048576}, {}, {}, {}, {}};
+  z.attrs.init.kind = InitKind::zeros;
+  NodeId zsum = g.make(Op::sum, {g.append(std::move(z))});
+  g.outputs = {{"total", total}, {"zsum", zsum}};
+  CHECK_FALSE(run(make_fold_pass(), g));
+  CHECK(g[out(g, 0)].op == Op::sum);
+  CHECK(g[out(g, 1)].op == Op::sum);
+}
+
 TEST_CASE("DCE removes dead nodes, keeps declarations and renumbers every use", "[simplify]") {
   Graph g;
   NodeId x = leaf(g, Op::input, "x", {3});

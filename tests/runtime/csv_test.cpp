@@ -1,6 +1,7 @@
 // CSV reader: parsing rules, every error message, real data, and the writer.
 #include "runtime/csv.hpp"
 #include "test_util.hpp"
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 
 using namespace kiln;
@@ -90,4 +91,49 @@ TEST_CASE("csv writer round trip", "[runtime]") {
   CHECK(t->columns == std::vector<std::string>{"p", "odd,name"});
   CHECK(t->values == v);  // shortest round-trip formatting is exact
   CHECK_FALSE(write_csv(p, {"a", "b"}, {1, 2, 3}, err));
+}
+
+TEST_CASE("csv read from a file in blocks equals the text parsed at once", "[runtime]") {
+  // Lines and cells cross the reader's 64 KiB blocks; a BOM, CRLF, quotes and trailing
+  // blank lines on the way.
+  test::TempDir dir;
+  std::string text = "\xEF\xBB\xBF" "a, \"b\" ,c\r\n";
+  for (int i = 0; i < 20000; ++i) text += std::to_string(i) + ", \"" + std::to_string(i * 0.5) + "\" ," + std::to_string(-i) + "e-3\r\n";
+  text += "\n \r\n";
+  std::string p = dir.file("big.csv"), err;
+  test::put_file(p, text);
+  auto from_file = read_csv(p, err);
+  INFO(err);
+  REQUIRE(from_file);
+  auto from_text = parse_csv(text, p, err);
+  REQUIRE(from_text);
+  CHECK(from_file->columns == std::vector<std::string>{"a", "b", "c"});
+  CHECK(from_file->rows == 20000);
+  CHECK(from_file->values == from_text->values);
+  CHECK(from_file->line_of_row == from_text->line_of_row);
+  CHECK(from_file->at(19999, 2) == -19.999);
+}
+
+TEST_CASE("csv bounds: a huge line costs no cell per value and a long cell is shown cut", "[runtime]") {
+  // The line's cells are counted, not kept (a 64 MiB line of commas peaked at 4 GB).
+  std::string line(1 << 22, ',');
+  CHECK(csv_error("a,b\n" + line + "\n") == "data.csv:2: expected 2 columns, found 4194305");
+  std::string cell(3 << 20, '7');  // beyond the 1 MiB kept of a cell
+  CHECK(csv_error("a,b\n1," + cell + "x\n") ==
+        "data.csv:2: column 'b' (2): '" + std::string(80, '7') + "...' (3145729 bytes) is not a number");
+  // More values than the memory limit allows.
+  std::string err;
+  CHECK_FALSE(parse_csv("a,b\n1,2\n3,4\n5,6\n", "data.csv", err, 5));
+  CHECK(err.rfind("data.csv:4: the values up to this line take more than the memory limit of ", 0) == 0);
+}
+
+TEST_CASE("csv refuses what is not a regular file", "[runtime]") {
+  std::string err;
+  CHECK_FALSE(read_csv("/dev/zero", err));
+  CHECK(err == "/dev/zero: cannot read: not a regular file (a character device)");
+  test::TempDir dir;
+  std::string fifo = dir.file("fifo.csv");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_FALSE(read_csv(fifo, err));  // opened without waiting for a writer
+  CHECK(err == fifo + ": cannot read: not a regular file (a FIFO)");
 }

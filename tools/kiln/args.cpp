@@ -1,5 +1,7 @@
 // The driver's command-line parser: `kiln [--no-color] COMMAND [FILE] [--flag[=value]]...`.
 #include "tools/kiln/args.hpp"
+#include "ir/printable.hpp"
+#include <cstdio>
 #include <charconv>
 
 namespace kiln::cli {
@@ -28,14 +30,11 @@ const FlagSpec* find_flag(const std::vector<FlagSpec>* specs, const std::string&
   return nullptr;
 }
 
-// Quotes a user-supplied word for an error message, keeping the line printable.
+// Quotes a user-supplied word for an error message, shortened, keeping the line printable.
 std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (unsigned char c : s) {
-    if (out.size() > 60) { out += "..."; break; }
-    out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
-  }
-  return out + "'";
+  std::string shown = printable(s);
+  if (shown.size() > 60) shown = printable(s.substr(0, 60)) + "...";
+  return "'" + shown + "'";
 }
 }  // namespace
 
@@ -107,6 +106,9 @@ Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_fl
   }
   return a;
 }
+
+void print_error(const std::string& message) { std::fprintf(stderr, "kiln: error: %s\n", printable(message).c_str()); }
+void print_warning(const std::string& message) { std::fprintf(stderr, "kiln: warning: %s\n", printable(message).c_str()); }
 
 long long parse_int_flag(const std::string& flag, const std::string& value, long long lo, long long hi) {
   long long v = 0;

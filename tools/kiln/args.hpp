@@ -46,6 +46,12 @@ const std::vector<FlagSpec>& global_flags();
 // values given to switches.
 Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_flags)(const std::string&));
 
+// `kiln: error: MESSAGE` / `kiln: warning: MESSAGE` on stderr, one line: the message's
+// control characters and invalid UTF-8 escaped (ir/printable.hpp), as it may quote bytes of
+// files or arguments.
+void print_error(const std::string& message);
+void print_warning(const std::string& message);
+
 // Parses a positive integer flag value in [lo, hi]; throws UsageError naming the flag.
 long long parse_int_flag(const std::string& flag, const std::string& value, long long lo, long long hi);
 

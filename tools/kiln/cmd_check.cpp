@@ -12,7 +12,7 @@ namespace kiln::cli {
 
 const char* const kCheckUsage =
     "usage: kiln check FILE [--batch N] [-W<id>] [-Wno-<id>] [-Werror] [--no-rewrite]\n"
-    "                  [--format=text|json|sarif] [--no-color]\n"
+    "                  [--format=text|json|sarif] [--max-memory SIZE] [--no-color]\n"
     "       kiln check --list\n"
     "\n"
     "Parses FILE (a .model file, or - for stdin) and lowers it to the typed IR: names,\n"
@@ -31,6 +31,7 @@ const std::vector<FlagSpec>& check_flags() {
         {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
         {"format", true, "text | json | sarif (default: text, on stderr; json and sarif on stdout)", "FORMAT"},
         {"list", false, "print the catalogue of checks and exit", ""},
+        memory_flag(),
     };
     for (auto& d : diagnostic_flags()) f.push_back(d);
     return f;
@@ -47,12 +48,14 @@ int run_check(const Args& a) {
     fmt::print("{}", check_list_text());
     return kOk;
   }
+  apply_memory_limit(a);
   auto file = read_input(a);
   CheckAndRewriteOptions copts = check_options(a, file.get());
   LowerOptions opts = lower_options(a);
   Diagnostics diags(file.get());
   auto graph = compile_source(*file, diags, opts);
   bool ok = graph && !diags.has_errors();
+  if (ok) ok = check_memory_limit(*graph, diags);  // the graph train (or predict) would run
   if (ok) ok = check_and_rewrite(*graph, diags, copts) && !diags.has_errors();
   if (format == "json") fmt::print("{}", diagnostics_json(diags));
   else if (format == "sarif") fmt::print("{}", diagnostics_sarif(diags, KILN_VERSION));

@@ -18,7 +18,7 @@ namespace kiln::cli {
 
 const char* const kDumpUsage =
     "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [-W<id>] [-Wno-<id>]\n"
-    "                 [-Werror] [--no-rewrite] [--monitors] [--no-color]\n"
+    "                 [-Werror] [--no-rewrite] [--monitors] [--max-memory SIZE] [--no-color]\n"
     "\n"
     "Prints the program after one stage of the pipeline to stdout:\n"
     "  ast    the syntax tree, with source positions (text only)\n"
@@ -45,6 +45,7 @@ const std::vector<FlagSpec>& dump_flags() {
         {"format", true, "text | dot | json (default: text)", "FORMAT"},
         {"batch", true, "override the 'batch' dim (default: the file's, else 32)", "N"},
         {"monitors", false, "add the run-time monitors' quantities (as 'kiln train' does; stages opt and later)", ""},
+        memory_flag(),
     };
     for (auto& d : diagnostic_flags()) f.push_back(d);
     return f;
@@ -98,6 +99,7 @@ int run_dump(const Args& a) {
   if ((stage == "llvm" || stage == "asm") && format != "text")
     throw UsageError(fmt::format("stage '{}' is printed as text only, not as {}", stage, format));
 
+  apply_memory_limit(a);
   auto file = read_input(a);
   CheckAndRewriteOptions copts = check_options(a, file.get());
   LowerOptions opts = lower_options(a);
@@ -113,7 +115,7 @@ int run_dump(const Args& a) {
   }
 
   auto graph = compile_source(*file, diags, opts);
-  if (!graph || diags.has_errors()) {
+  if (!graph || diags.has_errors() || !check_memory_limit(*graph, diags)) {
     print_diagnostics(diags, color);
     return kCompileError;
   }
@@ -159,7 +161,7 @@ int run_dump(const Args& a) {
     std::string out, err;
     bool ok = final_stage == "llvm" ? backend::dump_llvm_ir(*graph, out, err) : backend::dump_assembly(*graph, out, err);
     if (!ok) {
-      fmt::print(stderr, "kiln: error: cannot compile {}: {}\n", graph->file, err);
+      print_error(fmt::format("cannot compile {}: {}", graph->file, err));
       return kCompileError;
     }
     fmt::print("{}", out);

@@ -8,7 +8,8 @@
 namespace kiln::cli {
 
 const char* const kPredictUsage =
-    "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv] [--engine jit|interp]\n"
+    "usage: kiln predict FILE --params P.safetensors --data D [--output out.csv|-] [--engine jit|interp]\n"
+    "                    [--max-memory SIZE]\n"
     "\n"
     "Runs the model's forward pass with the params of a checkpoint (saved by 'kiln train\n"
     "--save') on every row of D and writes every output as CSV with a header (an output of\n"
@@ -16,7 +17,7 @@ const char* const kPredictUsage =
     "too, the loss and metrics are printed (to stderr when the CSV goes to stdout).\n";
 
 const char* const kEvalUsage =
-    "usage: kiln eval FILE --params P.safetensors --data D [--engine jit|interp]\n"
+    "usage: kiln eval FILE --params P.safetensors --data D [--engine jit|interp] [--max-memory SIZE]\n"
     "\n"
     "Prints the loss and the metrics of the model with the params of a checkpoint over every\n"
     "row of D (which must hold every input, labels included).\n";
@@ -25,9 +26,10 @@ const std::vector<FlagSpec>& predict_flags() {
   static const std::vector<FlagSpec> flags = {
       {"params", true, "the checkpoint (.safetensors) to take the params from", "P"},
       {"data", true, "the data: data.csv, or name=file.npy per input (repeatable)", "D", true},
-      {"output", true, "write the outputs to this CSV file (default: stdout)", "F"},
+      {"output", true, "write the outputs to this CSV file (default, or -: stdout)", "F"},
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+      memory_flag(),
   };
   return flags;
 }
@@ -38,6 +40,7 @@ const std::vector<FlagSpec>& eval_flags() {
       {"data", true, "the data with labels: data.csv, or name=file.npy per input (repeatable)", "D", true},
       {"threads", true, "threads for the jit engine (default: all cores)", "N"},
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
+      memory_flag(),
   };
   return flags;
 }
@@ -57,16 +60,25 @@ int run(const Args& a, bool predict) {
   if (!params) throw UsageError(fmt::format("'kiln {}' needs --params P.safetensors (saved by 'kiln train --save')", a.command));
   o.params = *params;
   o.data = data_args(a);
+  apply_memory_limit(a);
   o.engine = engine_options(a);
   o.want_outputs = predict;
   o.require_labels = !predict;
+  auto out = a.get("output");
+  if (out) {  // checked before anything is read: not the data, the checkpoint or the model
+    std::vector<PathArg> inputs = data_paths(o.data);
+    inputs.push_back({"--params", o.params});
+    if (!a.positional.empty()) inputs.push_back({"FILE", a.positional[0]});
+    check_output_paths({{"--output", *out}}, inputs);
+    if (*out == "-") out.reset();  // standard output
+  }
   auto file = read_input(a);
   Diagnostics diags(file.get());
   RunError err;
   auto res = run_predict(*file, o, diags, err);
   print_diagnostics(diags, use_color(a));
   if (!res) {
-    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    if (!err.message.empty()) print_error(err.message);
     return err.exit_code;
   }
   if (!predict) {
@@ -74,12 +86,11 @@ int run(const Args& a, bool predict) {
     return kOk;
   }
   for (auto& s : res->skipped_outputs)
-    fmt::print(stderr, "kiln: warning: output '{}' has no row per sample (the batch dim first); not written\n", s);
-  auto out = a.get("output");
+    print_warning(fmt::format("output '{}' has no row per sample (the batch dim first); not written", s));
   if (out) {
     std::string e;
     if (!write_csv(*out, res->columns, res->table, e)) {
-      fmt::print(stderr, "kiln: error: {}\n", e);
+      print_error(e);
       return kUsageError;
     }
   } else {

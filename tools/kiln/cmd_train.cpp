@@ -13,7 +13,7 @@ const char* const kTrainUsage =
     "usage: kiln train FILE --data D [--epochs N] [--batch N] [--lr X] [--seed S] [--no-shuffle]\n"
     "                  [--val-split F] [--load P.safetensors] [--save P.safetensors] [--log M.jsonl]\n"
     "                  [--log-every N] [--threads N] [--engine jit|interp] [--quiet]\n"
-    "                  [--no-monitor]\n"
+    "                  [--no-monitor] [--max-memory SIZE]\n"
     "\n"
     "Trains the model of FILE on the data: D is a CSV file with a header (columns map to the\n"
     "inputs in declaration order by width), or name=file.npy once per input. Flags override\n"
@@ -46,6 +46,7 @@ const std::vector<FlagSpec>& train_flags() {
       {"engine", true, "jit | interp (default: " + default_engine() + ")", "E"},
       {"quiet", false, "print nothing but errors", ""},
       {"no-monitor", false, "turn the run-time monitors off (no extra work in the training step)", ""},
+      memory_flag(),
   };
   return flags;
 }
@@ -83,6 +84,7 @@ int run_train(const Args& a) {
   // at the next step and save (runtime/interrupt.hpp).
   o.interrupt = &install_interrupt_handlers();
   o.data = data_args(a);
+  apply_memory_limit(a);
   if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
   if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
   if (auto v = a.get("lr")) {
@@ -98,6 +100,14 @@ int run_train(const Args& a) {
   o.load = a.get("load").value_or("");
   o.save = a.get("save").value_or("");
   o.log = a.get("log").value_or("");
+  {  // before anything is read or trained: where the checkpoint and the log may go
+    std::vector<PathArg> outputs, inputs = data_paths(o.data);
+    if (a.has("save")) outputs.push_back({"--save", o.save});
+    if (a.has("log")) outputs.push_back({"--log", o.log});
+    if (a.has("load")) inputs.push_back({"--load", o.load});
+    if (!a.positional.empty()) inputs.push_back({"FILE", a.positional[0]});
+    check_output_paths(outputs, inputs);
+  }
   if (auto v = a.get("log-every")) {
     o.log_every = parse_int_flag("log-every", *v, 1, 1LL << 40);
     if (o.log.empty()) throw UsageError("option '--log-every' needs --log M.jsonl");
@@ -123,7 +133,7 @@ int run_train(const Args& a) {
   auto res = train_model(*file, o, diags, err);
   if (!printed || (quiet && diags.has_errors())) print_diagnostics(diags, use_color(a));
   if (!res) {
-    if (!err.message.empty()) fmt::print(stderr, "kiln: error: {}\n", err.message);
+    if (!err.message.empty()) print_error(err.message);
     return err.exit_code;
   }
   if (res->signal) {  // printed even with --quiet: the run did not do what was asked

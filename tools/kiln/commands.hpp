@@ -29,6 +29,29 @@ const std::vector<FlagSpec>& dump_flags();
 // missing, unreadable, a directory, empty, or not UTF-8 text (NUL bytes, invalid UTF-8).
 std::unique_ptr<SourceFile> read_input(const Args& a);
 
+// --max-memory SIZE (check, dump, train, predict, eval): models and data beyond it are
+// refused (runtime/memory_limit.hpp).
+FlagSpec memory_flag();
+// Sets the process's memory limit from --max-memory (default: the physical memory);
+// throws UsageError for a malformed size.
+void apply_memory_limit(const Args& a);
+// The [memory] check of the graph the command would run (check_model_memory), into `d`;
+// false when the model is over the limit.
+bool check_memory_limit(const Graph& lowered, Diagnostics& d);
+
+// A path given on the command line: its flag ("--save", "--data"; "FILE" for the model).
+struct PathArg {
+  std::string flag, path;
+};
+// The output paths of a run (--save, --log, --output) before anything is read: each names
+// a file (not ""; "-" only for --output, standard output), written through its symlinks
+// to a regular file (runtime/output_path.hpp), and none names an input (the model, the
+// data, the checkpoint read; --save may replace the --load checkpoint: it is written
+// atomically after the load) or another output. Throws UsageError.
+void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs);
+// The files --data names: the CSV, or the FILE of each NAME=FILE.
+std::vector<PathArg> data_paths(const std::vector<std::string>& data);
+
 // LowerOptions from the flags (--batch N).
 LowerOptions lower_options(const Args& a);
 

@@ -1,14 +1,14 @@
 // Reading the input file once, with one clear error for every way it can be unusable,
 // and the diagnostic output shared by the commands.
 #include "tools/kiln/commands.hpp"
+#include "runtime/memory_limit.hpp"
+#include "runtime/input_file.hpp"
+#include "runtime/model.hpp"
+#include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,23 +53,21 @@ std::unique_ptr<SourceFile> read_input(const Args& a) {
     throw UsageError(fmt::format("'kiln {}' takes one FILE, got {} ('{}' and '{}')", a.command, a.positional.size(),
                                  a.positional[0], a.positional[1]));
   const std::string& path = a.positional[0];
-  std::string text, shown = path == "-" ? "<stdin>" : path;
+  std::string text, shown = path == "-" ? "<stdin>" : path, err;
+  // A .model file is text a person writes: 64 MiB is far more than any needs. Standard
+  // input is read up to that bound too (`check - < /dev/zero` ends there).
+  constexpr uint64_t kMaxModel = uint64_t(64) << 20;
+  InputFile in;
   if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
+    in.open_stdin(shown, kMaxModel, "a .model file may hold (64 MiB)");
   } else {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
       throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("'{}' is a directory, not a .model file", path));
-    if (!S_ISREG(st.st_mode)) throw UsageError(fmt::format("'{}' is not a regular file", path));
-    if (st.st_size > (64 << 20)) throw UsageError(fmt::format("'{}' is too large for a .model file ({} bytes)", path, st.st_size));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+    if (!in.open(path, err, kMaxModel, "a .model file may hold (64 MiB)")) throw UsageError(err);
   }
+  if (!in.read_rest(text, err)) throw UsageError(err);
   if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
     throw UsageError(fmt::format("'{}' is empty: a .model file needs at least one declaration", shown));
   if (size_t nul = text.find('\0'); nul != std::string::npos)
@@ -78,6 +76,50 @@ std::unique_ptr<SourceFile> read_input(const Args& a) {
     throw UsageError(fmt::format("'{}' is not UTF-8 text (invalid byte 0x{:02x} at {})", shown,
                                  static_cast<unsigned char>(text[bad]), where(text, bad)));
   return std::make_unique<SourceFile>(shown, std::move(text));
+}
+
+FlagSpec memory_flag() {
+  return {"max-memory", true, "refuse models and data needing more memory (512M, 8G; default: the machine's)", "SIZE"};
+}
+
+void apply_memory_limit(const Args& a) {
+  auto v = a.get("max-memory");
+  if (!v) return;
+  auto bytes = parse_memory_size(*v);
+  if (!bytes) throw UsageError(fmt::format("option '--max-memory' needs a size such as 512M or 8G, not '{}'", *v));
+  set_memory_limit(*bytes);
+}
+
+bool check_memory_limit(const Graph& lowered, Diagnostics& d) { return check_model_memory(lowered, d); }
+
+void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs) {
+  std::vector<std::pair<const PathArg*, std::string>> targets;  // the outputs so far and their files
+  for (const PathArg& o : outputs) {
+    if (o.path.empty()) throw UsageError(fmt::format("option '{}' needs a file name, not an empty one", o.flag));
+    if (o.path == "-" && o.flag != "--output")
+      throw UsageError(fmt::format("option '{}' needs a file ('-', standard output, is for --output only)", o.flag));
+    if (o.path == "-") continue;
+    std::string err;
+    auto target = output_target(o.path, err);
+    if (!target) throw UsageError(o.flag == "--output" ? err + " (--output - writes to standard output)" : err);
+    for (const PathArg& i : inputs)
+      if (i.path != "-" && same_file(o.path, i.path) && !(o.flag == "--save" && i.flag == "--load"))
+        throw UsageError(fmt::format("{} {} is the {} file: kiln does not overwrite its inputs", o.flag, o.path,
+                                     i.flag == "FILE" ? "model" : i.flag));
+    for (auto& [earlier, file] : targets)
+      if (file == *target || same_file(earlier->path, o.path))
+        throw UsageError(fmt::format("{} and {} name the same file, {}", earlier->flag, o.flag, o.path));
+    targets.emplace_back(&o, *target);
+  }
+}
+
+std::vector<PathArg> data_paths(const std::vector<std::string>& data) {
+  std::vector<PathArg> out;
+  for (const std::string& d : data) {
+    auto eq = d.find('=');
+    out.push_back({"--data", data.size() == 1 && eq == std::string::npos ? d : d.substr(eq == std::string::npos ? 0 : eq + 1)});
+  }
+  return out;
 }
 
 LowerOptions lower_options(const Args& a) {

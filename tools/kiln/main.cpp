@@ -1,14 +1,19 @@
 // kiln's command-line driver: dispatches to a command, turns usage errors into one line
 // on stderr (exit 2) and any escaping exception into an internal error (exit 3).
+#include "ir/printable.hpp"
+#include "runtime/thread_pool.hpp"
 #include "tools/kiln/cmd_train.hpp"
 #include "tools/kiln/commands.hpp"
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fmt/format.h>
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/TargetParser/Host.h>
 #include <new>
+#include <system_error>
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "unknown"
@@ -88,21 +93,33 @@ int run(int argc, char** argv) {
 }  // namespace kiln::cli
 
 int main(int argc, char** argv) {
+  // A thread pool that could not start every thread runs with fewer (same results).
+  kiln::ThreadPool::shortfall_handler() = [](const std::string& m) { kiln::cli::print_warning(m); };
+  // Standard output that cannot be written (> /dev/full, a closed descriptor) is the
+  // user's setup, not kiln's fault: one line, exit 2, however the write failed (fmt
+  // throws system_error from a large print; a small one fails at the final flush).
+  auto stdout_failed = [](int e) {
+    kiln::cli::print_error(fmt::format("cannot write to standard output: {}", std::strerror(e)));
+    return kiln::cli::kUsageError;
+  };
   try {
     int rc = kiln::cli::run(argc, argv);
-    if (std::fflush(stdout) != 0) {
-      std::fprintf(stderr, "kiln: error: cannot write the output\n");
-      return kiln::cli::kUsageError;
-    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) return stdout_failed(errno ? errno : EIO);
     return rc;
+  } catch (const std::system_error& e) {
+    if (std::ferror(stdout)) return stdout_failed(e.code().value());
+    std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", kiln::printable(e.what()).c_str());
+    return kiln::cli::kInternalError;
   } catch (const kiln::cli::UsageError& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    kiln::cli::print_error(e.what());
     return kiln::cli::kUsageError;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "kiln: internal error: out of memory\n");
-    return kiln::cli::kInternalError;
+    // Models and data beyond the memory limit are refused up front; this is a run that
+    // fits the limit but not what the system grants (ulimit -v, other processes).
+    kiln::cli::print_error("out of memory: the system would not grant what this run needs (see --max-memory)");
+    return kiln::cli::kUsageError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", e.what());
+    std::fprintf(stderr, "kiln: internal error: %s (please report this)\n", kiln::printable(e.what()).c_str());
     return kiln::cli::kInternalError;
   } catch (...) {
     std::fprintf(stderr, "kiln: internal error: unknown exception (please report this)\n");
