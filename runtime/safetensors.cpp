@@ -293,17 +293,21 @@ std::optional<SafetensorsFile> read_safetensors(const std::string& path, std::st
 
 std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
   std::map<std::string, std::string> out;
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const auto size = uint64_t(std::max<std::streamoff>(in.tellg(), 0));
+  // Through InputFile: a FIFO or a device is not waited on nor read (the full read reports it).
+  InputFile in;
+  std::string err;
+  if (!in.open(path, err)) return out;
   unsigned char len[8];
-  if (!in.seekg(0) || !in.read(reinterpret_cast<char*>(len), 8)) return out;
+  size_t got = 0;
+  if (!in.read(reinterpret_cast<char*>(len), 8, got, err) || got != 8) return out;
   uint64_t n = 0;
   for (int k = 7; k >= 0; --k) n = (n << 8) | len[k];
-  if (n > kMaxHeader || n > size - 8) return out;
+  if (n > kMaxHeader || n > in.size() - 8) return out;
   std::string header(size_t(n), '\0');
+  for (size_t done = 0; done < n; done += got)
+    if (!in.read(header.data() + done, size_t(n) - done, got, err) || got == 0) return out;
   Json root;
-  std::string err;
-  if (!in.read(header.data(), std::streamsize(n)) || !parse_json(header, root, err, 8, kMaxDepth)) return out;
+  if (!parse_json(header, root, err, 8, kMaxDepth)) return out;
   if (const Json* meta = root.get("__metadata__"); meta && meta->kind == Json::object)
     for (auto& [k, v] : meta->members)
       if (v.kind == Json::string) out[k] = v.text;
