@@ -46,6 +46,7 @@ for t in "${TARGETS[@]}"; do
   artifacts=build-fuzz/artifacts/$t/
   log=build-fuzz/$t.log
   mkdir -p "$corpus" "$artifacts"
+  : >"$log"
   # Unique names in the corpus (examples_iris.model, ...); CSV files cut to their first lines.
   while read -r f; do
     dest=$corpus/${f//\//_}
@@ -60,7 +61,7 @@ for t in "${TARGETS[@]}"; do
   fi
   if ((${#regressions[@]})); then
     echo "fuzz: $t: replaying ${#regressions[@]} regression file(s)"
-    if ! "$bin" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >"$log" 2>&1; then
+    if ! "$bin" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >>"$log" 2>&1; then
       tail -n 40 "$log"
       echo "fuzz: $t fails on a regression file; see $log" >&2
       failed+=("$t")
