@@ -20,6 +20,10 @@ namespace kiln {
 
 namespace {
 
+// Where two operands of one call build nodes, they are built in statements of their own,
+// the last operand first: C++ leaves the order of a call's arguments unspecified (GCC
+// builds the last first, clang the first), and the node numbers, and so every dump, would
+// depend on the compiler.
 struct Builder {
   Graph& g;
   DType t;
@@ -32,6 +36,22 @@ struct Builder {
   NodeId div(NodeId a, NodeId b) { return mk(Op::div, {a, b}); }
   NodeId sqrt(NodeId a) { return mk(Op::sqrt, {a}); }
   NodeId square(NodeId a) { return mk(Op::square, {a}); }
+  // a * x + (1 - a) * y
+  NodeId blend(double a, NodeId x, NodeId y) {
+    NodeId y_part = mul(lit(1 - a), y);
+    return add(mul(lit(a), x), y_part);
+  }
+  // 1 - beta^t
+  NodeId one_minus_pow(double beta, NodeId t) {
+    NodeId p = mk(Op::pow, {lit(beta), t});
+    return sub(lit(1.0), p);
+  }
+  // lr * x / (sqrt(v) + eps)
+  NodeId scaled_step(NodeId lr, NodeId x, NodeId v, double eps) {
+    NodeId e = lit(eps);
+    NodeId denom = add(sqrt(v), e);
+    return div(mul(lr, x), denom);
+  }
   NodeId state(const std::string& name, const Shape& shape) {
     Node n{Op::state, t, shape, {}, {}, loc, name};
     n.attrs.init.kind = InitKind::zeros;
@@ -104,7 +124,8 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
       sum_sq = sum_sq < 0 ? s : b.add(sum_sq, s);
     }
     NodeId total = b.sqrt(sum_sq);
-    NodeId coef = b.div(b.lit(*g.train.clip_norm), b.add(total, b.lit(1e-6)));
+    NodeId denom = b.add(total, b.lit(1e-6));
+    NodeId coef = b.div(b.lit(*g.train.clip_norm), denom);
     clip = b.mk(Op::minimum, {coef, b.lit(1.0)});
   }
   // 4. Per param.
@@ -129,26 +150,29 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
       }
     } else if (o.kind == "adam" || o.kind == "adamw") {
       NodeId m = b.state(name + ".m", shape), v = b.state(name + ".v", shape);
-      NodeId new_m = b.add(b.mul(b.lit(o.beta1), m), b.mul(b.lit(1 - o.beta1), gr));
-      NodeId new_v = b.add(b.mul(b.lit(o.beta2), v), b.mul(b.lit(1 - o.beta2), b.square(gr)));
+      NodeId new_m = b.blend(o.beta1, m, gr);
+      NodeId new_v = b.blend(o.beta2, v, b.square(gr));
       NodeId t = b.add(step, b.lit(1.0));
-      NodeId bc1 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta1), t}));
-      NodeId bc2 = b.sub(b.lit(1.0), b.mk(Op::pow, {b.lit(o.beta2), t}));
+      NodeId bc1 = b.one_minus_pow(o.beta1, t);
+      NodeId bc2 = b.one_minus_pow(o.beta2, t);
       NodeId mhat = b.div(new_m, bc1), vhat = b.div(new_v, bc2);
       NodeId base = p;
-      if (o.kind == "adamw") base = b.mul(p, b.sub(b.lit(1.0), b.mul(lr, b.lit(o.weight_decay))));
-      new_p = b.sub(base, b.div(b.mul(lr, mhat), b.add(b.sqrt(vhat), b.lit(o.eps))));
+      if (o.kind == "adamw") {
+        NodeId decay = b.mul(lr, b.lit(o.weight_decay));
+        base = b.mul(p, b.sub(b.lit(1.0), decay));
+      }
+      new_p = b.sub(base, b.scaled_step(lr, mhat, vhat, o.eps));
       updates.push_back({m, new_m});
       updates.push_back({v, new_v});
     } else if (o.kind == "rmsprop") {
       NodeId v = b.state(name + ".v", shape);
-      NodeId new_v = b.add(b.mul(b.lit(o.rho), v), b.mul(b.lit(1 - o.rho), b.square(gr)));
-      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_v), b.lit(o.eps))));
+      NodeId new_v = b.blend(o.rho, v, b.square(gr));
+      new_p = b.sub(p, b.scaled_step(lr, gr, new_v, o.eps));
       updates.push_back({v, new_v});
     } else {  // adagrad
       NodeId s = b.state(name + ".sum_sq", shape);
       NodeId new_s = b.add(s, b.square(gr));
-      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_s), b.lit(o.eps))));
+      new_p = b.sub(p, b.scaled_step(lr, gr, new_s, o.eps));
       updates.push_back({s, new_s});
     }
     updates.push_back({p, new_p});
