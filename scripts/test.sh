@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and builds kiln, runs the whole test suite (CTest), the agreement check against
-# PyTorch and the fuzzers (scripts/fuzz.sh).
+# PyTorch, the fuzzers (scripts/fuzz.sh) and the suite under ASan + UBSan (scripts/sanitize.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,6 +19,13 @@ start=$SECONDS
 bash scripts/fuzz.sh
 echo "test: fuzzers took $((SECONDS - start))s"
 
+# The sanitizer run (scripts/sanitize.sh): the CTest suite again, built by clang-19 with
+# ASan + UBSan in build-asan/; any report fails the test that triggered it.
+start=$SECONDS
+bash scripts/sanitize.sh
+asan_total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build-asan/ctest.log | tail -n 1)
+echo "test: sanitizer build and suite took $((SECONDS - start))s"
+
 fuzzers=$(ls tests/fuzz/*_fuzz.cpp | wc -l)
-echo "test: all passed (CTest and the $fuzzers fuzzers)"
-echo "tests: $((total + fuzzers)) passed, 0 failed"
+echo "test: all passed (CTest, the $fuzzers fuzzers, CTest under ASan + UBSan)"
+echo "tests: $((total + fuzzers + asan_total)) passed, 0 failed"
