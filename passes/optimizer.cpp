@@ -21,6 +21,10 @@ namespace kiln {
 
 namespace {
 
+// Where two operands of one call build nodes, they are built in statements of their own,
+// the last operand first: C++ leaves the order of a call's arguments unspecified (GCC
+// builds the last first, clang the first), and the node numbers, and so every dump, would
+// depend on the compiler.
 struct Builder {
   Graph& g;
   DType t;
@@ -40,6 +44,17 @@ struct Builder {
   NodeId bias_correction(double beta, NodeId t) {
     if (beta == 0) return -1;
     return mk(Op::neg, {mk(Op::expm1, {mul(t, lit(std::log(beta)))})});
+  }
+  // a * x + (1 - a) * y
+  NodeId blend(double a, NodeId x, NodeId y) {
+    NodeId y_part = mul(lit(1 - a), y);
+    return add(mul(lit(a), x), y_part);
+  }
+  // lr * x / (sqrt(v) + eps)
+  NodeId scaled_step(NodeId lr, NodeId x, NodeId v, double eps) {
+    NodeId e = lit(eps);
+    NodeId denom = add(sqrt(v), e);
+    return div(mul(lr, x), denom);
   }
   NodeId state(const std::string& name, const Shape& shape) {
     Node n{Op::state, t, shape, {}, {}, loc, name};
@@ -113,7 +128,8 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
       sum_sq = sum_sq < 0 ? s : b.add(sum_sq, s);
     }
     NodeId total = b.sqrt(sum_sq);
-    NodeId coef = b.div(b.lit(*g.train.clip_norm), b.add(total, b.lit(1e-6)));
+    NodeId denom = b.add(total, b.lit(1e-6));
+    NodeId coef = b.div(b.lit(*g.train.clip_norm), denom);
     clip = b.mk(Op::minimum, {coef, b.lit(1.0)});
   }
   // 4. Per param.
@@ -138,27 +154,32 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
       }
     } else if (o.kind == "adam" || o.kind == "adamw") {
       NodeId m = b.state(name + ".m", shape), v = b.state(name + ".v", shape);
-      NodeId new_m = b.add(b.mul(b.lit(o.beta1), m), b.mul(b.lit(1 - o.beta1), gr));
-      NodeId new_v = b.add(b.mul(b.lit(o.beta2), v), b.mul(b.lit(1 - o.beta2), b.square(gr)));
+      NodeId new_m = b.blend(o.beta1, m, gr);
+      NodeId new_v = b.blend(o.beta2, v, b.square(gr));
       NodeId t = b.add(step, b.lit(1.0));
-      NodeId bc1 = b.bias_correction(o.beta1, t), bc2 = b.bias_correction(o.beta2, t);
-      NodeId mhat = bc1 < 0 ? new_m : b.div(new_m, bc1), vhat = bc2 < 0 ? new_v : b.div(new_v, bc2);
-      NodeId dir = b.div(b.mul(lr, mhat), b.add(b.sqrt(vhat), b.lit(o.eps)));
+      NodeId bc1 = b.bias_correction(o.beta1, t);
+      NodeId bc2 = b.bias_correction(o.beta2, t);
+      NodeId mhat = bc1 < 0 ? new_m : b.div(new_m, bc1);
+      NodeId vhat = bc2 < 0 ? new_v : b.div(new_v, bc2);
+      NodeId dir = b.scaled_step(lr, mhat, vhat, o.eps);
       // adamw's decoupled decay p * (1 - lr * wd) as p - lr * wd * p: 1 - lr * wd rounded
       // to f32 would lose the digits of a small lr * wd (at lr * wd = 1e-5, up to 0.3% of the decay).
-      if (o.kind == "adamw" && o.weight_decay != 0) dir = b.add(b.mul(b.mul(lr, b.lit(o.weight_decay)), p), dir);
+      if (o.kind == "adamw" && o.weight_decay != 0) {
+        NodeId decay = b.mul(b.mul(lr, b.lit(o.weight_decay)), p);
+        dir = b.add(decay, dir);
+      }
       new_p = b.sub(p, dir);
       updates.push_back({m, new_m});
       updates.push_back({v, new_v});
     } else if (o.kind == "rmsprop") {
       NodeId v = b.state(name + ".v", shape);
-      NodeId new_v = b.add(b.mul(b.lit(o.rho), v), b.mul(b.lit(1 - o.rho), b.square(gr)));
-      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_v), b.lit(o.eps))));
+      NodeId new_v = b.blend(o.rho, v, b.square(gr));
+      new_p = b.sub(p, b.scaled_step(lr, gr, new_v, o.eps));
       updates.push_back({v, new_v});
     } else {  // adagrad
       NodeId s = b.state(name + ".sum_sq", shape);
       NodeId new_s = b.add(s, b.square(gr));
-      new_p = b.sub(p, b.div(b.mul(lr, gr), b.add(b.sqrt(new_s), b.lit(o.eps))));
+      new_p = b.sub(p, b.scaled_step(lr, gr, new_s, o.eps));
       updates.push_back({s, new_s});
     }
     updates.push_back({p, new_p});

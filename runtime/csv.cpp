@@ -287,7 +287,9 @@ std::optional<CsvTable> read_csv(const std::string& path, std::string& err) {
 std::string format_csv(const std::vector<std::string>& columns, const std::vector<double>& values) {
   std::string out;
   auto name_cell = [](const std::string& n) {
-    if (n.find_first_of(",\"\n\r") == std::string::npos) return n;
+    // Quoted when it holds a separator or a quote, or starts with a UTF-8 BOM (which the
+    // reader would drop at the start of the file).
+    if (n.find_first_of(",\"\n\r") == std::string::npos && n.rfind("\xEF\xBB\xBF", 0) != 0) return n;
     std::string q = "\"";
     for (char c : n) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";

@@ -7,6 +7,8 @@
 
 namespace kiln {
 
+Json::~Json() = default;
+
 const Json* Json::get(std::string_view key) const {
   for (auto& [k, v] : members)
     if (k == key) return &v;

@@ -14,6 +14,16 @@ struct Json {
   std::vector<Json> items;                            // array
   std::vector<std::pair<std::string, Json>> members;  // object, in order (keys are unique)
 
+  // The destructor is defined in json.cpp, where pair<string, Json> is complete: defined
+  // here, clang (which builds the sanitizer and fuzz builds) instantiates it while
+  // instantiating that pair, inside its own member, and fails.
+  Json() = default;
+  Json(const Json&) = default;
+  Json(Json&&) noexcept = default;
+  Json& operator=(const Json&) = default;
+  Json& operator=(Json&&) noexcept = default;
+  ~Json();
+
   const Json* get(std::string_view key) const;  // nullptr when absent (or not an object)
   bool has(std::string_view key) const { return get(key) != nullptr; }
   const Json& at(std::string_view key) const;   // a null Json when absent

@@ -157,12 +157,17 @@ std::optional<NpyArray> parse_npy(std::string_view b, const std::string& source,
   const DescrInfo* d = find_descr(descr);
   if (!d) return fail(fmt::format("unsupported dtype '{}' (supported: <f4, <f8, <i4, <i8, |u1, |b1)", printable(descr)));
   if (fortran) return fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
-  // element count, guarding against overflow
+  // element count, guarding against overflow: the non-zero dimensions' product is bounded
+  // even when another dimension is 0, so that a row's width (the product of the trailing
+  // dimensions, runtime/dataset.cpp) fits too
   uint64_t n = 1;
+  bool empty = false;
   for (auto dim : shape) {
-    if (dim != 0 && n > (uint64_t(1) << 40) / uint64_t(dim)) return fail(fmt::format("shape {} is too large", shape_str(shape)));
-    n *= uint64_t(dim);
+    if (dim == 0) empty = true;
+    else if (n > (uint64_t(1) << 40) / uint64_t(dim)) return fail(fmt::format("shape {} is too large", shape_str(shape)));
+    else n *= uint64_t(dim);
   }
+  if (empty) n = 0;
   uint64_t need = n * uint64_t(d->size);
   uint64_t have = b.size() - data_start;
   if (have < need)

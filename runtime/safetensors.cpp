@@ -109,7 +109,8 @@ std::optional<std::string> encode_safetensors(const std::vector<NamedTensor>& te
       }
     } else if (t.dtype == DType::f64) {
       out.resize(base + 8 * t.values.size());
-      std::memcpy(out.data() + base, t.values.data(), 8 * t.values.size());
+      if (!t.values.empty())  // an empty vector's data() may be null, which memcpy may not get
+        std::memcpy(out.data() + base, t.values.data(), 8 * t.values.size());
     } else {
       out.resize(base + 4 * t.values.size());
       for (size_t k = 0; k < t.values.size(); ++k) {

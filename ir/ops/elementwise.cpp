@@ -77,20 +77,30 @@ void eval_where(Ins in, const Node&, Tensor& o) {
 }
 
 // ---- derivative rules ---------------------------------------------------------------------
+// Where two operands of one call build nodes, they are built in statements of their own,
+// the last operand first: C++ leaves the order of a call's arguments unspecified (GCC
+// builds the last first, clang the first), and the graph's node numbers, and so every
+// dump, would depend on the compiler.
 // Unary rules whose derivative is gout * d(x, y) for x the operand and y the output.
 template <NodeId (*D)(GradContext&, NodeId x, NodeId y)>
 void grad1(GradContext& c) {
   if (c.wants(0)) c.add_grad(0, c.mul(c.gout, D(c, c.in(0), c.id)));
 }
 NodeId d_exp(GradContext&, NodeId, NodeId y) { return y; }
-NodeId d_log1p(GradContext& c, NodeId x, NodeId) { return c.div(c.scalar(1), c.add(x, c.scalar(1))); }
+NodeId d_log1p(GradContext& c, NodeId x, NodeId) {
+  NodeId x1 = c.add(x, c.scalar(1));
+  return c.div(c.scalar(1), x1);
+}
 NodeId d_expm1(GradContext& c, NodeId, NodeId y) { return c.add(y, c.scalar(1)); }
 NodeId d_rsqrt(GradContext& c, NodeId x, NodeId y) { return c.div(c.mul(y, -0.5), x); }
 NodeId d_square(GradContext& c, NodeId x, NodeId) { return c.mul(x, 2.0); }
 NodeId d_abs(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sign, x); }  // abs'(0) = 0
 NodeId d_sin(GradContext& c, NodeId x, NodeId) { return c.unary(Op::cos, x); }
 NodeId d_cos(GradContext& c, NodeId x, NodeId) { return c.neg(c.unary(Op::sin, x)); }
-NodeId d_tanh(GradContext& c, NodeId, NodeId y) { return c.sub(c.scalar(1), c.unary(Op::square, y)); }
+NodeId d_tanh(GradContext& c, NodeId, NodeId y) {
+  NodeId y2 = c.unary(Op::square, y);
+  return c.sub(c.scalar(1), y2);
+}
 NodeId d_sigmoid(GradContext& c, NodeId, NodeId y) { return c.mul(y, c.sub(c.scalar(1), y)); }
 NodeId d_relu(GradContext& c, NodeId x, NodeId) { return c.make(Op::gt, {x, c.scalar(0)}); }  // relu'(0) = 0
 NodeId d_leaky_relu(GradContext& c, NodeId x, NodeId) {
@@ -109,7 +119,8 @@ NodeId d_gelu_grad(GradContext& c, NodeId x, NodeId) {  // phi(x) * (2 - x^2)
 }
 NodeId d_silu(GradContext& c, NodeId x, NodeId) {  // s * (1 + x * (1 - s))
   NodeId s = c.unary(Op::sigmoid, x);
-  return c.mul(s, c.add(c.scalar(1), c.mul(x, c.sub(c.scalar(1), s))));
+  NodeId xs = c.mul(x, c.sub(c.scalar(1), s));
+  return c.mul(s, c.add(c.scalar(1), xs));
 }
 NodeId d_softplus(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, x); }
 NodeId d_log_sigmoid(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, c.neg(x)); }
@@ -151,14 +162,18 @@ void grad_pow(GradContext& c) {  // d/da = b a^(b-1); d/db = a^b log(a) (meaning
 template <Op Wins>
 void grad_extremum(GradContext& c) {
   NodeId a = c.in(0), b = c.in(1);
-  NodeId share_a = c.add(c.make(Wins, {a, b}), c.mul(c.make(Op::eq, {a, b}), 0.5));
+  NodeId half_ties = c.mul(c.make(Op::eq, {a, b}), 0.5);
+  NodeId share_a = c.add(c.make(Wins, {a, b}), half_ties);
   if (c.wants(0)) c.add_grad(0, c.mul(c.gout, share_a));
   if (c.wants(1)) c.add_grad(1, c.mul(c.gout, c.sub(c.scalar(1), share_a)));
 }
 // clip(x, lo, hi): x takes the gradient where lo <= x <= hi, lo where x < lo, hi where x > hi.
 void grad_clip(GradContext& c) {
   NodeId x = c.in(0), lo = c.in(1), hi = c.in(2);
-  if (c.wants(0)) c.add_grad(0, c.mul(c.gout, c.mul(c.make(Op::ge, {x, lo}), c.make(Op::le, {x, hi}))));
+  if (c.wants(0)) {
+    NodeId below_hi = c.make(Op::le, {x, hi});
+    c.add_grad(0, c.mul(c.gout, c.mul(c.make(Op::ge, {x, lo}), below_hi)));
+  }
   if (c.wants(1)) c.add_grad(1, c.mul(c.gout, c.make(Op::lt, {x, lo})));
   if (c.wants(2)) c.add_grad(2, c.mul(c.gout, c.make(Op::gt, {x, hi})));
 }

@@ -101,6 +101,9 @@ void eval_sce(Ins in, const Node&, Tensor& o) {
 }
 
 // ---- derivative rules ---------------------------------------------------------------------
+// Where two operands of one call build nodes, they are built in statements of their own,
+// the last operand first, as in ir/ops/elementwise.cpp (node numbers must not depend on the
+// compiler's order of a call's arguments).
 void grad_softmax(GradContext& c) {  // y * (g - sum(g * y))
   if (!c.wants(0)) return;
   int64_t axis = kern::single_axis(c.node().attrs, c.node().shape.size());
@@ -110,13 +113,20 @@ void grad_softmax(GradContext& c) {  // y * (g - sum(g * y))
 void grad_log_softmax(GradContext& c) {  // g - exp(y) * sum(g)
   if (!c.wants(0)) return;
   int64_t axis = kern::single_axis(c.node().attrs, c.node().shape.size());
-  c.add_grad(0, c.sub(c.gout, c.mul(c.unary(Op::exp, c.id), c.sum_keep(c.gout, {axis}))));
+  NodeId total = c.sum_keep(c.gout, {axis});
+  c.add_grad(0, c.sub(c.gout, c.mul(c.unary(Op::exp, c.id), total)));
 }
 void grad_bce(GradContext& c) {  // d/dp = (p - y) / (p (1 - p)); d/dy = log(1 - p) - log(p)
   NodeId p = c.in(0), y = c.in(1);
   NodeId q = c.sub(c.scalar(1), p);
-  if (c.wants(0)) c.add_grad(0, c.mul(c.gout, c.div(c.sub(p, y), c.mul(p, q))));
-  if (c.wants(1)) c.add_grad(1, c.mul(c.gout, c.sub(c.unary(Op::log, q), c.unary(Op::log, p))));
+  if (c.wants(0)) {
+    NodeId pq = c.mul(p, q);
+    c.add_grad(0, c.mul(c.gout, c.div(c.sub(p, y), pq)));
+  }
+  if (c.wants(1)) {
+    NodeId log_p = c.unary(Op::log, p);
+    c.add_grad(1, c.mul(c.gout, c.sub(c.unary(Op::log, q), log_p)));
+  }
 }
 void grad_bce_with_logits(GradContext& c) {  // d/dz = sigmoid(z) - y; d/dy = -z
   NodeId z = c.in(0), y = c.in(1);

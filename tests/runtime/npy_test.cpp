@@ -124,6 +124,9 @@ TEST_CASE("npy error messages", "[runtime]") {
   CHECK(npy_error(npy_bytes(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", "")) ==
         "x.npy: structured dtypes are not supported");
   CHECK(npy_error(npy_bytes(9, "{}", "")) == "x.npy: unsupported .npy format version 9.0");
+  // An empty array whose other dimensions multiply past int64 (a row's width would overflow).
+  CHECK(npy_error(npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1125899906842624, 1125899906842624)}",
+                            "")) == "x.npy: shape [0,1125899906842624,1125899906842624] is too large");
   std::string cut = npy_bytes(1, "{'descr': '<f4'" + tail, "");
   CHECK(npy_error(cut.substr(0, 30)) == "x.npy: truncated header: header length 60 but the file has 30 bytes");
 }
