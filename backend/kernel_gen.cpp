@@ -231,11 +231,10 @@ struct Gen {
     bool trans[2] = {false, false};
     for (size_t i = 0; i < an.in.size(); ++i) {
       NodeId o = an.in[i];
-      auto it = role.find(o);
-      if (it != role.end() && it->second == Role::operand) {  // a folded transpose: read its operand
+      if (k.kind == KernelKind::matmul && i < 2 && k.folded_transpose[i]) {  // the plan folded the transpose: read its operand
         in.push_back(mem(g[o].in[0]));
-        if (i < 2) trans[i] = g[o].shape.size() == 2;
-      } else if (it != role.end()) {  // computed by the prologue: never read from memory
+        trans[i] = g[o].shape.size() == 2;  // (a 1-D transpose reads as it is stored)
+      } else if (role.count(o)) {  // computed by the prologue: never read from memory
         in.push_back(llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)));
       } else {
         in.push_back(mem(o));

@@ -62,7 +62,7 @@ int64_t op_scratch_bytes(const Graph& g, const Kernel& k) {
   if (k.anchor < 0) return 0;
   const Node& a = g[k.anchor];
   ScratchFn f = op_gen(a.op).scratch;
-  return f ? round64(f(g, a)) : 0;
+  return f ? round64(f(g, a, k)) : 0;
 }
 
 KernelPlan codegen_plan(const Graph& g, PlanScope scope, bool fuse) {

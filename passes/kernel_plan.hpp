@@ -3,6 +3,7 @@
 // and the arena layout. Format and rules: docs/fusion.md.
 #pragma once
 #include "ir/graph.hpp"
+#include <array>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,11 @@ struct Kernel {
   std::vector<NodeId> outputs;     // members that are materialised (storage arena, root or target), sorted
   std::vector<Update> writes;      // update targets this kernel writes: target <- value (value in this kernel,
                                    // or for commit any node); per element all loads happen before any store
+  // matmul: whether operand i of the anchor (0: A, 1: B) is a transpose that fusion folded
+  // into the product (the kernel's Role::operand member): the product reads the transpose's
+  // operand instead, rows and columns swapped. The backend's code and scratch (packing B^T)
+  // follow this decision; false for other kinds.
+  std::array<bool, 2> folded_transpose{};
   // Scratch memory private to this kernel (e.g. packed matmul panels): set scratch_bytes
   // and re-run plan_memory; scratch_offset receives its arena offset (-1 when none).
   int64_t scratch_bytes = 0;

@@ -70,6 +70,13 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
       continue;
     }
     if (K.nodes.empty()) fail(fmt::format("kernel {} is empty", k));
+    // The recorded transpose folds are exactly the product's operands that are operand members.
+    for (size_t j = 0; j < 2; ++j) {
+      bool folded = K.kind == KernelKind::matmul && K.anchor >= 0 && g[K.anchor].in.size() == 2 &&
+                    plan.values[g[K.anchor].in[j]].kernel == int(k) && role[g[K.anchor].in[j]] == Role::operand;
+      if (K.folded_transpose[j] != folded)
+        fail(fmt::format("kernel {}: folded_transpose[{}] disagrees with its operand members", k, j));
+    }
     int anchors = 0;
     for (const KernelNode& kn : K.nodes) {
       const Node& n = g[kn.id];
