@@ -160,6 +160,29 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
       if (!K.writes.empty()) fail("only a step plan writes updates");
   }
 
+  // Scratch layouts: regions in offset order, aligned, disjoint, inside the kernel's scratch;
+  // at most one op and one anchor region (of the kernel's anchor); copies only in the commit,
+  // each of one of its writes.
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    const Kernel& K = plan.kernels[k];
+    int64_t end = 0;
+    int ops = 0, anchors = 0;
+    for (const ScratchRegion& r : K.scratch) {
+      if (r.offset % kArenaAlign != 0 || r.bytes <= 0 || r.bytes % kArenaAlign != 0 || r.offset < end)
+        fail(fmt::format("kernel {}: scratch region @{} {}B is misaligned, empty or overlaps the one before", k, r.offset, r.bytes));
+      end = r.offset + r.bytes;
+      ops += r.use == ScratchUse::op;
+      anchors += r.use == ScratchUse::anchor;
+      if (r.use != ScratchUse::copy && (K.anchor < 0 || r.node != K.anchor))
+        fail(fmt::format("kernel {}: {} scratch of %{}, which is not its anchor", k, scratch_use_name(r.use), r.node));
+      if (r.use == ScratchUse::copy &&
+          (K.kind != KernelKind::commit || r.write < 0 || size_t(r.write) >= K.writes.size() || K.writes[size_t(r.write)].value != r.node))
+        fail(fmt::format("kernel {}: a copy region that is not one of a commit's writes", k));
+    }
+    if (ops > 1 || anchors > 1) fail(fmt::format("kernel {}: more than one op or anchor scratch region", k));
+    if (end > K.scratch_bytes) fail(fmt::format("kernel {}: scratch regions end past its {} bytes", k, K.scratch_bytes));
+  }
+
   // Arena: every arena value has a slot, aligned, inside the peak; no two live slots overlap.
   const auto& slots = plan.memory.slots;
   std::vector<int> slot_of(N, -1);
