@@ -117,6 +117,8 @@ struct ModuleGen {
     key += " |";
     for (const Update& u : k.writes) key += fmt::format(" {}<{}", u.target, u.value);
     key += " |";
+    for (const ScratchRegion& r : k.scratch) key += fmt::format(" {}:{}:{}+{}", int(r.use), r.write, r.offset, r.bytes);
+    key += " |";
     std::vector<std::pair<NodeId, int>> args(sig.arg.begin(), sig.arg.end());
     std::sort(args.begin(), args.end());
     for (auto [v, a] : args) key += fmt::format(" {}@{}", v, a);
@@ -163,17 +165,15 @@ struct ModuleGen {
         bind(u.value);
         bind(u.target);
       }
-      if (k.scratch_bytes > 0) {
-        int64_t os = op_scratch_bytes(g, k);
-        bool tmp = k.anchor >= 0 && anchor_home(g, plan, k) < 0 &&
-                   (k.kind == KernelKind::matmul || k.kind == KernelKind::reduction || k.kind == KernelKind::row);
-        if (os > 0 || !tmp) {
+      // The scratch as the plan laid it out: an anchor region is its own argument (noalias
+      // with the op's scratch); the other regions are addressed from the scratch's start.
+      for (const ScratchRegion& r : k.scratch) {
+        if (r.use == ScratchUse::anchor) {
+          sig.anchor_arg = int(args.size());
+          args.push_back({Place::arena, k.scratch_offset + r.offset});
+        } else if (sig.scratch_arg < 0) {
           sig.scratch_arg = int(args.size());
           args.push_back({Place::arena, k.scratch_offset});
-        }
-        if (tmp) {
-          sig.anchor_arg = int(args.size());
-          args.push_back({Place::arena, k.scratch_offset + os});
         }
       }
       sig.num_args = int(args.size());
@@ -281,8 +281,9 @@ struct Built {
 };
 
 // Builds and verifies the module of a graph (not yet optimised).
-bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& out, std::string& err, int lanes = 0,
-                  bool fuse = true) {
+bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& out, std::string& err,
+                  const CompileOptions& opt = {}) {
+  const int lanes = opt.lanes;
   out.buffers = buffer_table(g);
   out.prefix = fmt::format("kiln{}", g_counter++);
   auto m = std::make_unique<llvm::Module>("kiln." + (g.model_name.empty() ? std::string("model") : g.model_name), ctx);
@@ -290,7 +291,8 @@ bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& 
   ModuleGen gen{g, out.buffers, *m, lanes > 0 ? lanes : je.vector_lanes(), out.prefix, perf_map_wanted(), err};
   for (size_t i = 0; i < out.buffers.size() && out.buffers[i].kind < BufferKind::loss; ++i) gen.leaf_buf[out.buffers[i].node] = int(i);
   for (Entry e : {Entry::step, Entry::forward, Entry::predict, Entry::monitor}) {
-    KernelPlan plan = codegen_plan(g, entry_scope(e), fuse);
+    KernelPlan plan = codegen_plan(g, entry_scope(e), opt.fuse);
+    if (opt.adjust_plan) opt.adjust_plan(e, plan);
     if (!gen.check(plan)) return false;
     gen.emit_entry(e, plan);
     if (!err.empty()) return false;
@@ -340,7 +342,7 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
   auto ctx = std::make_unique<llvm::LLVMContext>();
   quiet_llvm_diagnostics(*ctx);
   Built built;
-  if (!build_module(g, *je, *ctx, built, err, opt.lanes, opt.fuse)) return nullptr;
+  if (!build_module(g, *je, *ctx, built, err, opt)) return nullptr;
   std::unique_ptr<llvm::Module> m = std::move(built.module);
   const std::string& prefix = built.prefix;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());

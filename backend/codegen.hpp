@@ -11,6 +11,7 @@
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
 #include "passes/kernel_plan.hpp"
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct CompileOptions {
   int lanes = 0;
   // Fusion (passes/fusion): false plans one kernel per node (for comparisons and timing).
   bool fuse = true;
+  // Tests: called with each entry's plan (codegen_plan's) before its code is generated, e.g.
+  // to move the kernels' scratch regions and show that the code follows the plan. The plan
+  // must stay sound (check_kernel_plan).
+  std::function<void(Entry, KernelPlan&)> adjust_plan;
 };
 
 class CompiledGraph {
@@ -80,9 +85,10 @@ class CompiledGraph {
 std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err);
 
 // The kernel plan the backend compiles for one entry point (step, forward, predict, monitor):
-// passes/fusion's plan_kernels(g, scope, {fuse}) with every kernel's scratch_bytes set (the
-// op's scratch, an anchor value that has no home among the kernel's outputs, the commit
-// kernel's copies of old values) and the memory re-planned. The entry's code is exactly this
+// passes/fusion's plan_kernels(g, scope, {fuse}) with every kernel's scratch laid out
+// (Kernel::scratch: the op's scratch, an anchor value that has no home among the kernel's
+// outputs, the commit kernel's copies of old values; the code reads this layout) and the
+// memory re-planned. The entry's code is exactly this
 // plan: one LLVM function per kernel (`<prefix>_<scope>_k<index>_<kind>[_<op>]`, op: the
 // anchor's, or the last node's of an elementwise/update kernel; forward and predict call an
 // earlier entry's function where the code is the same), called in order; `kiln dump

@@ -6,7 +6,6 @@
 #include "backend/parallel.hpp"
 #include "backend/ops.hpp"
 #include "backend/plan.hpp"
-#include "passes/memory_plan.hpp"
 #include <algorithm>
 #include <fmt/format.h>
 #include <map>
@@ -65,6 +64,16 @@ struct Gen {
     return env.literal(env.plan.values[v].base);  // a literal or a view of one
   }
   Value* scratch() { return sig.scratch_arg >= 0 ? f->getArg(sig.scratch_arg) : nullptr; }
+  // The kernel's scratch region of that use (the plan's layout), or nullptr.
+  const ScratchRegion* region(ScratchUse use) const {
+    for (const ScratchRegion& r : k.scratch)
+      if (r.use == use) return &r;
+    return nullptr;
+  }
+  // Where a region (other than the anchor's, which has its own argument) starts.
+  Value* at_region(const ScratchRegion& r) {
+    return r.offset == 0 ? scratch() : b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch(), uint64_t(r.offset));
+  }
   // A literal with one value (or a view of one): a constant, no load.
   Value* splat(NodeId v) {
     NodeId base = env.plan.values[v].base;
@@ -231,20 +240,27 @@ struct Gen {
     bool trans[2] = {false, false};
     for (size_t i = 0; i < an.in.size(); ++i) {
       NodeId o = an.in[i];
-      auto it = role.find(o);
-      if (it != role.end() && it->second == Role::operand) {  // a folded transpose: read its operand
+      if (k.kind == KernelKind::matmul && i < 2 && k.folded_transpose[i]) {  // the plan folded the transpose: read its operand
         in.push_back(mem(g[o].in[0]));
-        if (i < 2) trans[i] = g[o].shape.size() == 2;
-      } else if (it != role.end()) {  // computed by the prologue: never read from memory
+        trans[i] = g[o].shape.size() == 2;  // (a 1-D transpose reads as it is stored)
+      } else if (role.count(o)) {  // computed by the prologue: never read from memory
         in.push_back(llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)));
       } else {
         in.push_back(mem(o));
       }
     }
-    const int64_t os = op_scratch_bytes(g, k);
-    const NodeId home = anchor_home(g, env.plan, k);
-    Value* out = home >= 0 ? mem(home) : f->getArg(sig.anchor_arg);
-    KernelCtx kc{b, env.m, g, an, out, in, os > 0 ? scratch() : nullptr, env.lanes};
+    // The anchor's value: in its scratch region if the plan gave it one, else at its home.
+    Value* out = nullptr;
+    if (region(ScratchUse::anchor)) {
+      out = f->getArg(sig.anchor_arg);
+    } else if (NodeId home = anchor_home(g, env.plan, k); home >= 0) {
+      out = mem(home);
+    } else {
+      err = fmt::format("internal error: the anchor %{} has no home and no scratch in the plan", a);
+      return;
+    }
+    const ScratchRegion* op_scratch = region(ScratchUse::op);
+    KernelCtx kc{b, env.m, g, an, out, in, op_scratch ? at_region(*op_scratch) : nullptr, env.lanes};
     kc.trans[0] = trans[0];
     kc.trans[1] = trans[1];
     bind_parts(kc, f);  // a parallel GEMM computes its part of the column panels
@@ -295,24 +311,16 @@ struct Gen {
     if (k.kind != KernelKind::matmul && !epi.members.empty()) loop(epi);  // one pass over the finished result
   }
 
-  // Parallel assignment: old values in leaf buffers that the commit overwrites are copied
-  // to scratch first, then every target is written.
+  // Parallel assignment: the old values that the plan gave a copy region (sources in leaf
+  // buffers that the commit overwrites) are copied there first, then every target is written.
   void commit() {
     std::vector<Value*> src;
-    int64_t cursor = 0;
-    for (const Update& u : k.writes) {
-      NodeId base = env.plan.values[u.value].base;
-      bool overwritten = false;
-      for (const Update& w : k.writes) overwritten = overwritten || w.target == base;
-      Value* s = mem(u.value);
-      if (storage(base) == Storage::leaf && overwritten) {
-        int64_t bytes = env.plan.values[u.value].bytes;
-        Value* tmp = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch(), uint64_t(cursor));
-        copy(tmp, s, bytes);
-        s = tmp;
-        cursor += (bytes + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
-      }
-      src.push_back(s);
+    for (const Update& u : k.writes) src.push_back(mem(u.value));
+    for (const ScratchRegion& r : k.scratch) {
+      if (r.use != ScratchUse::copy) continue;
+      Value* tmp = at_region(r);
+      copy(tmp, src[size_t(r.write)], env.plan.values[k.writes[size_t(r.write)].value].bytes);
+      src[size_t(r.write)] = tmp;
     }
     for (size_t w = 0; w < k.writes.size(); ++w) copy(mem(k.writes[w].target), src[w], env.plan.values[k.writes[w].value].bytes);
   }

@@ -66,7 +66,7 @@ void softmax_kernel(KernelCtx& k) {
   });
 }
 
-int64_t softmax_scratch(const Graph& g, const Node& n) {
+int64_t softmax_scratch(const Graph& g, const Node& n, const Kernel&) {
   return 2 * split(n.shape, n.attrs.axes).inner * (n.dtype == DType::f64 ? 8 : 4);
 }
 

@@ -146,7 +146,7 @@ void reduce_kernel(KernelCtx& k) {
   }
 }
 
-int64_t reduce_scratch(const Graph& g, const Node& n) {
+int64_t reduce_scratch(const Graph& g, const Node& n, const Kernel&) {
   return n.op == Op::logsumexp ? num_elements(n.shape) * (n.dtype == DType::f64 ? 8 : 4) : 0;
 }
 

@@ -5,6 +5,7 @@
 // edges; matrix-vector products as vectorised dot products.
 #include "backend/ops.hpp"
 #include "backend/parallel.hpp"
+#include "passes/kernel_plan.hpp"
 #include <llvm/IR/Intrinsics.h>
 
 namespace kiln::backend {
@@ -298,10 +299,10 @@ int64_t matmul_parts(const Graph& g, const Node& n, int lanes) {
 }
 
 // Packed B: one k block of panels, min(K, KC) x N rounded up to whole panels.
-int64_t matmul_scratch(const Graph& g, const Node& n) {
+int64_t matmul_scratch(const Graph& g, const Node& n, const Kernel& k) {
   const Shape &xs = g[n.in[0]].shape, &ys = g[n.in[1]].shape;
   int64_t M = xs.size() == 2 ? xs[0] : 1, K = xs.back(), N = ys.size() == 2 ? ys[1] : 1;
-  if (!packs(M, N, reads_through_transpose(g, n, 1))) return 0;
+  if (!packs(M, N, k.folded_transpose[1])) return 0;  // (N > 1: a folded B is a 2-D transpose)
   // The widest vectors any host gives (16 f32 lanes): panels sized for them fit all hosts.
   int64_t NR = kNV * (n.dtype == DType::f64 ? 8 : 16);
   int64_t es = n.dtype == DType::f64 ? 8 : 4;

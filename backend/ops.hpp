@@ -10,13 +10,11 @@
 #include <span>
 #include <string_view>
 
-namespace kiln::backend {
-
-// Operand i of n is a 2-D transpose, which the planner may fold into a matmul (matmul's
-// scratch assumes it does: packing B^T; KernelCtx::trans says whether it did).
-inline bool reads_through_transpose(const Graph& g, const Node& n, size_t i) {
-  return n.op == Op::matmul && g[n.in[i]].op == Op::transpose && g[n.in[i]].shape.size() == 2;
+namespace kiln {
+struct Kernel;  // passes/kernel_plan.hpp
 }
+
+namespace kiln::backend {
 
 // What an element generator sees: one scalar per operand (already loaded, in the
 // operand's own element type) and the node (for attributes and its result type).
@@ -70,8 +68,9 @@ struct KernelCtx {
   ElemCtx elem() const;
 };
 using KernelFn = void (*)(KernelCtx& ctx);
-// Bytes of scratch a kernel needs (for a matmul: assuming a 2-D transpose operand is folded).
-using ScratchFn = int64_t (*)(const Graph& g, const Node& n);
+// Bytes of scratch node n needs as the anchor of plan kernel k (a matmul packs B^T when k
+// folds a transpose into B: Kernel::folded_transpose, fusion's decision).
+using ScratchFn = int64_t (*)(const Graph& g, const Node& n, const Kernel& k);
 // Most parts a kernel can be split into for threads (0 or 1: serial); lanes: f32 vector width.
 using PartsFn = int64_t (*)(const Graph& g, const Node& n, int lanes);
 

@@ -56,33 +56,36 @@ NodeId anchor_home(const Graph& g, const KernelPlan& plan, const Kernel& k) {
   return -1;
 }
 
-static int64_t round64(int64_t b) { return (b + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
-
-int64_t op_scratch_bytes(const Graph& g, const Kernel& k) {
+// The bytes of the anchor op's own scratch (OpGen::scratch) in kernel k.
+static int64_t op_scratch_bytes(const Graph& g, const Kernel& k) {
   if (k.anchor < 0) return 0;
   const Node& a = g[k.anchor];
   ScratchFn f = op_gen(a.op).scratch;
-  return f ? round64(f(g, a)) : 0;
+  return f ? f(g, a, k) : 0;
 }
 
+// The kernels' scratch layouts, one region after the other (add_scratch): the op's own
+// scratch; the anchor's value when it has no home; the commit's copies of old values in
+// leaf buffers that it overwrites (in the order of its writes). The code generator reads
+// them (codegen.cpp binds the arguments, kernel_gen.cpp addresses the regions).
 KernelPlan codegen_plan(const Graph& g, PlanScope scope, bool fuse) {
   KernelPlan plan = plan_kernels(g, scope, {fuse});
   bool any = false;
   for (Kernel& k : plan.kernels) {
-    int64_t s = op_scratch_bytes(g, k);
+    if (int64_t s = op_scratch_bytes(g, k); s > 0) add_scratch(k, ScratchUse::op, s, k.anchor);
     if (k.anchor >= 0 && anchor_home(g, plan, k) < 0 &&
         (k.kind == KernelKind::matmul || k.kind == KernelKind::reduction || k.kind == KernelKind::row))
-      s += round64(plan.values[k.anchor].bytes);
-    if (k.kind == KernelKind::commit)  // old values in leaf buffers that the commit overwrites: copied first
-      for (const Update& u : k.writes) {
+      add_scratch(k, ScratchUse::anchor, plan.values[k.anchor].bytes, k.anchor);
+    if (k.kind == KernelKind::commit)
+      for (size_t i = 0; i < k.writes.size(); ++i) {
+        const Update& u = k.writes[i];
         NodeId b = plan.values[u.value].base;
         if (plan.values[b].storage != Storage::leaf) continue;
         bool overwritten = false;
         for (const Update& w : k.writes) overwritten = overwritten || w.target == b;
-        if (overwritten) s += round64(plan.values[u.value].bytes);
+        if (overwritten) add_scratch(k, ScratchUse::copy, plan.values[u.value].bytes, u.value, int(i));
       }
-    k.scratch_bytes = s;
-    any = any || s > 0;
+    any = any || k.scratch_bytes > 0;
   }
   if (any) plan_memory(g, plan);
   return plan;

@@ -1,5 +1,6 @@
 // What the backend compiles: the buffer table (the ABI) and, per entry point, the kernel
-// plan of passes/fusion with the backend's kernel scratch placed in its arena.
+// plan of passes/fusion with the backend's kernel scratch laid out (Kernel::scratch) and
+// placed in its arena.
 #pragma once
 #include "backend/codegen.hpp"
 #include "passes/kernel_plan.hpp"
@@ -18,9 +19,7 @@ inline PlanScope entry_scope(Entry e) { return PlanScope(int(e)); }
 // the anchor itself when materialised; for a matmul, else the first output member of the
 // anchor's shape and type stored in the arena or a root buffer (the epilogue overwrites
 // each element of a tile after reading it); -1 otherwise (the value then goes to the
-// kernel's scratch, after the op's own scratch). -1 for kernels without an anchor.
+// kernel's scratch: its ScratchUse::anchor region). -1 for kernels without an anchor.
 NodeId anchor_home(const Graph& g, const KernelPlan& plan, const Kernel& k);
-// Bytes of the op's own scratch at the start of a kernel's scratch (64-byte rounded).
-int64_t op_scratch_bytes(const Graph& g, const Kernel& k);
 
 }  // namespace kiln::backend

@@ -1,5 +1,6 @@
 // Initial values of params, consts and states from their initialisers (ir/interpreter.hpp:
 // initial_values), with a generator seeded from (seed, leaf name).
+#include "ir/fans.hpp"
 #include "ir/interpreter.hpp"
 #include <cmath>
 #include <random>
@@ -19,21 +20,13 @@ uint64_t leaf_seed(uint64_t seed, const std::string& name) {
   return h;
 }
 
-// Fans of a weight shape: 2-D [fan_in, fan_out]; 1-D fan_in = fan_out = n; a scalar 1;
-// higher ranks: fan_in = shape[0], fan_out = the product of the other axes.
-void fans(const Shape& s, double& fan_in, double& fan_out) {
-  if (s.empty()) { fan_in = fan_out = 1; return; }
-  if (s.size() == 1) { fan_in = fan_out = double(s[0]); return; }
-  fan_in = double(s[0]);
-  fan_out = double(num_elements(s) / s[0]);
-}
-
-Tensor initial_value(const Node& n, uint64_t seed) {
+Tensor initial_value(const Graph& g, NodeId id, uint64_t seed) {
+  const Node& n = g[id];
   Tensor t(n.dtype, n.shape);
   const Init& in = n.attrs.init;
   std::mt19937_64 rng(leaf_seed(seed, n.name));
-  double fan_in, fan_out;
-  fans(n.shape, fan_in, fan_out);
+  const Fans f = fans(g, id);
+  const double fan_in = f.in, fan_out = f.out;
   auto normal = [&](double mean, double sd) {
     std::normal_distribution<double> dist(mean, sd);
     for (double& v : t.data) v = dist(rng);
@@ -76,7 +69,7 @@ Tensor initial_value(const Node& n, uint64_t seed) {
 ValueMap initial_values(const Graph& g, uint64_t seed) {
   ValueMap m;
   for (const auto* list : {&g.params, &g.consts, &g.states})
-    for (NodeId id : *list) m[g[id].name] = initial_value(g[id], seed);
+    for (NodeId id : *list) m[g[id].name] = initial_value(g, id, seed);
   return m;
 }
 

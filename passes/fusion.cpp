@@ -124,6 +124,8 @@ KernelPlan plan_kernels(const Graph& g, PlanScope scope, const PlanOptions& opt)
     }
     kernel_of[i] = group_kernel[r];
     ks[kernel_of[i]].nodes.push_back({i, f.role[i]});
+    if (f.role[i] == Role::operand)  // a folded transpose: record which operand(s) of the product it is
+      for (size_t j = 0; j < 2; ++j) ks[kernel_of[i]].folded_transpose[j] |= g[f.anchor[r]].in[j] == i;
   }
 
   // 5. Storage of every needed node.

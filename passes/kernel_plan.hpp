@@ -3,6 +3,7 @@
 // and the arena layout. Format and rules: docs/fusion.md.
 #pragma once
 #include "ir/graph.hpp"
+#include <array>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,23 @@ struct KernelNode {
   Role role;
 };
 
+// What a region of a kernel's scratch holds (the backend lays them out: backend/plan.cpp).
+enum class ScratchUse : uint8_t {
+  op,      // the anchor op's own working memory (packed GEMM panels, a softmax's running sums)
+  anchor,  // the anchor's value while the epilogue runs, when it has no home among the outputs
+  copy,    // commit: the old value of an update's source, a leaf buffer that the commit overwrites
+};
+std::string_view scratch_use_name(ScratchUse u);
+
+// One region of a kernel's scratch, at `offset` from the scratch's start.
+struct ScratchRegion {
+  ScratchUse use;
+  NodeId node = -1;    // op, anchor: the kernel's anchor; copy: the update value copied
+  int write = -1;      // copy: the index in Kernel::writes of the update whose source it holds
+  int64_t offset = 0;  // a multiple of 64
+  int64_t bytes = 0;   // a multiple of 64
+};
+
 struct Kernel {
   KernelKind kind;
   NodeId anchor = -1;              // matmul/reduction/row/shape: the anchor node; -1 otherwise
@@ -67,8 +85,16 @@ struct Kernel {
   std::vector<NodeId> outputs;     // members that are materialised (storage arena, root or target), sorted
   std::vector<Update> writes;      // update targets this kernel writes: target <- value (value in this kernel,
                                    // or for commit any node); per element all loads happen before any store
-  // Scratch memory private to this kernel (e.g. packed matmul panels): set scratch_bytes
-  // and re-run plan_memory; scratch_offset receives its arena offset (-1 when none).
+  // matmul: whether operand i of the anchor (0: A, 1: B) is a transpose that fusion folded
+  // into the product (the kernel's Role::operand member): the product reads the transpose's
+  // operand instead, rows and columns swapped. The backend's code and scratch (packing B^T)
+  // follow this decision; false for other kinds.
+  std::array<bool, 2> folded_transpose{};
+  // Scratch memory private to this kernel, laid out once (by the backend's codegen_plan, with
+  // add_scratch of passes/memory_plan.hpp) and read by the code generator: its regions in
+  // offset order, scratch_bytes their extent; plan_memory places it in the arena at
+  // scratch_offset (-1 when none). A scratch without regions is one unstructured block.
+  std::vector<ScratchRegion> scratch;
   int64_t scratch_bytes = 0;
   int64_t scratch_offset = -1;
 };

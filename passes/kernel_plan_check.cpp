@@ -70,6 +70,13 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
       continue;
     }
     if (K.nodes.empty()) fail(fmt::format("kernel {} is empty", k));
+    // The recorded transpose folds are exactly the product's operands that are operand members.
+    for (size_t j = 0; j < 2; ++j) {
+      bool folded = K.kind == KernelKind::matmul && K.anchor >= 0 && g[K.anchor].in.size() == 2 &&
+                    plan.values[g[K.anchor].in[j]].kernel == int(k) && role[g[K.anchor].in[j]] == Role::operand;
+      if (K.folded_transpose[j] != folded)
+        fail(fmt::format("kernel {}: folded_transpose[{}] disagrees with its operand members", k, j));
+    }
     int anchors = 0;
     for (const KernelNode& kn : K.nodes) {
       const Node& n = g[kn.id];
@@ -151,6 +158,29 @@ std::vector<std::string> check_kernel_plan(const Graph& g, const KernelPlan& pla
   } else {
     for (const Kernel& K : plan.kernels)
       if (!K.writes.empty()) fail("only a step plan writes updates");
+  }
+
+  // Scratch layouts: regions in offset order, aligned, disjoint, inside the kernel's scratch;
+  // at most one op and one anchor region (of the kernel's anchor); copies only in the commit,
+  // each of one of its writes.
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    const Kernel& K = plan.kernels[k];
+    int64_t end = 0;
+    int ops = 0, anchors = 0;
+    for (const ScratchRegion& r : K.scratch) {
+      if (r.offset % kArenaAlign != 0 || r.bytes <= 0 || r.bytes % kArenaAlign != 0 || r.offset < end)
+        fail(fmt::format("kernel {}: scratch region @{} {}B is misaligned, empty or overlaps the one before", k, r.offset, r.bytes));
+      end = r.offset + r.bytes;
+      ops += r.use == ScratchUse::op;
+      anchors += r.use == ScratchUse::anchor;
+      if (r.use != ScratchUse::copy && (K.anchor < 0 || r.node != K.anchor))
+        fail(fmt::format("kernel {}: {} scratch of %{}, which is not its anchor", k, scratch_use_name(r.use), r.node));
+      if (r.use == ScratchUse::copy &&
+          (K.kind != KernelKind::commit || r.write < 0 || size_t(r.write) >= K.writes.size() || K.writes[size_t(r.write)].value != r.node))
+        fail(fmt::format("kernel {}: a copy region that is not one of a commit's writes", k));
+    }
+    if (ops > 1 || anchors > 1) fail(fmt::format("kernel {}: more than one op or anchor scratch region", k));
+    if (end > K.scratch_bytes) fail(fmt::format("kernel {}: scratch regions end past its {} bytes", k, K.scratch_bytes));
   }
 
   // Arena: every arena value has a slot, aligned, inside the peak; no two live slots overlap.

@@ -19,6 +19,18 @@ namespace kiln {
 
 static int64_t align_up(int64_t b) { return (b + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
 
+std::string_view scratch_use_name(ScratchUse u) {
+  static constexpr std::string_view names[] = {"op", "anchor", "copy"};
+  return names[static_cast<int>(u)];
+}
+
+const ScratchRegion& add_scratch(Kernel& k, ScratchUse use, int64_t bytes, NodeId node, int write) {
+  ScratchRegion r{use, node, write, align_up(k.scratch_bytes), align_up(bytes)};
+  k.scratch_bytes = r.offset + r.bytes;
+  k.scratch.push_back(r);
+  return k.scratch.back();
+}
+
 std::vector<int64_t> assign_offsets(const std::vector<LiveValue>& values, int64_t& peak) {
   std::vector<size_t> order(values.size());
   std::iota(order.begin(), order.end(), 0);

@@ -20,6 +20,10 @@ struct LiveValue {
 // plans scratch buffers too).
 std::vector<int64_t> assign_offsets(const std::vector<LiveValue>& values, int64_t& peak);
 
+// Appends a region of `bytes` (rounded up to kArenaAlign) to kernel k's scratch, after its
+// other regions (scratch_bytes grows by as much); plan_memory then places the whole scratch.
+const ScratchRegion& add_scratch(Kernel& k, ScratchUse use, int64_t bytes, NodeId node = -1, int write = -1);
+
 // Fills plan.memory and the offsets of every Storage::arena value, from the kernels, their
 // order and each value's readers (views count as readers of their base).
 void plan_memory(const Graph& g, KernelPlan& plan);

@@ -9,6 +9,7 @@
 //  2. Other nodes, in id order (operands come first): the row's interval function, then
 //     both ends rounded to the element type (f32: a float cast, so sigmoid(20) is exactly 1).
 #include "passes/range.hpp"
+#include "ir/fans.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -20,16 +21,10 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 }
 
-void weight_fans(const Shape& s, double& fan_in, double& fan_out) {
-  if (s.empty()) { fan_in = fan_out = 1; return; }
-  if (s.size() == 1) { fan_in = fan_out = double(s[0]); return; }
-  fan_in = double(s[0]);
-  fan_out = double(num_elements(s) / s[0]);
-}
-
-void init_moments(const Init& in, const Shape& shape, double& mean, double& var) {
-  double fi, fo;
-  weight_fans(shape, fi, fo);
+void init_moments(const Graph& g, NodeId leaf, double& mean, double& var) {
+  const Init& in = g[leaf].attrs.init;
+  const Fans f = fans(g, leaf);
+  const double fi = f.in, fo = f.out;
   mean = 0;
   var = 0;
   switch (in.kind) {
@@ -52,9 +47,10 @@ void init_moments(const Init& in, const Shape& shape, double& mean, double& var)
   }
 }
 
-Interval init_range(const Init& in, const Shape& shape) {
-  double fi, fo;
-  weight_fans(shape, fi, fo);
+Interval init_range(const Graph& g, NodeId leaf) {
+  const Init& in = g[leaf].attrs.init;
+  const Fans f = fans(g, leaf);
+  const double fi = f.in, fo = f.out;
   switch (in.kind) {
     case InitKind::none: return Interval::all();
     case InitKind::zeros: return Interval::point(0);
@@ -66,7 +62,7 @@ Interval init_range(const Init& in, const Shape& shape) {
     case InitKind::he_uniform: { double l = std::sqrt(6.0 / fi); return {-l, l, false}; }
     case InitKind::glorot_normal: case InitKind::he_normal: case InitKind::lecun_normal: {
       double mean, var;
-      init_moments(in, shape, mean, var);
+      init_moments(g, leaf, mean, var);
       double l = 6 * std::sqrt(var);
       return {-l, l, false};
     }
@@ -79,7 +75,8 @@ Interval init_range(const Init& in, const Shape& shape) {
   return Interval::all();
 }
 
-Interval leaf_range(const Node& n, const RangeOptions& opts) {
+Interval leaf_range(const Graph& g, NodeId id, const RangeOptions& opts) {
+  const Node& n = g[id];
   switch (n.op) {
     case Op::input: {
       if (auto it = opts.input_ranges.find(n.name); it != opts.input_ranges.end()) return it->second;
@@ -88,11 +85,11 @@ Interval leaf_range(const Node& n, const RangeOptions& opts) {
       return Interval::all();
     }
     case Op::param:
-      return opts.params_at_init ? init_range(n.attrs.init, n.shape) : Interval::all();
+      return opts.params_at_init ? init_range(g, id) : Interval::all();
     case Op::state:
       return Interval::all();  // optimizer state: moments and step counts change every step
     default:
-      return init_range(n.attrs.init, n.shape);
+      return init_range(g, id);
   }
 }
 
@@ -103,7 +100,7 @@ std::vector<Interval> compute_ranges(const Graph& g, const RangeOptions& opts) {
     const Node& n = g.nodes[i];
     const OpRow& row = op_row(n.op);
     if (row.cls == OpClass::leaf) {
-      Interval leaf = leaf_range(n, opts);  // a literal 1 - 1e-9 is exactly 1 in f32
+      Interval leaf = leaf_range(g, NodeId(i), opts);  // a literal 1 - 1e-9 is exactly 1 in f32
       r[i] = {round_to(n.dtype, leaf.lo), round_to(n.dtype, leaf.hi), leaf.nan};
       continue;
     }

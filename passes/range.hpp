@@ -21,16 +21,15 @@ struct RangeOptions {
   std::map<std::string, Interval> input_ranges;
 };
 
-// The range of a leaf (input, param, const, literal, state) under the options.
-Interval leaf_range(const Node& n, const RangeOptions& opts);
-// The range of a param/const initialiser: normal(m, s) -> m +- 6s; uniform(lo, hi);
-// glorot/he/lecun from the fans (as ir/init.cpp); zeros, ones, constant, literal exactly.
-Interval init_range(const Init& init, const Shape& shape);
-// Mean and variance of an initialiser's distribution (for the init-scale and
-// vanishing-gradient checks). Constants have variance 0.
-void init_moments(const Init& init, const Shape& shape, double& mean, double& var);
-// The fans of a weight shape, as ir/init.cpp computes them.
-void weight_fans(const Shape& s, double& fan_in, double& fan_out);
+// The range of leaf `id` (input, param, const, literal, state) under the options.
+Interval leaf_range(const Graph& g, NodeId id, const RangeOptions& opts);
+// The range of leaf `leaf`'s initialiser (a param or const): normal(m, s) -> m +- 6s;
+// uniform(lo, hi); glorot/he/lecun from its fans (ir/fans.hpp, as its initial values);
+// zeros, ones, constant, literal exactly.
+Interval init_range(const Graph& g, NodeId leaf);
+// Mean and variance of the distribution of leaf `leaf`'s initialiser (for the init-scale
+// and vanishing-gradient checks). Constants have variance 0.
+void init_moments(const Graph& g, NodeId leaf, double& mean, double& var);
 
 // Runs every node's transfer function in order: one interval per node.
 std::vector<Interval> compute_ranges(const Graph& g, const RangeOptions& opts = {});

@@ -75,9 +75,9 @@ std::optional<Dataset> load_dataset(const std::vector<std::string>& data_args, c
 //   "data.csv:40: label 10 out of range for 10 classes (0..9)"
 bool check_label_range(const Dataset& ds, size_t input, int64_t classes, std::string& err);
 
-// The `data-scale` check (DIAGNOSTICS.md): when an input's columns, over rows [0, rows),
-// differ in standard deviation by more than 100x, a message naming the widest and narrowest
-// column, e.g. "input 'x': columns differ in scale by 5e+04x ('mean_area' has std 352,
+// The `data-scale` monitor (DIAGNOSTICS.md; runtime/monitors/data_scale.cpp): when an
+// input's columns, over rows [0, rows), differ in standard deviation by more than 100x, a
+// message naming the widest and narrowest column, e.g. "input 'x': columns differ in scale by 5e+04x ('mean_area' has std 352,
 // 'mean_fractal_dimension' 0.00706)". Constant columns are ignored. nullopt when fine.
 std::optional<std::string> data_scale_message(const Dataset& ds, size_t input, int64_t rows);
 

@@ -1,8 +1,8 @@
 // A lower bound of the median of a sliding window (the last `history` values, or all
 // while fewer), from the minima of blocks of kBlock values: O(1) per value. The
-// exploding-gradient monitor's filter (runtime/monitor_steps.cpp): a norm F times the median
-// must exceed F times this bound, so the exact median (a selection over the window) is
-// computed only for the rare values that do.
+// exploding-gradient monitor's filter (runtime/monitors/exploding_gradient.cpp): a norm F
+// times the median must exceed F times this bound, so the exact median (a selection over the
+// window) is computed only for the rare values that do.
 //
 // Why it holds: the window lies within the current block and the last
 // ceil(history / kBlock) complete blocks. With those blocks' minima sorted, fewer than

@@ -1,6 +1,6 @@
-// The run-time monitor rules over epochs and runs (runtime/monitor.hpp): vanishing-gradient,
-// dead-relu, loss-plateau, loss-diverging, short frozen runs; emitting diagnostics; the
-// health table. The per-step rules are in runtime/monitor_steps.cpp.
+// The Monitor (runtime/monitor.hpp): its rules from the catalogue, their epoch and end hooks,
+// emitting diagnostics, the health table. The per-step work is in runtime/monitor_steps.cpp,
+// the rules in runtime/monitors/.
 #include "runtime/monitor.hpp"
 #include "passes/diagnostics/check.hpp"
 #include "runtime/metrics_log.hpp"
@@ -9,40 +9,6 @@
 #include <fmt/format.h>
 
 namespace kiln {
-
-namespace {
-std::string g3(double v) { return fmt::format("{:.3g}", v); }
-}  // namespace
-
-const std::vector<std::string>& monitor_ids() {
-  static const std::vector<std::string> ids = {"non-finite",  "frozen-param", "vanishing-gradient",
-                                               "exploding-gradient", "dead-relu", "loss-plateau",
-                                               "loss-diverging", "data-scale"};
-  return ids;
-}
-
-bool is_monitor_id(std::string_view id) {
-  for (auto& m : monitor_ids())
-    if (m == id) return true;
-  return false;
-}
-
-bool apply_monitor_option(std::string_view option, MonitorOptions& o) {
-  std::string_view w = option;
-  while (!w.empty() && w[0] == '-') w.remove_prefix(1);
-  if (w.substr(0, 1) != "W") return false;
-  w.remove_prefix(1);
-  if (w == "error") {
-    o.werror = true;
-    return false;
-  }
-  bool off = w.substr(0, 3) == "no-";
-  std::string id(off ? w.substr(3) : w);
-  if (!is_monitor_id(id)) return false;
-  if (off) o.disabled.insert(id);
-  else o.disabled.erase(id);
-  return true;
-}
 
 Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t, MonitorOptions opts)
     : g_(tg), plan_(std::move(plan)), src_(src), t_(t), opts_(std::move(opts)), render_(src) {
@@ -53,11 +19,9 @@ Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, Monit
   hist_ = std::max<size_t>(t_.exploding_history, 1);
   slots_ = hist_ + size_t(kBatch);
   cols_.assign(slots_ * (width_ + 1), 0.0f);
-  nonfinite_on_ = enabled("non-finite");
   auto col = [&](int metric) { return metric < 0 ? -1 : metric - int(plan_.user_metrics); };
   ps_.resize(plan_.params.size());
   for (size_t k = 0; k < ps_.size(); ++k) {
-    ps_[k].window = MedianFloor(int64_t(t_.exploding_history));
     ps_[k].g = col(plan_.params[k].grad_sq);
     ps_[k].w = col(plan_.params[k].weight_sq);
     ps_[k].d = col(plan_.params[k].delta_sq);
@@ -68,14 +32,23 @@ Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, Monit
       for (int c : {ps_[k].g, ps_[k].d})
         if (c >= 0) lagged_[size_t(c)] = 1;
   for (auto& r : plan_.relus) relu_col_.push_back(col(r.zero_frac));
-  relu_sum_.assign(plan_.relus.size(), 0.0);
+  for (const MonitorRuleInfo& info : monitor_catalogue())
+    if (info.make) rules_.push_back(info.make(*this));
+  for (auto& r : rules_) {
+    const unsigned h = r->hooks();
+    if (h & MonitorRule::kCut) cut_.push_back(r.get());
+    if (h & MonitorRule::kParamSteps) param_steps_.push_back(r.get());
+    if (h & MonitorRule::kSteps) steps_.push_back(r.get());
+    if (h & MonitorRule::kEpoch) epoch_.push_back(r.get());
+    if (h & MonitorRule::kEnd) end_.push_back(r.get());
+  }
 }
 
-std::string Monitor::source_text(SourceRange r) const {
-  if (!src_ || !r.valid()) return "";
+std::string source_text(const SourceFile* src, SourceRange r) {
+  if (!src || !r.valid()) return "";
   std::string out;
-  for (uint32_t l = r.line; l <= r.end_line && l <= src_->line_count(); ++l) {
-    std::string_view t = src_->line_text(l);
+  for (uint32_t l = r.line; l <= r.end_line && l <= src->line_count(); ++l) {
+    std::string_view t = src->line_text(l);
     size_t b = l == r.line ? std::min<size_t>(r.col - 1, t.size()) : 0;
     size_t e = l == r.end_line ? std::min<size_t>(r.end_col - 1, t.size()) : t.size();
     if (e > b) out += std::string(t.substr(b, e - b));
@@ -113,91 +86,20 @@ double Monitor::ratio(const ParamState& s) const {
   return wn > 0 ? dn / wn : (dn > 0 ? INFINITY : 0.0);
 }
 
+SourceRange Monitor::loss_loc() const {
+  if (g_.train.minimize_loc.valid()) return g_.train.minimize_loc;
+  return g_.train.minimize ? g_[*g_.train.minimize].loc : SourceRange{};
+}
+
 void Monitor::on_epoch(int64_t epoch, double loss, int64_t step, double lr) {
-  // vanishing-gradient: epoch-mean grad norms against the largest.
-  double largest = 0;
-  size_t arg = 0;
-  std::vector<double> mean(ps_.size(), 0.0);
-  for (size_t k = 0; k < ps_.size(); ++k) {
-    mean[k] = epoch_steps_ ? ps_[k].epoch_grad_sum / double(epoch_steps_) : 0.0;
-    if (plan_.params[k].grad_sq >= 0 && mean[k] > largest) largest = mean[k], arg = k;
-  }
-  if (largest > 0 && std::isfinite(largest))
-    for (size_t k = 0; k < ps_.size(); ++k) {
-      if (plan_.params[k].grad_sq < 0 || mean[k] == 0 || mean[k] > t_.vanishing_ratio * largest) continue;
-      const auto& p = plan_.params[k];
-      bool shown = emit(Severity::warning, "vanishing-gradient", p.name, g_[p.param].loc,
-           fmt::format("the gradient reaching '{}' is vanishing: its norm {} (mean over epoch {}) is {} of the "
-                       "largest ('{}': {})",
-                       p.name, g3(mean[k]), epoch, g3(mean[k] / largest), plan_.params[arg].name, g3(largest)),
-           {{"the layers between the loss and this param shrink the gradient (saturated sigmoid/tanh, tiny "
-             "weights); use relu-family activations, a better initialiser, or normalised inputs",
-             {}}},
-           step);
-      if (shown && (status_[p.name].text.empty() || status_[p.name].text == "ok")) status_[p.name].text = "vanishing";
-    }
-  for (auto& s : ps_) s.epoch_grad_sum = 0;
-  epoch_steps_ = 0;
-  // dead-relu
-  for (size_t k = 0; k < plan_.relus.size() && relu_steps_ > 0; ++k) {
-    double frac = relu_sum_[k] / double(relu_steps_);
-    NodeId n = plan_.relus[k].node;
-    if (frac > t_.dead_relu_fraction) {
-      std::string expr = source_text(g_[n].loc);
-      emit(Severity::warning, "dead-relu", std::to_string(n), g_[n].loc,
-           fmt::format("relu outputs 0 for {:.1f}% of its units over epoch {}{}", 100 * frac, epoch,
-                       expr.empty() ? "" : fmt::format(" ('{}')", expr)),
-           {{"a unit that is always 0 passes no gradient to the weights before it; lower the learning rate, check "
-             "the bias and initialisation, or use leaky_relu",
-             {}}},
-           step);
-    }
-    relu_sum_[k] = 0;
-  }
-  relu_steps_ = 0;
-  // loss-plateau / loss-diverging over the epoch losses.
   epoch_losses_.push_back(loss);
   best_so_far_.push_back(best_so_far_.empty() ? loss : std::min(best_so_far_.back(), loss));
-  const auto& L = epoch_losses_;
-  SourceRange loc = g_.train.minimize ? g_[*g_.train.minimize].loc : SourceRange{};
-  if (g_.train.minimize_loc.valid()) loc = g_.train.minimize_loc;
-  int64_t n = int64_t(L.size()), w = t_.plateau_window;
-  if (n > w) {
-    double before = best_so_far_[size_t(n - w - 1)];
-    double recent = *std::min_element(L.end() - w, L.end());
-    // Flat, not growing: a loss far above its best is loss-diverging's.
-    bool diverged = fired_.count("loss-diverging/loss") > 0 || recent > t_.diverging_factor * before;
-    // A model whose loss fell well below its start is converged, not stuck.
-    bool stuck = before > t_.plateau_start_fraction * L.front();
-    if (std::isfinite(before) && before > 1e-6 && !diverged && stuck &&
-        recent > before - t_.plateau_rel * std::abs(before))
-      emit(Severity::warning, "loss-plateau", "loss", loc,
-           fmt::format("the loss stopped improving: its best over epochs {}-{} ({}) is no better than before "
-                       "({}), at learning rate {}",
-                       n - w + 1, n, g3(recent), g3(before), g3(lr)),
-           {{"if it is not converged, try a larger learning rate or another optimizer (adam)", {}}}, step);
-  }
-  int64_t dw = t_.diverging_window;
-  if (n > dw) {
-    bool growing = true;
-    for (int64_t i = n - dw; i < n; ++i) growing = growing && L[size_t(i)] > L[size_t(i - 1)];
-    double best = best_so_far_.back();
-    // Noise around a converged loss is not divergence: the loss must also give back more
-    // than half of what it gained from the first epoch to its best.
-    bool gave_back = L.back() - best > 0.5 * (L.front() - best);
-    if (growing && gave_back && L.back() > t_.diverging_factor * best && best >= 0)
-      emit(Severity::warning, "loss-diverging", "loss", loc,
-           fmt::format("the loss is diverging: it grew for {} epochs in a row to {} ({}x its best, {}) at learning "
-                       "rate {}",
-                       dw, g3(L.back()), g3(L.back() / best), g3(best), g3(lr)),
-           {{"lower the learning rate, or add clip_norm to the train block", {}}}, step);
-  }
+  const EpochEnd e{epoch, loss, step, lr};
+  for (MonitorRule* r : epoch_) r->epoch(*this, e);
 }
 
 void Monitor::on_end(int64_t step) {
-  for (size_t k = 0; k < ps_.size(); ++k)
-    if (ps_[k].frozen_run > 0 && ps_[k].frozen_run < t_.frozen_window && ps_[k].frozen_run == processed_)
-      frozen(k, ps_[k].frozen_run, step);
+  for (MonitorRule* r : end_) r->end(*this, step);
 }
 
 std::vector<ParamHealth> Monitor::health() const {

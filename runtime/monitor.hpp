@@ -1,12 +1,13 @@
-// The run-time monitors of `kiln train` (DIAGNOSTICS.md, run-time table): rules evaluated
-// over the per-step quantities that passes/monitor_ir.hpp adds to the training graph.
+// The run-time monitors of `kiln train` (DIAGNOSTICS.md, run-time table): the Monitor buffers
+// the per-step quantities that passes/monitor_ir.hpp adds to the training graph and runs the
+// rules of the catalogue (runtime/monitors/rule.hpp, one file per rule) over them.
 #pragma once
 #include "ir/diagnostics.hpp"
 #include "ir/graph.hpp"
 #include "ir/tensor.hpp"
 #include "passes/monitor_ir.hpp"
-#include "runtime/median_floor.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/monitors/rule.hpp"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,7 +38,8 @@ struct MonitorThresholds {
                                       // more than half of the improvement from the first epoch to the best
 };
 
-// The run-time monitors' ids, in the order of DIAGNOSTICS.md's run-time table.
+// The run-time monitors' ids, in the order of DIAGNOSTICS.md's run-time table (the
+// catalogue's, runtime/monitors/catalogue.cpp).
 const std::vector<std::string>& monitor_ids();
 bool is_monitor_id(std::string_view id);
 
@@ -54,6 +56,9 @@ struct MonitorOptions {
 // checks' parser (apply_warning_option), which rejects the unknown ones.
 bool apply_monitor_option(std::string_view option, MonitorOptions& o);
 
+// The text of a source range, its lines joined by a space; "" without a source.
+std::string source_text(const SourceFile* src, SourceRange r);
+
 // A run-time diagnostic with the step (of this run, from 1) it was found at.
 struct RuntimeDiagnostic {
   Diagnostic diag;
@@ -69,12 +74,13 @@ struct ParamHealth {
 
 // The monitors of one run. After each step push() copies the step's monitored
 // quantities (MonitorPlan's metrics, as floats, from the engine's cells) into a row of a
-// buffer; the per-step rules run over the buffered steps in process()
-// (runtime/monitor_steps.cpp), called when push() says the buffer is full, at the end of
-// every epoch and when the loss is not finite: it moves the rows into one column per
-// quantity and runs vector loops over each param's columns. A step then costs the
-// monitors a copy of a few floats into one cache line (docs/checks/runtime.md, "Cost").
-// Diagnostics carry the step they were found at.
+// buffer; process() (runtime/monitor_steps.cpp), called when push() says the buffer is full,
+// at the end of every epoch and when the loss is not finite, moves the rows into one column
+// per quantity and runs the rules' per-step hooks over the buffered steps (vector loops over
+// each param's columns). A step then costs the monitors a copy of a few floats into one
+// cache line (docs/checks/runtime.md, "Cost"). on_epoch() and on_end() run the rules' other
+// hooks. The rules are the catalogue's (runtime/monitors/rule.hpp), each a file of
+// runtime/monitors/. Diagnostics carry the step they were found at.
 class Monitor {
  public:
   Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, MonitorThresholds t = {},
@@ -119,13 +125,14 @@ class Monitor {
     --pushed_;
     next_row_ = true;
   }
-  // Runs the per-step rules over the steps pushed since the last call: frozen-param,
-  // exploding-gradient, and the epoch's sums for vanishing-gradient and dead-relu (their
-  // diagnostics in step order). Returns the first step whose gradient or update norm is
-  // not finite (NaN, Inf, or beyond the float range; that step and later ones are
-  // dropped: the run stops there), else 0.
+  // Runs the rules' per-step hooks over the steps pushed since the last call: non-finite's
+  // cut, then per param frozen-param, vanishing-gradient's sums and exploding-gradient, then
+  // dead-relu's sums (their diagnostics in step order). Returns the first step whose
+  // gradient or update norm is not finite (NaN, Inf, or beyond the float range; that step
+  // and later ones are dropped: the run stops there), else 0.
   int64_t process();
-  // After an epoch, its steps processed: its mean loss.
+  // After an epoch, its steps processed: its mean loss; the rules' epoch hooks
+  // (vanishing-gradient, dead-relu, loss-plateau, loss-diverging).
   void on_epoch(int64_t epoch, double loss, int64_t step, double lr);
   // At the end of the run, every step processed (frozen params of runs shorter than the window).
   void on_end(int64_t step);
@@ -150,17 +157,52 @@ class Monitor {
 
   static constexpr int64_t kBatch = 512;  // steps buffered between process() calls, at most
 
+  // What the rules (runtime/monitors/) see besides emit() and plan().
+  const Graph& graph() const { return g_; }
+  const MonitorThresholds& thresholds() const { return t_; }
+  // The learning rate of a step of this run (0 unless set_learning_rate).
+  double lr_at(int64_t step) const { return lr_ ? lr_(step) : 0.0; }
+  // The source text of a range (its lines joined by a space), "" without a source.
+  std::string source_text(SourceRange r) const { return kiln::source_text(src_, r); }
+  // Whether a diagnostic of that id and subject was emitted (or dropped as disabled or ignored).
+  bool fired(std::string_view id, std::string_view subject) const {
+    return fired_.count(std::string(id) + "/" + std::string(subject)) > 0;
+  }
+  // A param's status in the health table: the latest step's event wins (process() finds a
+  // block's events param by param, rule by rule, not in step order) ...
+  void set_status(const std::string& param, const char* text, int64_t step) {
+    Status& s = status_[param];
+    if (step < s.step) return;
+    s = {text, step};
+  }
+  // ... or, when it has none yet, a status that does not replace another (vanishing).
+  void set_status_if_ok(const std::string& param, const char* text) {
+    Status& s = status_[param];
+    if (s.text.empty() || s.text == "ok") s.text = text;
+  }
+  // Param k's squared gradient norm at the last processed step.
+  double last_grad_sq(size_t k) const { return ps_[k].grad_sq; }
+  // Steps of this run processed so far.
+  int64_t processed() const { return processed_; }
+  // Where a diagnostic about the loss points: the `minimize` line.
+  SourceRange loss_loc() const;
+  // The epoch losses so far (on_epoch's), and the smallest up to each epoch.
+  const std::vector<double>& epoch_losses() const { return epoch_losses_; }
+  const std::vector<double>& best_so_far() const { return best_so_far_; }
+  // Param k's quantities over a block (ParamSteps).
+  ParamSteps param_steps(size_t k, const StepBlock& b) const {
+    const ParamState& s = ps_[k];
+    return {k, b.first, b.n, col(s.g) + hist_, col(s.w) + hist_, col(s.d) + hist_, s.g >= 0};
+  }
+  // Relu r's zero fractions over a block (MonitorPlan::Relu::zero_frac's column).
+  const float* relu_steps(size_t r) const { return col(relu_col_[r]) + hist_; }
+
  private:
-  // One param's columns and rule state; squared norms as the kernels compute them.
+  // One param's columns and the figures of the health table; squared norms as the kernels
+  // compute them.
   struct ParamState {
     int g = -1, w = -1, d = -1;  // columns of sum(g*g), sum(w*w), sum((new-w)^2); -1: none
     double grad_sq = 0, weight_sq = 0, delta_sq = 0;  // of the last processed step
-    int64_t frozen_run = 0;
-    // exploding-gradient: the squared norms of the last exploding_history steps are the
-    // column g (the buffer keeps them); a cheap lower bound of their median filters the
-    // steps that need the exact one.
-    MedianFloor window;
-    double epoch_grad_sum = 0;
   };
   double grad_norm(const ParamState& s) const { return std::sqrt(std::max(0.0, s.grad_sq)); }
   double ratio(const ParamState& s) const;
@@ -168,11 +210,6 @@ class Monitor {
   const float* col(int c) const { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
   float* col(int c) { return cols_.data() + size_t(c < 0 ? int(width_) : c) * slots_; }
   bool move_rows(int64_t n);
-  void process_param(size_t k, int64_t first, int64_t n, size_t slot);
-  void exploding(size_t k, double grad_sq, int64_t step, size_t slot);
-  std::string source_text(SourceRange r) const;
-  void frozen(size_t k, int64_t steps, int64_t step);
-  double lr_at(int64_t step) const { return lr_ ? lr_(step) : 0.0; }
 
   const Graph& g_;
   MonitorPlan plan_;
@@ -181,7 +218,6 @@ class Monitor {
   MonitorOptions opts_;
   Diagnostics render_;
   std::function<double(int64_t)> lr_;
-  bool nonfinite_on_ = true;  // enabled("non-finite"), looked up once
   size_t width_ = 0;
   std::vector<const float*> cells_;
   const float* row_src_ = nullptr;  // the cells as one row (Engine::metric_row), else nullptr
@@ -200,8 +236,6 @@ class Monitor {
   int64_t pushed_ = 0, processed_ = 0;  // steps of this run pushed, and processed
   std::vector<ParamState> ps_;
   std::vector<int> relu_col_;
-  std::vector<double> relu_sum_;
-  int64_t relu_steps_ = 0, epoch_steps_ = 0;
   std::vector<double> epoch_losses_, best_so_far_;  // and the smallest up to each epoch
   std::set<std::string> fired_;  // id + "/" + subject
   struct Status {
@@ -209,16 +243,11 @@ class Monitor {
     int64_t step = 0;  // of the event that set it
   };
   std::map<std::string, Status> status_;  // param name -> its status
-  // The status of the latest step wins (process() finds a block's events param by param,
-  // rule by rule, not in step order).
-  void set_status(const std::string& param, const char* text, int64_t step) {
-    Status& s = status_[param];
-    if (step < s.step) return;
-    s = {text, step};
-  }
   std::vector<RuntimeDiagnostic> all_;
   size_t taken_ = 0;
-  std::vector<double> scratch_;  // a copy of a window, for its median
+  // The catalogue's rules, in its order; and per hook, the rules that have it.
+  std::vector<std::unique_ptr<MonitorRule>> rules_;
+  std::vector<MonitorRule*> cut_, param_steps_, steps_, epoch_, end_;
 };
 
 // Re-runs one step on the reference interpreter with every node checked: the first node

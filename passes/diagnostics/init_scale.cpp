@@ -32,7 +32,7 @@ void check_init_scale(CheckContext& c) {
       if ((w.op != Op::param && w.op != Op::const_) || w.shape.size() != 2 || done[wid]) continue;
       if (!c.depends_on(m.in[1 - k], Op::input)) continue;  // a product of weights, not a layer
       double mean, var;
-      init_moments(w.attrs.init, w.shape, mean, var);
+      init_moments(g, wid, mean, var);
       if (var <= 0) continue;  // constant initialisers: symmetric-init
       double gain = std::sqrt(fan_in * (var + mean * mean));
       if (gain <= 10 && gain >= 0.1) continue;

@@ -51,7 +51,7 @@ void check_vanishing_gradient(CheckContext& c) {
       const Node& w = g[un.in[1 - k]];
       if (w.op == Op::param || w.op == Op::const_) {
         double mean, var;
-        init_moments(w.attrs.init, w.shape, mean, var);
+        init_moments(g, un.in[1 - k], mean, var);
         double width = k == 0 ? double(w.shape.back()) : double(w.shape.front());
         if (var + mean * mean > 0) factor *= std::sqrt(width * (var + mean * mean));
       }

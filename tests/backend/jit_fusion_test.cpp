@@ -216,6 +216,35 @@ TEST_CASE("matmul epilogues run on the final output tiles", "[jit][fusion-jit]")
   }
 }
 
+// Fusion folds a transpose into a matmul only when the product is its one consumer, and
+// records it (Kernel::folded_transpose); the backend reads B^T in place and packs it, so
+// reserves the packed panels' scratch, exactly when the plan folded it (a product of fewer
+// than 16 rows packs nothing else). It used to decide the scratch by looking at the graph
+// (a 2-D transpose operand, folded or not), and reserved it for a materialised transpose.
+TEST_CASE("the backend follows the plan's transpose folds", "[jit][fusion-jit]") {
+  for (bool shared : {false, true}) {
+    Cases c;
+    const int64_t M = 4, K = 24, N = 40;
+    NodeId x = c.uniform({M, K}, -1, 1), w = c.uniform({N, K}, -1, 1);
+    NodeId t = c.op(Op::transpose, {w});  // [K, N]
+    NodeId y = c.op(Op::matmul, {x, t});
+    c.out(y);
+    if (shared) c.out(c.op(Op::mul, {t, c.lit({}, {2})}));  // a second consumer: t is materialised
+    INFO((shared ? "a shared transpose" : "a transpose read by the product alone"));
+    for (bool fuse : {true, false}) {
+      KernelPlan plan = backend::codegen_plan(c.g, PlanScope::forward, fuse);
+      REQUIRE(check_kernel_plan(c.g, plan).empty());
+      const Kernel& k = kernel_of(plan, y);
+      const bool folded = fuse && !shared;
+      CHECK(k.folded_transpose[0] == false);
+      CHECK(k.folded_transpose[1] == folded);
+      CHECK((plan.values[t].kernel == plan.values[y].kernel) == folded);
+      CHECK((k.scratch_bytes > 0) == folded);
+    }
+    check_outputs_fused_and_unfused(c);
+  }
+}
+
 // A momentum update: m' = 0.9 m + g and p' = p - 0.1 m' are one loop that stores both
 // (m' is an update value and an operand of p'), reading p, m and g once and writing m'
 // and p' in place into m and p.

@@ -1,32 +1,43 @@
-// The non-finite monitor's re-run (runtime/monitor.hpp): one step on the interpreter with
-// every node checked, naming the first op that produced a NaN or Inf from finite inputs.
+// The non-finite monitor (docs/checks/non-finite.md): the first step whose gradient or update
+// norm is not finite ends the processed steps (the trainer then rolls back to the step before
+// and stops), and locate_non_finite re-runs that step on the interpreter with every node
+// checked, naming the first op that produced a NaN or Inf from finite inputs.
 #include "ir/interpreter.hpp"
 #include "runtime/monitor.hpp"
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 
 namespace kiln {
 
 namespace {
+
+class NonFinite final : public MonitorRule {
+ public:
+  explicit NonFinite(const Monitor& m) : MonitorRule(kCut), on_(m.enabled("non-finite")) {}
+  // Step by step, only when moving the rows flagged a value: the first step with a
+  // non-finite gradient or update norm (a squared norm beyond the float range counts).
+  int64_t cut(Monitor& m, const StepBlock& b, bool suspect) override {
+    if (!on_ || !suspect) return 0;
+    const float big = std::numeric_limits<float>::max();
+    for (int64_t i = 0; i < b.n; ++i)
+      for (size_t k = 0; k < m.plan().params.size(); ++k) {
+        const ParamSteps p = m.param_steps(k, b);
+        const auto& q = m.plan().params[k];
+        if ((q.grad_sq >= 0 && !(p.grad_sq[i] <= big)) || (q.delta_sq >= 0 && !(p.delta_sq[i] <= big))) return b.first + i;
+      }
+    return 0;
+  }
+
+ private:
+  bool on_;  // (-Wno-non-finite: the trainer stops at a non-finite loss without the search)
+};
 
 // The first non-finite element of t: "NaN", "inf", "-inf"; empty when all finite.
 std::string non_finite_kind(const Tensor& t) {
   for (double v : t.data)
     if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf";
   return "";
-}
-
-std::string source_text(const SourceFile* src, SourceRange r) {
-  if (!src || !r.valid()) return "";
-  std::string out;
-  for (uint32_t l = r.line; l <= r.end_line && l <= src->line_count(); ++l) {
-    std::string_view t = src->line_text(l);
-    size_t b = l == r.line ? std::min<size_t>(r.col - 1, t.size()) : 0;
-    size_t e = l == r.end_line ? std::min<size_t>(r.end_col - 1, t.size()) : t.size();
-    if (e > b) out += std::string(t.substr(b, e - b));
-    if (l != r.end_line) out += " ";
-  }
-  return out;
 }
 
 std::string range_of(const Tensor& t) {
@@ -37,6 +48,8 @@ std::string range_of(const Tensor& t) {
 }
 
 }  // namespace
+
+std::unique_ptr<MonitorRule> make_non_finite(const Monitor& m) { return std::make_unique<NonFinite>(m); }
 
 std::optional<Diagnostic> locate_non_finite(const Graph& g, const ValueMap& leaves, const SourceFile* src,
                                             int64_t step, int64_t epoch, std::string& err) {
