@@ -65,9 +65,9 @@ std::string model_hash(const Graph& g) {
 bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& opts) {
   if (!check_and_rewrite(g, d, opts)) return false;
   if (!differentiate(g, d)) return false;
-  if (!add_optimizer(g, d)) return false;
+  if (!add_optimizer(g, d).ok) return false;
   Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
+  return p.run(g, d).ok && !d.has_errors() && check_memory(g, memory_limit(), d);
 }
 
 bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
@@ -79,7 +79,7 @@ bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
   g.updates.clear();
   stabilize(g, d, {.report = false});  // the forward pass of the graph that was trained
   Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
+  return p.run(g, d).ok && !d.has_errors() && check_memory(g, memory_limit(), d);
 }
 
 bool check_model_memory(const Graph& lowered, Diagnostics& d, bool outputs_only) {

@@ -16,7 +16,7 @@ namespace {
 class Dce final : public Pass {
  public:
   std::string_view name() const override { return "dce"; }
-  bool run(Graph& g, Diagnostics&) override { return compact(g, true); }
+  PassResult run(Graph& g, Diagnostics&) override { return PassResult::success(compact(g, true)); }
 };
 
 }  // namespace

@@ -142,7 +142,7 @@ int run_dump(const Args& a) {
     if (stage == "opt") {
       std::vector<PassStat> stats;
       Pipeline pipeline = make_simplify_pipeline();
-      if (!pipeline.run(*graph, diags, &stats) || diags.has_errors()) {
+      if (!pipeline.run(*graph, diags, &stats).ok || diags.has_errors()) {
         print_diagnostics(diags, color);
         return kCompileError;
       }
