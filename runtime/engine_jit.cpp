@@ -16,8 +16,8 @@ using backend::BufferKind;
 
 class JitEngine final : public Engine {
  public:
-  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg, int threads)
-      : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)) {
+  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg, int threads, double compile_s)
+      : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)), compile_s_(compile_s) {
     if (ThreadPool::resolve(threads) > 1) pool_ = ThreadPool::shared(threads);
     loss_ = cg_->find(BufferKind::loss, "loss");
     for (auto& [name, id] : g_.train.metrics) metrics_.push_back(cg_->find(BufferKind::metric, name));
@@ -33,7 +33,7 @@ class JitEngine final : public Engine {
   }
   std::string_view kind() const override { return "jit"; }
   const Graph& graph() const override { return g_; }
-  double compile_seconds() const override { return cg_->compile_seconds(); }
+  double compile_seconds() const override { return compile_s_; }
   std::optional<int64_t> arena_bytes() const override { return cg_->arena_bytes(); }
 
   bool set_values(const ValueMap& values, std::string& err) override {
@@ -194,18 +194,27 @@ class JitEngine final : public Engine {
   size_t user_metrics_ = 0;
   std::vector<unsigned char> snap_;
   std::shared_ptr<ThreadPool> pool_;  // nullptr: one thread
+  double compile_s_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std::string& err) {
-  backend::CompileOptions co;
-  auto cg = backend::compile_graph(g, co, err);
+std::unique_ptr<Engine> make_jit_engine(Graph g, std::unique_ptr<backend::GeneratedModule> module,
+                                        const EngineOptions& opts, std::string& err) {
+  std::unique_ptr<backend::CompiledGraph> cg;
+  double seconds = 0;
+  if (module) {  // generated and optimised by the compile pipeline: only the machine code is left
+    cg = backend::load_module(std::move(module), err);
+    if (cg) seconds = cg->codegen_seconds();
+  } else {
+    cg = backend::compile_graph(g, {}, err);
+    if (cg) seconds = cg->compile_seconds();
+  }
   if (!cg) {
     err = "the jit cannot compile this model: " + err + " (use --engine interp)";
     return nullptr;
   }
-  return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads);
+  return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads, seconds);
 }
 
 }  // namespace kiln

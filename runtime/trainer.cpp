@@ -1,6 +1,5 @@
 // The training loop (runtime/trainer.hpp).
 #include "runtime/trainer.hpp"
-#include "frontend/lower.hpp"
 #include "runtime/evaluator.hpp"
 #include "runtime/model.hpp"
 #include "runtime/resume.hpp"
@@ -20,27 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string first_error(const Diagnostics& d) {
-  for (auto& x : d.all())
-    if (x.severity == Severity::error) return x.message;
-  return "unknown error";
-}
-
-// Lowers the model with the batch dim set to `batch` and turns it into a forward graph.
-ForwardGraphBuilder forward_builder(const SourceFile& src) {
-  return [&src](int64_t batch, std::string& err) -> std::optional<Graph> {
-    Diagnostics d(&src);
-    LowerOptions lo;
-    lo.batch = batch;
-    auto g = compile_source(src, d, lo);
-    if (!g || d.has_errors() || !make_forward_graph(*g, d, false)) {
-      err = fmt::format("cannot build the forward graph with batch {}: {}", batch, first_error(d));
-      return std::nullopt;
-    }
-    return g;
-  };
-}
 
 std::vector<std::pair<std::string, double>> named(const Graph& g, const std::vector<double>& v) {
   std::vector<std::pair<std::string, double>> out;
@@ -67,38 +45,21 @@ bool can_write(const std::string& path, std::string& err) {
 
 }  // namespace
 
-std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& o, Diagnostics& diags,
-                                       RunError& err) {
+std::optional<TrainResult> train_model(CompileResult& step, const ForwardBuilder& validation,
+                                       const TrainOptions& o, RunError& err) {
   auto fail = [&](int code, std::string msg) -> std::optional<TrainResult> {
     err = {code, std::move(msg)};
     return std::nullopt;
   };
   auto t_compile = Clock::now();
-  LowerOptions lo;
-  lo.batch = o.batch;
-  auto lowered = compile_source(src, diags, lo);
-  if (!lowered || diags.has_errors()) return fail(1, "");
-  Graph g = std::move(*lowered);
-  if (!g.train.present || !g.train.minimize) {
-    diags.error("train", g.train.loc, "the model has no train block with 'minimize LOSS': nothing to train");
-    return fail(1, "");
-  }
-  if (o.epochs) g.train.epochs = *o.epochs;
-  if (o.seed) g.train.seed = *o.seed;
-  if (o.lr) g.train.optimizer.lr = *o.lr;
-
-  Graph tg = g;
-  if (!make_training_graph(tg, diags, o.graph)) return fail(1, "");
-  if (o.on_compiled) o.on_compiled(diags);
-  // Run-time monitors: their roots are added after simplification (so they are computed
+  const SourceFile& src = *step.source;
+  Graph g = step.lowered;
+  const Graph& tg = step.graph;
+  // Run-time monitors: their roots were added after simplification (so they are computed
   // from the step's own values); `plain` is the step without them, for the re-run.
-  Graph plain;
+  const Graph& plain = step.plain ? *step.plain : step.graph;
   std::optional<Monitor> mon;
-  if (o.monitor) {
-    plain = tg;
-    MonitorPlan plan = add_monitor_roots(tg);
-    mon.emplace(tg, std::move(plan), &src, MonitorThresholds{}, o.monitor_options);
-  }
+  if (step.monitor_plan) mon.emplace(tg, *step.monitor_plan, &src, MonitorThresholds{}, o.monitor_options);
 
   // What --save writes: the params and states of the step without the monitors' (their
   // lagged sums' states are theirs, not the model's).
@@ -161,7 +122,7 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   if (!o.load.empty()) {
     loaded = read_checkpoint(o.load, tg, e);
     if (!loaded || !read_position(*loaded, o.load, resumed, e)) return fail(2, e);
-    if (resumed && !o.seed) g.train.seed = tg.train.seed = resumed->seed;
+    if (resumed && !step.options.seed) g.train.seed = resumed->seed;
   }
   ValueMap values = initial_values(tg, g.train.seed);
   if (loaded && !restore_values(*loaded, o.load, tg, values, e)) return fail(2, e);
@@ -216,16 +177,20 @@ std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions
   // JIT compiles: nothing left to train is an error).
   const int64_t per_epoch = batches_per_epoch(split->train_rows, g.batch);
   auto start = start_point(resumed, g.train.epochs, per_epoch, o.load,
-                           fmt::format("{} {}", o.epochs ? "--epochs" : "the train block's epochs =", g.train.epochs), e);
+                           fmt::format("{} {}", step.options.epochs ? "--epochs" : "the train block's epochs =",
+                                       g.train.epochs),
+                           e);
   if (!start) return fail(2, e);
   res.first_epoch = start->epoch;
   progress.resume_after((start->epoch - 1) * per_epoch + start->step);
 
-  auto engine = make_engine(tg, o.engine, e);
+  // The JIT loads the module the pipeline generated (taken from the step).
+  auto engine = make_engine(tg, std::move(step.module), o.engine, e);
   if (!engine) return fail(1, e);
   if (!engine->set_values(values, e)) return fail(1, e);
-  RowEvaluator val_eval(forward_builder(src), o.engine);
-  res.compile_s = seconds_since(t_compile) + engine->compile_seconds();
+  RowEvaluator val_eval([&validation](int64_t batch, std::string& why) { return validation(batch, Goal::forward, why); },
+                        o.engine);
+  res.compile_s = step.seconds + seconds_since(t_compile) + engine->compile_seconds();
 
   // From here a signal stops the run at a step boundary (before: exit at once, nothing to lose).
   if (o.interrupt) o.interrupt->deferred = 1;

@@ -3,6 +3,7 @@
 #pragma once
 #include "ir/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/compile.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/interrupt.hpp"
 #include "runtime/metrics_log.hpp"
@@ -25,12 +26,10 @@ struct RunError {
   std::string message;
 };
 
-// The settings of one run; unset options take the train block's values (flags override it).
+// The settings of one run that do not change what is compiled (those are the step's
+// CompileOptions: --batch, --lr, --epochs, --seed, the -W flags, --no-rewrite, --no-monitor).
 struct TrainOptions {
   std::vector<std::string> data;  // --data: one CSV, or name=file.npy per input
-  std::optional<int64_t> epochs, batch;
-  std::optional<double> lr;
-  std::optional<uint64_t> seed;
   bool shuffle = true;
   double val_split = 0;
   std::string load, save, log;  // paths; empty = not given
@@ -38,20 +37,10 @@ struct TrainOptions {
   EngineOptions engine;
   ProgressMode progress = ProgressMode::quiet;
   std::FILE* progress_out = stderr;
-  // Called once the model compiled, before any data is read (the driver prints the
-  // diagnostics, warnings included, here rather than after the run).
-  std::function<void(const Diagnostics&)> on_compiled;
-  // The static checks before training (-W flags; errors stop the run) and the stabilising
-  // rewrites (--no-rewrite), passed to make_training_graph.
-  TrainingGraphOptions graph = [] {
-    TrainingGraphOptions g;
-    g.run_checks = true;
-    return g;
-  }();
-  // Run-time monitors (runtime/monitor.hpp; off with --no-monitor: no extra IR). Their
-  // diagnostics are printed to progress_out (warnings unless quiet, errors always), with
-  // colour when `color`, written to the log, and passed to this callback when set.
-  bool monitor = true;
+  // Run-time monitors (runtime/monitor.hpp), when the step was compiled with them
+  // (CompileOptions::monitors). Their diagnostics are printed to progress_out (warnings
+  // unless quiet, errors always), with colour when `color`, written to the log, and passed
+  // to this callback when set.
   // -W<id>/-Wno-<id>/-Werror for the monitors; ignore comments are read from the model.
   // Under -Werror the first run-time warning stops the run (exit 1, nothing saved).
   MonitorOptions monitor_options;
@@ -82,11 +71,13 @@ struct TrainResult {
   std::string stop_message; // then: "interrupted (SIGINT) after epoch 3, step 5 of 9; saved p.safetensors"
 };
 
-// Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when
-// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1). With
-// --load, the epochs continue from the checkpoint's position (docs/training.md, "Resuming").
-// A failing log write is a warning (once); the log stops and the run goes on.
-std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& opts, Diagnostics& diags,
-                                       RunError& err);
+// Trains the compiled training step (compile(), Goal::train, to the stage its engine
+// needs: runtime/compile.hpp; the source must still be alive; the JIT takes its module)
+// and saves the checkpoint when asked; `validation` compiles the forward graphs of the validation rows. On failure
+// returns nullopt with `err` set. With --load, the epochs continue from the checkpoint's
+// position (docs/training.md, "Resuming"). A failing log write is a warning (once); the
+// log stops and the run goes on.
+std::optional<TrainResult> train_model(CompileResult& step, const ForwardBuilder& validation,
+                                       const TrainOptions& opts, RunError& err);
 
 }  // namespace kiln
