@@ -16,7 +16,7 @@ std::optional<TrainResult> train_source(const SourceFile& src, const CompileOpti
     return std::nullopt;
   }
   if (on_compiled) on_compiled(diags);
-  return train_model(*step, forward_builder(src, c, stop), opts, err);
+  return Trainer(*step, forward_builder(src, c, stop), opts).run(err);
 }
 
 std::optional<PredictResult> predict_source(const SourceFile& src, const CompileOptions& copts,

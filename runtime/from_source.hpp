@@ -11,7 +11,7 @@ namespace kiln {
 
 // compile(src, copts, the stage of the engine) into `diags` (nullopt, exit 1, when it
 // fails); `on_compiled` sees the diagnostics before any data is read (the CLI prints the
-// warnings there); then train_model.
+// warnings there); then a Trainer runs.
 std::optional<TrainResult> train_source(const SourceFile& src, const CompileOptions& copts, const TrainOptions& opts,
                                         Diagnostics& diags, RunError& err,
                                         const std::function<void(const Diagnostics&)>& on_compiled = {});
