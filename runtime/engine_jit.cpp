@@ -5,6 +5,9 @@
 #include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/thread_pool.hpp"
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -197,23 +200,39 @@ class JitEngine final : public Engine {
   double compile_s_ = 0;
 };
 
+// Test hook: KILN_JIT_MODULE_FILE=PATH appends the LLVM IR of every module the engine loads
+// to PATH, as loaded (tests compare it with `kiln dump --stage=llvm`: tests/pipeline_cli_test.cpp).
+void record_module(const backend::GeneratedModule& m) {
+  static const char* path = std::getenv("KILN_JIT_MODULE_FILE");
+  if (!path || !*path) return;
+  if (std::FILE* f = std::fopen(path, "a")) {
+    std::string text = m.ir_text();
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> make_jit_engine(Graph g, std::unique_ptr<backend::GeneratedModule> module,
                                         const EngineOptions& opts, std::string& err) {
+  auto t0 = std::chrono::steady_clock::now();
+  const bool generated = module != nullptr;  // by the compile pipeline: only the machine code is left
+  if (!generated) {
+    module = backend::generate_module(g, backend::codegen_plans(g), {}, err);
+    if (module) backend::optimize_module(*module);
+  }
   std::unique_ptr<backend::CompiledGraph> cg;
-  double seconds = 0;
-  if (module) {  // generated and optimised by the compile pipeline: only the machine code is left
+  if (module) {
+    record_module(*module);
     cg = backend::load_module(std::move(module), err);
-    if (cg) seconds = cg->codegen_seconds();
-  } else {
-    cg = backend::compile_graph(g, {}, err);
-    if (cg) seconds = cg->compile_seconds();
   }
   if (!cg) {
     err = "the jit cannot compile this model: " + err + " (use --engine interp)";
     return nullptr;
   }
+  const double seconds = generated ? cg->codegen_seconds()
+                                   : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads, seconds);
 }
 
