@@ -31,7 +31,7 @@ const char* const kCheckUsage =
 const std::vector<FlagSpec>& check_flags() {
   static const std::vector<FlagSpec> flags = [] {
     std::vector<FlagSpec> f = train_block_flags();
-    for (FlagSpec x : std::vector<FlagSpec>{
+    for (const FlagSpec& x : std::vector<FlagSpec>{
         {"format", true, "text | json | sarif (default: text, on stderr; json and sarif on stdout)", "FORMAT"},
         {"list", false, "print the catalogue of checks and exit", ""},
         memory_flag(),
