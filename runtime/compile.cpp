@@ -282,25 +282,26 @@ Pipeline stage_pipeline(Stage s, Stage stop_after, CompileResult& r) {
   return p;
 }
 
-std::optional<CompileResult> run_stages(CompileResult r, Stage first, Stage stop_after, Diagnostics& d) {
+bool run_stages(CompileResult& r, Stage first, Stage stop_after, Diagnostics& d) {
   auto t0 = std::chrono::steady_clock::now();
-  for (size_t k = size_t(first); k <= size_t(stop_after); ++k) {
+  bool ok = true;
+  for (size_t k = size_t(first); k <= size_t(stop_after) && ok; ++k) {
     const Stage s = Stage(k);
     // 1.
     Pipeline p = stage_pipeline(s, stop_after, r);
     if (r.options.instrument) r.options.instrument(s, p);
     // 2.
     std::vector<PassStat> stats;
-    PassResult pr = p.run(r.graph, d, &stats);
+    ok = p.run(r.graph, d, &stats).ok;
     for (PassStat& st : stats) r.stats.push_back({s, std::move(st)});
-    if (!pr.ok) return std::nullopt;
+    if (!ok) break;
     // 3.
     r.reached = s;
     r.nodes[k] = r.graph.size();
     if (s == Stage::ir) r.lowered = r.graph;
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
+  r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return ok;
 }
 
 std::string first_error(const Diagnostics& d) {
@@ -338,14 +339,21 @@ std::optional<CompileResult> compile(const SourceFile& src, const CompileOptions
   CompileResult r;
   r.options = opts;
   r.source = &src;
-  return run_stages(std::move(r), Stage::ast, stop_after, diags);
+  if (!run_stages(r, Stage::ast, stop_after, diags)) return std::nullopt;
+  return r;
 }
 
 std::optional<CompileResult> compile(Graph lowered, const CompileOptions& opts, Stage stop_after, Diagnostics& diags) {
   CompileResult r;
   r.options = opts;
   r.graph = std::move(lowered);
-  return run_stages(std::move(r), Stage::ir, std::max(stop_after, Stage::ir), diags);
+  if (!run_stages(r, Stage::ir, std::max(stop_after, Stage::ir), diags)) return std::nullopt;
+  return r;
+}
+
+bool continue_compile(CompileResult& r, Stage stop_after, Diagnostics& diags) {
+  if (stop_after <= r.reached) return true;
+  return run_stages(r, Stage(size_t(r.reached) + 1), stop_after, diags);
 }
 
 Stage engine_stage(std::string_view engine) { return engine == "jit" ? Stage::llvm : Stage::opt; }

@@ -96,7 +96,7 @@ struct CompileResult {
   std::optional<backend::EntryPlans> plans;         // fused: indexed by backend::Entry
   std::unique_ptr<backend::GeneratedModule> module;  // llvm: what the JIT loads
   std::string assembly;                              // asm
-  double seconds = 0;                                // compile()'s wall time
+  double seconds = 0;                                // compile()'s wall time (and continue_compile's)
 
   size_t nodes_after(Stage s) const { return nodes[size_t(s)]; }
   // The statistics of the passes of one stage, in order.
@@ -111,6 +111,11 @@ std::optional<CompileResult> compile(const SourceFile& src, const CompileOptions
 // The same from a graph of stage ir (a lowered graph, e.g. from the IR text): the
 // overrides, then the stages from checked through stop_after.
 std::optional<CompileResult> compile(Graph lowered, const CompileOptions& opts, Stage stop_after, Diagnostics& diags);
+
+// Runs the stages after r.reached through stop_after on a result that stopped earlier (the
+// trainer compiles its step to stage llvm once its data is ready): the same passes as one
+// compile() to stop_after. False when a stage fails (r then stays as far as it got).
+bool continue_compile(CompileResult& r, Stage stop_after, Diagnostics& diags);
 
 // The last stage an engine needs: llvm for the JIT (engine "jit"), opt for the interpreter.
 Stage engine_stage(std::string_view engine);

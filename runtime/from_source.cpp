@@ -7,16 +7,15 @@ namespace kiln {
 std::optional<TrainResult> train_source(const SourceFile& src, const CompileOptions& copts, const TrainOptions& opts,
                                         Diagnostics& diags, RunError& err,
                                         const std::function<void(const Diagnostics&)>& on_compiled) {
-  const Stage stop = engine_stage(opts.engine.kind);
   CompileOptions c = copts;
   c.goal = Goal::train;
-  auto step = compile(src, c, stop, diags);
+  auto step = compile(src, c, Stage::opt, diags);  // (the Trainer goes on to llvm for the JIT)
   if (!step) {
     err = {1, ""};
     return std::nullopt;
   }
   if (on_compiled) on_compiled(diags);
-  return Trainer(*step, forward_builder(src, c, stop), opts).run(err);
+  return Trainer(*step, forward_builder(src, c, engine_stage(opts.engine.kind)), opts).run(err);
 }
 
 std::optional<PredictResult> predict_source(const SourceFile& src, const CompileOptions& copts,

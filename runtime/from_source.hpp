@@ -9,9 +9,9 @@
 
 namespace kiln {
 
-// compile(src, copts, the stage of the engine) into `diags` (nullopt, exit 1, when it
-// fails); `on_compiled` sees the diagnostics before any data is read (the CLI prints the
-// warnings there); then a Trainer runs.
+// compile(src, copts, to stage opt) into `diags` (nullopt, exit 1, when it fails);
+// `on_compiled` sees the diagnostics before any data is read (the CLI prints the warnings
+// there); then a Trainer runs (it compiles on to llvm for the JIT once the data is ready).
 std::optional<TrainResult> train_source(const SourceFile& src, const CompileOptions& copts, const TrainOptions& opts,
                                         Diagnostics& diags, RunError& err,
                                         const std::function<void(const Diagnostics&)>& on_compiled = {});

@@ -46,6 +46,7 @@ Trainer::Trainer(CompileResult& step, ForwardBuilder validation, const TrainOpti
       plain_(step.plain ? *step.plain : step.graph),
       saved_(step.monitor_plan ? plain_ : tg_),
       seed_(step.lowered.train.seed),
+      compiled_s_(step.seconds),
       t_setup_(Clock::now()) {
   // Run-time monitors: their roots were added after simplification (so they are computed
   // from the step's own values).
@@ -150,15 +151,24 @@ bool Trainer::plan_epochs() {
   return true;
 }
 
-// The engine of the step (the JIT loads the module the pipeline generated, taken from the
-// step), its values, and the evaluator of the validation rows.
+// The engine of the step, its values, and the evaluator of the validation rows. For the
+// JIT, the step's compilation goes on to stage llvm first (here, once the data is ready:
+// a data error costs no code generation), and the engine loads that module.
 bool Trainer::set_up_engine() {
+  if (Stage need = engine_stage(o_.engine.kind); step_.reached < need) {
+    Diagnostics d(&src_);
+    if (!continue_compile(step_, need, d)) {
+      for (const Diagnostic& x : d.all())
+        if (x.severity == Severity::error) return fail(1, x.message);
+      return fail(1, "cannot compile the training step");
+    }
+  }
   engine_ = make_engine(tg_, std::move(step_.module), o_.engine, e_);
   if (!engine_) return fail(1, e_);
   if (!engine_->set_values(values_, e_)) return fail(1, e_);
   val_eval_.emplace(
       [this](int64_t batch, std::string& why) { return validation_(batch, Goal::forward, why); }, o_.engine);
-  res_.compile_s = step_.seconds + seconds_since(t_setup_) + engine_->compile_seconds();
+  res_.compile_s = compiled_s_ + seconds_since(t_setup_) + engine_->compile_seconds();
   return true;
 }
 

@@ -74,9 +74,10 @@ struct TrainResult {
   std::string stop_message; // then: "interrupted (SIGINT) after epoch 3, step 5 of 9; saved p.safetensors"
 };
 
-// One training run of a compiled training step (compile(), Goal::train, to the stage its
-// engine needs: runtime/compile.hpp; its source must outlive the Trainer, and the JIT takes
-// its module). `validation` compiles the forward graphs of the validation rows. run() trains
+// One training run of a compiled training step (compile() from its source, Goal::train,
+// to stage opt or later: runtime/compile.hpp; the source must outlive the Trainer). The
+// Trainer compiles the step on to the stage its engine needs once the data is ready, and
+// the JIT takes its module. `validation` compiles the forward graphs of the validation rows. run() trains
 // and saves the checkpoint when asked; on failure it returns nullopt with `err` set. With
 // --load, the epochs continue from the checkpoint's position (docs/training.md,
 // "Resuming"). A failing log write is a warning (once); the log stops and the run goes on.
@@ -143,6 +144,7 @@ class Trainer {
   uint64_t seed_;       // the shuffles' (the checkpoint's on --load unless --seed)
   std::optional<Monitor> mon_;
   std::optional<RuntimeDiagnostic> promoted_;  // the first run-time warning -Werror made an error
+  double compiled_s_;                          // the step's compile time before the Trainer
   Clock::time_point t_setup_, t_start_;
 
   std::vector<InputSpec> inputs_;

@@ -8,6 +8,7 @@
 #include "tests/runtime/train_util.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <regex>
 
 using namespace kiln;
 
@@ -76,6 +77,18 @@ TEST_CASE("every stage is a named pass, and compile stops after the stage asked 
   REQUIRE(r->plain);
   REQUIRE(r->monitor_plan);
   CHECK(r->graph.size() > r->plain->size());
+
+  // Continued from opt (as the trainer does once its data is ready): the same passes, the
+  // same module (but for the per-module name prefix kiln<N>).
+  Diagnostics d3(&src);
+  auto part = compile(src, {}, Stage::opt, d3);
+  REQUIRE(part);
+  CHECK_FALSE(part->module);
+  REQUIRE(continue_compile(*part, Stage::llvm, d3));
+  CHECK(part->reached == Stage::llvm);
+  for (size_t k = 0; k <= size_t(Stage::llvm); ++k) CHECK(pass_names(*part, Stage(k)) == pass_names(*r, Stage(k)));
+  auto unprefixed = [](std::string text) { return std::regex_replace(text, std::regex("kiln[0-9]+_"), "kiln_"); };
+  CHECK(unprefixed(part->module->ir_text()) == unprefixed(r->module->ir_text()));
 
   // Forward graphs: the outputs alone for predict, no backward graph.
   CompileOptions fo;
