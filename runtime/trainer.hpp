@@ -13,6 +13,8 @@
 #include "runtime/progress.hpp"
 #include "runtime/resume.hpp"
 #include <chrono>
+#include <csignal>
+#include <span>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -122,11 +124,18 @@ class Trainer {
   bool check_monitor(bool loss_finite, const Epoch& ep);
   bool stop_non_finite(int64_t bad, const Epoch& ep);
   bool stop_promoted();
-  int stop_signal() const;
+  // A signal (SIGINT, SIGTERM) or the test hook, checked before each step: 0 to go on.
+  int stop_signal() const {
+    if (o_.interrupt && o_.interrupt->signal) return o_.interrupt->signal;
+    return o_.stop_after_steps > 0 && res_.steps >= o_.stop_after_steps ? SIGINT : 0;
+  }
   bool stop_interrupted(int sig, const Epoch& ep, int64_t b);
   // Helpers: the monitors' new diagnostics, batches, the metrics log, failures.
   void flush_monitor();
-  void gather(const std::vector<int64_t>& order, int64_t k);
+  // Batch k of an epoch's row order into the batch buffers.
+  void gather(const std::vector<int64_t>& order, int64_t k) {
+    gather_batch(*ds_, std::span<const int64_t>(order).subspan(size_t(k * g_.batch), size_t(g_.batch)), bufs_);
+  }
   void log_line(const std::string& line);
   void log_close();
   void log_failed(const std::string& why);

@@ -60,7 +60,7 @@ bool Trainer::run_epoch(int64_t epoch) {
 
 // One step: forward, backward and the update on batch b; its figures into the epoch's
 // sums, the log and the progress line; the monitors' buffer.
-bool Trainer::train_step(Epoch& ep, int64_t b) {
+[[gnu::always_inline]] inline bool Trainer::train_step(Epoch& ep, int64_t b) {
   gather(ep.order, b);
   if (!engine_->set_batch(names_, bufs_, e_)) return fail(1, e_);
   // One snapshot per epoch (cheap): a non-finite step replays the epoch's earlier steps.

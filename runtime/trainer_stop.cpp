@@ -75,12 +75,6 @@ bool Trainer::stop_promoted() {
                                    promoted_->step, promoted_->diag.id));
 }
 
-// A signal (SIGINT, SIGTERM) or the test hook, checked before each step: 0 to go on.
-int Trainer::stop_signal() const {
-  if (o_.interrupt && o_.interrupt->signal) return o_.interrupt->signal;
-  return o_.stop_after_steps > 0 && res_.steps >= o_.stop_after_steps ? SIGINT : 0;
-}
-
 // Stop before batch b of the epoch: the monitors' pending steps, the health table, the
 // log's "interrupted" line, and the checkpoint with its position, so that --load continues
 // exactly here. The run's result says so (signal, stop_message).
@@ -129,11 +123,6 @@ void Trainer::flush_monitor() {
     if (o_.on_runtime_diagnostic) o_.on_runtime_diagnostic(d);
     res_.runtime_diagnostics.push_back(std::move(d));
   }
-}
-
-// Batch k of an epoch's row order into the batch buffers.
-void Trainer::gather(const std::vector<int64_t>& order, int64_t k) {
-  gather_batch(*ds_, std::span<const int64_t>(order).subspan(size_t(k * g_.batch), size_t(g_.batch)), bufs_);
 }
 
 // A log line; a failed write (a full disk) is a warning, once, and the log stops there:
