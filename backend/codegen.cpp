@@ -280,9 +280,9 @@ struct Built {
   int64_t arena_bytes = 0, unshared_arena_bytes = 0;
 };
 
-// Builds and verifies the module of a graph (not yet optimised).
-bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& out, std::string& err,
-                  const CompileOptions& opt = {}) {
+// Builds and verifies the module of a graph's plans (not yet optimised).
+bool build_module(const Graph& g, const EntryPlans& plans, JitEngine& je, llvm::LLVMContext& ctx, Built& out,
+                  std::string& err, const CompileOptions& opt) {
   const int lanes = opt.lanes;
   out.buffers = buffer_table(g);
   out.prefix = fmt::format("kiln{}", g_counter++);
@@ -291,8 +291,14 @@ bool build_module(const Graph& g, JitEngine& je, llvm::LLVMContext& ctx, Built& 
   ModuleGen gen{g, out.buffers, *m, lanes > 0 ? lanes : je.vector_lanes(), out.prefix, perf_map_wanted(), err};
   for (size_t i = 0; i < out.buffers.size() && out.buffers[i].kind < BufferKind::loss; ++i) gen.leaf_buf[out.buffers[i].node] = int(i);
   for (Entry e : {Entry::step, Entry::forward, Entry::predict, Entry::monitor}) {
-    KernelPlan plan = codegen_plan(g, entry_scope(e), opt.fuse);
-    if (opt.adjust_plan) opt.adjust_plan(e, plan);
+    KernelPlan adjusted;
+    const KernelPlan* planp = &plans[size_t(e)];
+    if (opt.adjust_plan) {  // tests: a moved layout the code must follow
+      adjusted = *planp;
+      opt.adjust_plan(e, adjusted);
+      planp = &adjusted;
+    }
+    const KernelPlan& plan = *planp;
     if (!gen.check(plan)) return false;
     gen.emit_entry(e, plan);
     if (!err.empty()) return false;
@@ -333,55 +339,99 @@ int CompiledGraph::find(BufferKind k, std::string_view name) const {
   return -1;
 }
 
-std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err) {
-  using Clock = std::chrono::steady_clock;
+using Clock = std::chrono::steady_clock;
+static double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct GeneratedModule::Parts {
+  std::unique_ptr<llvm::LLVMContext> ctx;
+  Built built;  // the module, the buffer table, the names
+  JitEngine* je = nullptr;
+};
+
+GeneratedModule::GeneratedModule() = default;
+GeneratedModule::~GeneratedModule() = default;
+
+std::string GeneratedModule::ir_text() const { return module_ir_text(*parts_->built.module); }
+
+bool GeneratedModule::assembly(std::string& out, std::string& err) const {
+  return parts_->je->assembly(*parts_->built.module, out, err);
+}
+
+EntryPlans codegen_plans(const Graph& g, bool fuse) {
+  EntryPlans plans;
+  for (Entry e : {Entry::step, Entry::forward, Entry::predict, Entry::monitor})
+    plans[size_t(e)] = codegen_plan(g, entry_scope(e), fuse);
+  return plans;
+}
+
+std::unique_ptr<GeneratedModule> generate_module(const Graph& g, const EntryPlans& plans, const CompileOptions& opt,
+                                                 std::string& err) {
   auto t0 = Clock::now();
-  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   JitEngine* je = JitEngine::shared(err);
   if (!je) return nullptr;
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  quiet_llvm_diagnostics(*ctx);
-  Built built;
-  if (!build_module(g, *je, *ctx, built, err, opt)) return nullptr;
-  std::unique_ptr<llvm::Module> m = std::move(built.module);
-  const std::string& prefix = built.prefix;
+  auto m = std::unique_ptr<GeneratedModule>(new GeneratedModule());
+  m->parts_ = std::make_unique<GeneratedModule::Parts>();
+  m->parts_->je = je;
+  m->parts_->ctx = std::make_unique<llvm::LLVMContext>();
+  quiet_llvm_diagnostics(*m->parts_->ctx);
+  if (!build_module(g, plans, *je, *m->parts_->ctx, m->parts_->built, err, opt)) return nullptr;
+  m->keep_ir_ = opt.keep_ir;
+  m->generate_s_ = seconds_since(t0);
+  return m;
+}
+
+void optimize_module(GeneratedModule& m) {
+  auto t0 = Clock::now();
+  m.parts_->je->optimize(*m.parts_->built.module);
+  m.optimized_ = true;
+  m.optimize_s_ = seconds_since(t0);
+}
+
+std::unique_ptr<CompiledGraph> load_module(std::unique_ptr<GeneratedModule> m, std::string& err) {
+  auto t0 = Clock::now();
+  Built& built = m->parts_->built;
+  const std::string prefix = built.prefix;
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
-  cg->phase_[0] = since(t0);
-  auto t1 = Clock::now();
-  je->optimize(*m);
-  cg->phase_[1] = since(t1);
-  if (opt.keep_ir) cg->llvm_ir_ = module_ir_text(*m);
-  auto t2 = Clock::now();
-  cg->code_ = je->add(std::move(m), std::move(ctx), err);
+  if (m->keep_ir_) cg->llvm_ir_ = module_ir_text(*built.module);
+  cg->code_ = m->parts_->je->add(std::move(built.module), std::move(m->parts_->ctx), err);
   if (!cg->code_) return nullptr;
   for (int e = 0; e < 4; ++e) {  // the first lookup compiles the module to machine code
     void* f = cg->code_->lookup(fmt::format("{}_{}", prefix, kEntryNames[e]), err);
     if (!f) return nullptr;
     cg->entries_[e] = reinterpret_cast<EntryFn>(f);
   }
-  cg->phase_[2] = since(t2);
   if (perf_map_wanted()) write_perf_map(*cg->code_, built.kernels, prefix);
+  cg->phase_[0] = m->generate_s_;
+  cg->phase_[1] = m->optimize_s_;
+  cg->phase_[2] = seconds_since(t0);
   cg->buffers_ = std::move(built.buffers);
   cg->arena_bytes_ = built.arena_bytes;
   cg->unshared_arena_bytes_ = built.unshared_arena_bytes;
-  cg->compile_seconds_ = since(t0);
+  cg->compile_seconds_ = cg->phase_[0] + cg->phase_[1] + cg->phase_[2];
+  return cg;
+}
+
+std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err) {
+  auto t0 = Clock::now();
+  EntryPlans plans = codegen_plans(g, opt.fuse);
+  auto m = generate_module(g, plans, opt, err);
+  if (!m) return nullptr;
+  m->generate_s_ = seconds_since(t0);  // (the plans included, as before the pipeline split them off)
+  optimize_module(*m);
+  auto cg = load_module(std::move(m), err);
+  if (cg) cg->compile_seconds_ = seconds_since(t0);
   return cg;
 }
 
 static bool dump(const Graph& g, bool assembly, std::string& out, std::string& err) {
-  JitEngine* je = JitEngine::shared(err);
-  if (!je) return false;
-  llvm::LLVMContext ctx;
-  quiet_llvm_diagnostics(ctx);
-  Built built;
-  if (!build_module(g, *je, ctx, built, err)) return false;
-  std::unique_ptr<llvm::Module> m = std::move(built.module);
-  je->optimize(*m);
+  auto m = generate_module(g, codegen_plans(g), {}, err);
+  if (!m) return false;
+  optimize_module(*m);
   if (!assembly) {
-    out = module_ir_text(*m);
+    out = m->ir_text();
     return true;
   }
-  return je->assembly(*m, out, err);
+  return m->assembly(out, err);
 }
 
 bool dump_llvm_ir(const Graph& g, std::string& out, std::string& err) { return dump(g, false, out, err); }

@@ -12,6 +12,7 @@
 #include "ir/interpreter.hpp"
 #include "passes/kernel_plan.hpp"
 #include <functional>
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,8 @@ struct CompileOptions {
   std::function<void(Entry, KernelPlan&)> adjust_plan;
 };
 
+class GeneratedModule;
+
 class CompiledGraph {
  public:
   const std::vector<BufferSpec>& buffers() const { return buffers_; }
@@ -69,6 +72,7 @@ class CompiledGraph {
   const std::string& llvm_ir() const { return llvm_ir_; }
 
  private:
+  friend std::unique_ptr<CompiledGraph> load_module(std::unique_ptr<GeneratedModule>, std::string&);
   friend std::unique_ptr<CompiledGraph> compile_graph(const Graph&, const CompileOptions&, std::string&);
   std::vector<BufferSpec> buffers_;
   int64_t arena_bytes_ = 0;
@@ -82,7 +86,50 @@ class CompiledGraph {
 
 // Compiles the graph for the host CPU; nullptr with a message in err when it cannot
 // (an op without a generator, a leaf missing from the graph's declarations, LLVM errors).
+// The steps of the compile pipeline in one call: codegen_plans, generate_module,
+// optimize_module, load_module.
 std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOptions& opt, std::string& err);
+
+// The kernel plans of the four entry points (codegen_plan of each scope, indexed by Entry).
+using EntryPlans = std::array<KernelPlan, 4>;
+EntryPlans codegen_plans(const Graph& g, bool fuse = true);
+
+// The LLVM module of a graph's entry points before the JIT loads it: the stage `llvm` of
+// the compile pipeline (runtime/compile.hpp), printed by `kiln dump --stage=llvm` (ir_text,
+// after optimize_module) and `--stage=asm` (assembly), and loaded by load_module.
+class GeneratedModule {
+ public:
+  ~GeneratedModule();
+  bool optimized() const { return optimized_; }
+  // The module's LLVM IR as text.
+  std::string ir_text() const;
+  // Its host assembly, as `llc` prints it; false with a message on an LLVM error.
+  bool assembly(std::string& out, std::string& err) const;
+
+ private:
+  friend std::unique_ptr<GeneratedModule> generate_module(const Graph&, const EntryPlans&, const CompileOptions&,
+                                                          std::string&);
+  friend void optimize_module(GeneratedModule&);
+  friend std::unique_ptr<CompiledGraph> load_module(std::unique_ptr<GeneratedModule>, std::string&);
+  friend std::unique_ptr<CompiledGraph> compile_graph(const Graph&, const CompileOptions&, std::string&);
+  GeneratedModule();
+  struct Parts;
+  std::unique_ptr<Parts> parts_;  // the LLVM context and module, the buffer table, the names
+  bool optimized_ = false;
+  bool keep_ir_ = false;
+  double generate_s_ = 0, optimize_s_ = 0;
+};
+
+// Generates (and verifies) the module of the plans' kernels and entry points for the
+// host CPU. nullptr with a message in err when it cannot.
+std::unique_ptr<GeneratedModule> generate_module(const Graph& g, const EntryPlans& plans, const CompileOptions& opt,
+                                                 std::string& err);
+// Runs LLVM's O3 pipeline on it.
+void optimize_module(GeneratedModule& m);
+// Loads the (optimised) module into the JIT: machine code for the host, the entry points
+// looked up. The CompiledGraph's phases are the module's generation and optimisation and
+// this load (codegen_seconds). nullptr with a message in err on an LLVM error.
+std::unique_ptr<CompiledGraph> load_module(std::unique_ptr<GeneratedModule> m, std::string& err);
 
 // The kernel plan the backend compiles for one entry point (step, forward, predict, monitor):
 // passes/fusion's plan_kernels(g, scope, {fuse}) with every kernel's scratch laid out
@@ -95,7 +142,8 @@ std::unique_ptr<CompiledGraph> compile_graph(const Graph& g, const CompileOption
 // --stage=fused` prints it. arena_bytes() is the largest peak of the three plans.
 KernelPlan codegen_plan(const Graph& g, PlanScope scope, bool fuse = true);
 
-// `kiln dump --stage=llvm` (optimised LLVM IR) and `--stage=asm` (host assembly).
+// The optimised LLVM IR and the host assembly of a graph (generate_module and
+// optimize_module, then ir_text or assembly).
 bool dump_llvm_ir(const Graph& g, std::string& out, std::string& err);
 bool dump_assembly(const Graph& g, std::string& out, std::string& err);
 

@@ -6,7 +6,7 @@
 // state of the moment, which on a shared machine swings the step time of separate
 // processes by up to 2x; a pair's two runs are tens of milliseconds apart (linreg).
 // Usage: kiln_monitor_bench MODEL --data D [--data D...] [--epochs E] [--pairs P] [--threads N] [--engine jit|interp]
-#include "runtime/trainer.hpp"
+#include "runtime/from_source.hpp"
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -70,15 +70,16 @@ int main(int argc, char** argv) {
   auto run = [&](bool monitor, double& out) -> bool {
     TrainOptions o;
     o.data = data;
-    o.epochs = epochs;
     o.shuffle = false;
     o.engine.kind = engine;
     o.engine.threads = threads;
-    o.monitor = monitor;
     o.progress_out = devnull;
+    CompileOptions c;
+    c.epochs = epochs;
+    c.monitors = monitor;
     Diagnostics d(&src);
     RunError err;
-    auto r = train_model(src, o, d, err);
+    auto r = train_source(src, c, o, d, err);
     if (!r) {
       std::string why = err.message;
       for (auto& x : d.all()) why += (why.empty() ? "" : "; ") + x.message;

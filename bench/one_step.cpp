@@ -19,8 +19,8 @@
 //                      [--engines jit,interp64] [--threads N] [--batch N] [--lanes N]
 // (--lanes: the f32 lanes the JIT's GEMM assumes, CompileOptions::lanes; 8 runs AVX2's code)
 #include "backend/codegen.hpp"
-#include "frontend/lower.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/compile.hpp"
 #include "runtime/model.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/thread_pool.hpp"
@@ -128,16 +128,14 @@ int main(int argc, char** argv) {
   ss << f.rdbuf();
   SourceFile src(model, ss.str());
   Diagnostics d(&src);
-  LowerOptions lo;
-  lo.batch = batch;  // --batch: as `kiln train --batch`
-  auto lowered = compile_source(src, d, lo);
-  if (!lowered || d.has_errors()) return fail("the model has errors:\n" + d.render_all());
-  // The training graph exactly as `kiln train` builds it (static checks, which only report,
-  // and the stabilising rewrites).
-  Graph plain = *lowered;
-  TrainingGraphOptions topts;
-  topts.run_checks = true;
-  if (!make_training_graph(plain, d, topts)) return fail("cannot build the training graph:\n" + d.render_all());
+  // The training graph exactly as `kiln train --no-monitor` compiles it (static checks, which
+  // only report, and the stabilising rewrites).
+  CompileOptions co;
+  co.batch = batch;  // --batch: as `kiln train --batch`
+  co.monitors = false;
+  auto step = compile(src, co, Stage::opt, d);
+  if (!step) return fail("cannot build the training graph:\n" + d.render_all());
+  Graph plain = step->graph;
   Graph g = plain;
   auto update_roots = add_update_roots(g);
 

@@ -1,4 +1,4 @@
-// The IR verifier: structural checks run after every pass in debug builds and in tests.
+// The IR verifier: structural checks the pass Pipeline runs after every pass, in every build.
 // Each message starts with the node it is about ("%7: ...") or the root list it checks.
 #include "ir/printer.hpp"
 #include <fmt/format.h>

@@ -109,8 +109,9 @@ bool differentiate(Graph& g, Diagnostics& d) {
 namespace {
 struct AutodiffPass : Pass {
   std::string_view name() const override { return "autodiff"; }
-  bool run(Graph& g, Diagnostics& d) override {
-    return differentiate(g, d);
+  PassResult run(Graph& g, Diagnostics& d) override {
+    if (!differentiate(g, d)) return PassResult::failure();
+    return PassResult::success(true);
   }
 };
 }  // namespace

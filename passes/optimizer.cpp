@@ -98,9 +98,14 @@ bool check_config(const Graph& g, Diagnostics& d) {
 
 }  // namespace
 
-bool add_optimizer(Graph& g, Diagnostics& d) {
-  if (!g.train.present || g.params.empty() || !g.updates.empty()) return false;
-  if (!check_config(g, d)) return false;
+PassResult add_optimizer(Graph& g, Diagnostics& d) {
+  if (!g.train.present || !g.train.minimize || !g.updates.empty()) return PassResult::success(false);
+  if (g.params.empty()) {  // (the check no-trainable says so first, unless it is turned off)
+    auto& e = d.error("train", g.train.loc, "nothing to train: the model has no param for the optimizer to update");
+    e.notes.push_back({"declare the weights that should learn with 'param' (a 'const' is never updated)", {}});
+    return PassResult::failure();
+  }
+  if (!check_config(g, d)) return PassResult::failure();
   const OptimizerSpec& o = g.train.optimizer;
   // 1. The gradient of every param.
   std::map<NodeId, NodeId> grad_of;
@@ -109,7 +114,7 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
     auto it = grad_of.find(p);
     if (it == grad_of.end() || g[it->second].type() != g[p].type()) {
       d.error("internal", o.loc, "optimizer: no gradient of the type of param '" + g[p].name + "'");
-      return false;
+      return PassResult::failure();
     }
   }
   Builder b{g, g[g.params[0]].dtype, o.loc};
@@ -187,14 +192,14 @@ bool add_optimizer(Graph& g, Diagnostics& d) {
   // 5. The counter.
   updates.push_back({step, b.add(step, b.lit(1.0))});
   g.updates.insert(g.updates.end(), updates.begin(), updates.end());
-  return true;
+  return PassResult::success(true);
 }
 
 namespace {
 class OptimizerPass final : public Pass {
  public:
   std::string_view name() const override { return "optimizer"; }
-  bool run(Graph& g, Diagnostics& d) override { return add_optimizer(g, d); }
+  PassResult run(Graph& g, Diagnostics& d) override { return add_optimizer(g, d); }
 };
 }  // namespace
 

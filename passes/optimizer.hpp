@@ -12,9 +12,11 @@ namespace kiln {
 // "<param>.<slot>": sgd "momentum", adam/adamw "m" and "v", rmsprop "v", adagrad
 // "sum_sq"; and the step counter "step", a scalar counting updates from 0), and one
 // Update{target, value} per param and per state to g.updates. Needs a gradient in
-// g.grads for every param in g.params. Returns false (with a diagnostic) on an invalid
-// configuration; does nothing when the graph has no train block, no params, or updates.
-bool add_optimizer(Graph& g, Diagnostics& d);
+// g.grads for every param in g.params. Fails (with a diagnostic) on an invalid
+// configuration and when the model has no param at all (error "train": nothing to train);
+// does nothing (success, unchanged) when the graph has no train block with `minimize` or
+// already has its updates.
+PassResult add_optimizer(Graph& g, Diagnostics& d);
 std::unique_ptr<Pass> make_optimizer_pass();
 
 // The learning rate at step `s` (counting from 0 at the first update), as IR; `step` is

@@ -12,7 +12,9 @@ std::unique_ptr<Pass> make_fold_pass();       // passes/simplify/fold.cpp
 std::unique_ptr<Pass> make_algebraic_pass();  // passes/simplify/algebraic.cpp
 std::unique_ptr<Pass> make_dce_pass();        // passes/simplify/dce.cpp
 
-// fold, algebraic, cse, dce as one fixed-point group.
+// fold, algebraic, cse, dce: the group the compile pipeline repeats to a fixed point.
+std::vector<std::unique_ptr<Pass>> simplify_passes();
+// That group alone as a pipeline.
 Pipeline make_simplify_pipeline();
 
 // Helpers shared by the passes (passes/simplify/compact.cpp).

@@ -241,7 +241,7 @@ struct StabilizePass : Pass {
   StabilizeOptions opts;
   explicit StabilizePass(StabilizeOptions o) : opts(o) {}
   std::string_view name() const override { return "stabilize"; }
-  bool run(Graph& g, Diagnostics& d) override { return stabilize(g, d, opts); }
+  PassResult run(Graph& g, Diagnostics& d) override { return PassResult::success(stabilize(g, d, opts)); }
 };
 }  // namespace
 

@@ -12,6 +12,10 @@
 
 namespace kiln {
 
+namespace backend {
+class GeneratedModule;
+}
+
 // What one run of the graph on a batch computed. `loss` is the sum of the loss node's
 // elements (the loss is a scalar in practice); `metrics` follow the model's own metrics
 // in g.train.metrics (each the mean of its elements; the run-time monitors' quantities
@@ -71,7 +75,8 @@ class Engine {
   // step's norms; after this call, that step's own. Nothing else changes.
   virtual bool settle_monitors(std::string& err) = 0;
 
-  // For the summary: seconds spent compiling (0 for the interpreter) and the size of the
+  // For the summary: seconds the engine spent compiling (0 for the interpreter; the JIT:
+  // loading its module, and generating it when it was given none) and the size of the
   // intermediate-value arena in bytes, when the engine plans one.
   virtual double compile_seconds() const { return 0; }
   virtual std::optional<int64_t> arena_bytes() const { return std::nullopt; }
@@ -92,18 +97,22 @@ class Engine {
 // The reference interpreter as an engine (runtime/engine_interp.cpp).
 std::unique_ptr<Engine> make_interp_engine(Graph g, const EngineOptions& opts);
 
-// The LLVM JIT (backend/codegen.hpp) as an engine (runtime/engine_jit.cpp); nullptr with
-// a message when the graph cannot be compiled.
-std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std::string& err);
+// The LLVM JIT (backend/codegen.hpp) as an engine (runtime/engine_jit.cpp): it loads
+// `module`, the graph's module from the compile pipeline (stage llvm), or compiles the
+// graph when there is none. nullptr with a message when it cannot.
+std::unique_ptr<Engine> make_jit_engine(Graph g, std::unique_ptr<backend::GeneratedModule> module,
+                                        const EngineOptions& opts, std::string& err);
 
 // Engine kinds that can be built in this binary ("interp", and "jit" once the backend
 // provides it), and the default for --engine.
 std::vector<std::string> available_engines();
 std::string default_engine();
 
-// Builds an engine of opts.kind for `g` (runtime/engine.cpp). Errors: an unknown or
-// unavailable kind ("the jit engine is not available in this build (use --engine interp)"),
-// or what the engine's compiler reports.
+// Builds an engine of opts.kind for `g` (runtime/engine.cpp), the JIT from `module` when
+// given (the compile pipeline's, runtime/compile.hpp: nothing is compiled twice). Errors:
+// an unknown kind, or what the engine's compiler reports.
+std::unique_ptr<Engine> make_engine(Graph g, std::unique_ptr<backend::GeneratedModule> module,
+                                    const EngineOptions& opts, std::string& err);
 std::unique_ptr<Engine> make_engine(Graph g, const EngineOptions& opts, std::string& err);
 
 }  // namespace kiln

@@ -5,6 +5,9 @@
 #include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/thread_pool.hpp"
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -16,8 +19,8 @@ using backend::BufferKind;
 
 class JitEngine final : public Engine {
  public:
-  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg, int threads)
-      : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)) {
+  JitEngine(Graph g, std::unique_ptr<backend::CompiledGraph> cg, int threads, double compile_s)
+      : g_(std::move(g)), cg_(std::move(cg)), bufs_(std::make_unique<backend::HostBuffers>(*cg_)), compile_s_(compile_s) {
     if (ThreadPool::resolve(threads) > 1) pool_ = ThreadPool::shared(threads);
     loss_ = cg_->find(BufferKind::loss, "loss");
     for (auto& [name, id] : g_.train.metrics) metrics_.push_back(cg_->find(BufferKind::metric, name));
@@ -33,7 +36,7 @@ class JitEngine final : public Engine {
   }
   std::string_view kind() const override { return "jit"; }
   const Graph& graph() const override { return g_; }
-  double compile_seconds() const override { return cg_->compile_seconds(); }
+  double compile_seconds() const override { return compile_s_; }
   std::optional<int64_t> arena_bytes() const override { return cg_->arena_bytes(); }
 
   bool set_values(const ValueMap& values, std::string& err) override {
@@ -194,18 +197,43 @@ class JitEngine final : public Engine {
   size_t user_metrics_ = 0;
   std::vector<unsigned char> snap_;
   std::shared_ptr<ThreadPool> pool_;  // nullptr: one thread
+  double compile_s_ = 0;
 };
+
+// Test hook: KILN_JIT_MODULE_FILE=PATH appends the LLVM IR of every module the engine loads
+// to PATH, as loaded (tests compare it with `kiln dump --stage=llvm`: tests/pipeline_cli_test.cpp).
+void record_module(const backend::GeneratedModule& m) {
+  static const char* path = std::getenv("KILN_JIT_MODULE_FILE");
+  if (!path || !*path) return;
+  if (std::FILE* f = std::fopen(path, "a")) {
+    std::string text = m.ir_text();
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+}
 
 }  // namespace
 
-std::unique_ptr<Engine> make_jit_engine(Graph g, const EngineOptions& opts, std::string& err) {
-  backend::CompileOptions co;
-  auto cg = backend::compile_graph(g, co, err);
+std::unique_ptr<Engine> make_jit_engine(Graph g, std::unique_ptr<backend::GeneratedModule> module,
+                                        const EngineOptions& opts, std::string& err) {
+  auto t0 = std::chrono::steady_clock::now();
+  const bool generated = module != nullptr;  // by the compile pipeline: only the machine code is left
+  if (!generated) {
+    module = backend::generate_module(g, backend::codegen_plans(g), {}, err);
+    if (module) backend::optimize_module(*module);
+  }
+  std::unique_ptr<backend::CompiledGraph> cg;
+  if (module) {
+    record_module(*module);
+    cg = backend::load_module(std::move(module), err);
+  }
   if (!cg) {
     err = "the jit cannot compile this model: " + err + " (use --engine interp)";
     return nullptr;
   }
-  return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads);
+  const double seconds = generated ? cg->codegen_seconds()
+                                   : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return std::make_unique<JitEngine>(std::move(g), std::move(cg), opts.threads, seconds);
 }
 
 }  // namespace kiln

@@ -1,6 +1,8 @@
 // Forward passes over a range of dataset rows, for validation, `predict` and `eval`:
-// the forward graph is built (and its engine compiled) per chunk size and cached.
+// the forward graph is built (compiled by the caller's builder) per chunk size, and its
+// engine cached.
 #pragma once
+#include "runtime/compile.hpp"
 #include "runtime/engine.hpp"
 #include <functional>
 #include <map>
@@ -17,8 +19,9 @@ struct RowsResult {
   std::vector<std::string> skipped_outputs;             // outputs without the batch dim first
 };
 
-// Builds the forward graph of the model with the batch dim set to `batch`.
-using ForwardGraphBuilder = std::function<std::optional<Graph>(int64_t batch, std::string& err)>;
+// The forward graph of the model with the batch dim set to `batch`, compiled to the stage
+// the engine needs (a ForwardBuilder of runtime/compile.hpp with its goal chosen).
+using ForwardGraphBuilder = std::function<std::optional<CompileResult>(int64_t batch, std::string& err)>;
 
 class RowEvaluator {
  public:

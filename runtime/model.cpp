@@ -1,10 +1,5 @@
 // Model-level helpers shared by train, predict and eval (runtime/model.hpp).
 #include "runtime/model.hpp"
-#include "passes/autodiff.hpp"
-#include "passes/optimizer.hpp"
-#include "passes/simplify.hpp"
-#include "passes/stabilize.hpp"
-#include "runtime/memory_limit.hpp"
 #include <cmath>
 #include <fmt/format.h>
 #include <numbers>
@@ -60,39 +55,6 @@ std::string model_hash(const Graph& g) {
     h *= 1099511628211ull;
   }
   return fmt::format("{:016x}", h);
-}
-
-bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& opts) {
-  if (!check_and_rewrite(g, d, opts)) return false;
-  if (!differentiate(g, d)) return false;
-  if (!add_optimizer(g, d)) return false;
-  Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
-}
-
-bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only) {
-  if (outputs_only) {
-    g.train.minimize.reset();
-    g.train.metrics.clear();
-  }
-  g.grads.clear();
-  g.updates.clear();
-  stabilize(g, d, {.report = false});  // the forward pass of the graph that was trained
-  Pipeline p = make_simplify_pipeline();
-  return p.run(g, d) && !d.has_errors() && check_memory(g, memory_limit(), d);
-}
-
-bool check_model_memory(const Graph& lowered, Diagnostics& d, bool outputs_only) {
-  Graph g = lowered;
-  Diagnostics scratch(d.file());
-  if (g.train.minimize && !outputs_only) make_training_graph(g, scratch);
-  else make_forward_graph(g, scratch, outputs_only);
-  for (const Diagnostic& x : scratch.all())
-    if (x.id == "memory") {
-      d.report(x.severity, x.id, x.loc, x.message).notes = x.notes;
-      return false;
-    }
-  return true;
 }
 
 std::vector<std::string> inputs_not_needed_by_outputs(const Graph& g) {

@@ -1,10 +1,9 @@
 // What train, predict and eval share about a model: its inputs as the data loader sees
-// them, its hash for checkpoints, the training and forward graphs built from the
-// lowered IR, label checks and the learning-rate schedule.
+// them, its hash for checkpoints, label checks and the learning-rate schedule. (The
+// training and forward graphs are built by the compile pipeline, runtime/compile.hpp.)
 #pragma once
 #include "ir/diagnostics.hpp"
 #include "ir/graph.hpp"
-#include "passes/diagnostics/driver.hpp"
 #include "runtime/dataset.hpp"
 #include <optional>
 #include <string>
@@ -23,27 +22,6 @@ std::optional<std::vector<InputSpec>> input_specs(const Graph& g, std::string& e
 // checkpoint stays loadable when only those change.
 std::string model_signature(const Graph& g);
 std::string model_hash(const Graph& g);
-
-// The training graph: [static checks] + stabilising rewrites + differentiate +
-// add_optimizer + the simplify pipeline, then the memory limit (runtime/memory_limit.hpp:
-// a model whose buffers and arena exceed it is a located [memory] error). `opts.run_checks`
-// (false by default here; train sets it) runs the static checks first: an error stops it.
-// `opts.rewrite` (default on; --no-rewrite) applies the stabilising rewrites, each
-// reported as a note.
-struct TrainingGraphOptions : CheckAndRewriteOptions {
-  TrainingGraphOptions() { run_checks = false; }
-};
-bool make_training_graph(Graph& g, Diagnostics& d, const TrainingGraphOptions& opts = {});
-// A forward graph (loss, metrics and outputs) stabilised (silently: the rewrites are exact)
-// and simplified, within the memory limit; with `outputs_only` the loss and metrics are dropped first (for predict
-// on data without labels).
-bool make_forward_graph(Graph& g, Diagnostics& d, bool outputs_only);
-// Whether the graph a command would run fits the memory limit, before anything is
-// allocated: the training graph of a model with a loss (the forward graph without one, or
-// with `outputs_only`, predict's), built from a copy of `lowered` without reporting
-// anything else (other problems are reported where that graph is really built). Over the
-// limit: the [memory] error in `d`, false.
-bool check_model_memory(const Graph& lowered, Diagnostics& d, bool outputs_only = false);
 
 // Inputs that no output depends on (the labels): predict may run without them.
 std::vector<std::string> inputs_not_needed_by_outputs(const Graph& g);

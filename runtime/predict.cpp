@@ -1,6 +1,5 @@
 // Prediction and evaluation from a checkpoint (runtime/predict.hpp).
 #include "runtime/predict.hpp"
-#include "frontend/lower.hpp"
 #include "runtime/evaluator.hpp"
 #include "runtime/model.hpp"
 #include <fmt/format.h>
@@ -14,16 +13,13 @@ std::vector<std::string> output_columns(const std::string& name, int64_t width) 
   return out;
 }
 
-std::optional<PredictResult> run_predict(const SourceFile& src, const PredictOptions& o, Diagnostics& diags,
-                                         RunError& err) {
+std::optional<PredictResult> run_predict(const CompileResult& model, const ForwardBuilder& build,
+                                         const PredictOptions& o, RunError& err) {
   auto fail = [&](int code, std::string msg) -> std::optional<PredictResult> {
     err = {code, std::move(msg)};
     return std::nullopt;
   };
-  auto lowered = compile_source(src, diags, {});
-  if (!lowered || diags.has_errors()) return fail(1, "");
-  const Graph& g = *lowered;
-  if (!check_model_memory(g, diags, !o.require_labels)) return fail(1, "");  // before its params are allocated
+  const Graph& g = model.lowered;
   if (o.want_outputs && g.outputs.empty()) return fail(1, fmt::format("model '{}' has no outputs to predict", g.model_name));
   if (!o.want_outputs && !g.train.minimize && g.train.metrics.empty())
     return fail(1, fmt::format("model '{}' has no loss or metrics to evaluate (no train block)", g.model_name));
@@ -52,24 +48,9 @@ std::optional<PredictResult> run_predict(const SourceFile& src, const PredictOpt
   if (!norm) return fail(2, e);
   for (auto& [name, st] : *norm) apply_standardization(*ds, size_t(ds->input_index(name)), st);
 
-  bool outputs_only = !res.has_labels;
-  ForwardGraphBuilder build = [&src, outputs_only](int64_t batch, std::string& err) -> std::optional<Graph> {
-    Diagnostics d(&src);
-    LowerOptions lo;
-    lo.batch = batch;
-    auto fg = compile_source(src, d, lo);
-    if (!fg || d.has_errors() || !make_forward_graph(*fg, d, outputs_only)) {
-      err = fmt::format("cannot build the forward graph with batch {}", batch);
-      for (auto& x : d.all())
-        if (x.severity == Severity::error) {
-          err += ": " + x.message;
-          break;
-        }
-      return std::nullopt;
-    }
-    return fg;
-  };
-  RowEvaluator ev(build, o.engine, o.max_chunk);
+  const Goal goal = res.has_labels ? Goal::forward : Goal::outputs;
+  auto chunk = [&build, goal](int64_t batch, std::string& why) { return build(batch, goal, why); };
+  RowEvaluator ev(chunk, o.engine, o.max_chunk);
   RowsResult rr;
   if (!ev.run(*ds, 0, ds->rows, values, o.want_outputs, rr, e)) return fail(1, e);
   if (res.has_labels) {

@@ -30,7 +30,11 @@ struct PredictResult {
 // Column names of an output whose rows hold `width` values: NAME, or NAME_0..NAME_{width-1}.
 std::vector<std::string> output_columns(const std::string& name, int64_t width);
 
-std::optional<PredictResult> run_predict(const SourceFile& src, const PredictOptions& opts, Diagnostics& diags,
-                                         RunError& err);
+// The model's forward graph compiled to stage opt (compile(), Goal::forward for eval,
+// Goal::outputs for predict: its memory checked) gives the inputs, params and checkpoint;
+// `build` compiles the forward graph of each chunk of rows. On failure returns nullopt with
+// `err` set.
+std::optional<PredictResult> run_predict(const CompileResult& model, const ForwardBuilder& build,
+                                         const PredictOptions& opts, RunError& err);
 
 }  // namespace kiln

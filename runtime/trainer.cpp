@@ -1,51 +1,20 @@
-// The training loop (runtime/trainer.hpp).
+// The Trainer (runtime/trainer.hpp), until the first step: the data, the checkpoint, the
+// inputs' standardisation, where the epochs start, the engine and the outputs.
 #include "runtime/trainer.hpp"
-#include "frontend/lower.hpp"
-#include "runtime/evaluator.hpp"
 #include "runtime/model.hpp"
-#include "runtime/resume.hpp"
-#include "passes/monitor_ir.hpp"
-#include "ir/interpreter.hpp"
 #include <cerrno>
-#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <unistd.h>
-#include <cmath>
 #include <fmt/format.h>
 
 namespace kiln {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string first_error(const Diagnostics& d) {
-  for (auto& x : d.all())
-    if (x.severity == Severity::error) return x.message;
-  return "unknown error";
-}
-
-// Lowers the model with the batch dim set to `batch` and turns it into a forward graph.
-ForwardGraphBuilder forward_builder(const SourceFile& src) {
-  return [&src](int64_t batch, std::string& err) -> std::optional<Graph> {
-    Diagnostics d(&src);
-    LowerOptions lo;
-    lo.batch = batch;
-    auto g = compile_source(src, d, lo);
-    if (!g || d.has_errors() || !make_forward_graph(*g, d, false)) {
-      err = fmt::format("cannot build the forward graph with batch {}: {}", batch, first_error(d));
-      return std::nullopt;
-    }
-    return g;
-  };
-}
-
-std::vector<std::pair<std::string, double>> named(const Graph& g, const std::vector<double>& v) {
-  std::vector<std::pair<std::string, double>> out;
-  for (size_t k = 0; k < g.train.metrics.size() && k < v.size(); ++k) out.emplace_back(g.train.metrics[k].first, v[k]);
-  return out;
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 // Whether a file can be created at `path` (its directory exists and is writable, and
@@ -67,384 +36,164 @@ bool can_write(const std::string& path, std::string& err) {
 
 }  // namespace
 
-std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& o, Diagnostics& diags,
-                                       RunError& err) {
-  auto fail = [&](int code, std::string msg) -> std::optional<TrainResult> {
-    err = {code, std::move(msg)};
+Trainer::Trainer(CompileResult& step, ForwardBuilder validation, const TrainOptions& o)
+    : step_(step),
+      validation_(std::move(validation)),
+      o_(o),
+      src_(*step.source),
+      g_(step.lowered),
+      tg_(step.graph),
+      plain_(step.plain ? *step.plain : step.graph),
+      saved_(step.monitor_plan ? plain_ : tg_),
+      seed_(step.lowered.train.seed),
+      compiled_s_(step.seconds),
+      t_setup_(Clock::now()) {
+  // Run-time monitors: their roots were added after simplification (so they are computed
+  // from the step's own values).
+  if (step.monitor_plan) mon_.emplace(tg_, *step.monitor_plan, &src_, MonitorThresholds{}, o.monitor_options);
+}
+
+std::optional<TrainResult> Trainer::run(RunError& err) {
+  bool ok = prepare_data() && load_checkpoint() && standardize_inputs() && plan_epochs() && set_up_engine() &&
+            open_outputs() && run_epochs() && finish();
+  (void)ok;  // (false: failed, or interrupted with its result)
+  if (failed_) {
+    err = std::move(err_);
     return std::nullopt;
-  };
-  auto t_compile = Clock::now();
-  LowerOptions lo;
-  lo.batch = o.batch;
-  auto lowered = compile_source(src, diags, lo);
-  if (!lowered || diags.has_errors()) return fail(1, "");
-  Graph g = std::move(*lowered);
-  if (!g.train.present || !g.train.minimize) {
-    diags.error("train", g.train.loc, "the model has no train block with 'minimize LOSS': nothing to train");
-    return fail(1, "");
   }
-  if (o.epochs) g.train.epochs = *o.epochs;
-  if (o.seed) g.train.seed = *o.seed;
-  if (o.lr) g.train.optimizer.lr = *o.lr;
+  return std::move(res_);
+}
 
-  Graph tg = g;
-  if (!make_training_graph(tg, diags, o.graph)) return fail(1, "");
-  if (o.on_compiled) o.on_compiled(diags);
-  // Run-time monitors: their roots are added after simplification (so they are computed
-  // from the step's own values); `plain` is the step without them, for the re-run.
-  Graph plain;
-  std::optional<Monitor> mon;
-  if (o.monitor) {
-    plain = tg;
-    MonitorPlan plan = add_monitor_roots(tg);
-    mon.emplace(tg, std::move(plan), &src, MonitorThresholds{}, o.monitor_options);
-  }
+bool Trainer::fail(int code, std::string message) {
+  err_ = {code, std::move(message)};
+  failed_ = true;
+  return false;
+}
 
-  // What --save writes: the params and states of the step without the monitors' (their
-  // lagged sums' states are theirs, not the model's).
-  const Graph& saved = mon ? plain : tg;
-  std::string e;
-  auto inputs = input_specs(g, e);
-  if (!inputs) return fail(1, e);
-
-  // Data: load, check labels, split, standardise with training-set statistics.
-  auto ds = load_dataset(o.data, *inputs, e);
-  if (!ds) return fail(2, e);
-  for (auto [k, classes] : label_classes(g, *inputs))
-    if (!check_label_range(*ds, k, classes, e)) return fail(2, e);
-  auto split = split_rows(ds->rows, o.val_split, e);
-  if (!split) return fail(2, e);
-  if (split->train_rows < g.batch)
+// The inputs, the data (loaded, labels checked, split), the progress output.
+bool Trainer::prepare_data() {
+  auto inputs = input_specs(g_, e_);
+  if (!inputs) return fail(1, e_);
+  inputs_ = std::move(*inputs);
+  ds_ = load_dataset(o_.data, inputs_, e_);
+  if (!ds_) return fail(2, e_);
+  for (auto [k, classes] : label_classes(g_, inputs_))
+    if (!check_label_range(*ds_, k, classes, e_)) return fail(2, e_);
+  auto split = split_rows(ds_->rows, o_.val_split, e_);
+  if (!split) return fail(2, e_);
+  split_ = *split;
+  if (split_.train_rows < g_.batch)
     return fail(2, fmt::format("the training set has {} rows, fewer than one batch of {} (use a smaller --batch{})",
-                               split->train_rows, g.batch, o.val_split > 0 ? " or --val-split" : ""));
+                               split_.train_rows, g_.batch, o_.val_split > 0 ? " or --val-split" : ""));
+  progress_.emplace(o_.progress, o_.progress_out, g_.train.epochs, batches_per_epoch(split_.train_rows, g_.batch));
+  return true;
+}
 
-  Progress progress(o.progress, o.progress_out, g.train.epochs, batches_per_epoch(split->train_rows, g.batch));
-  MetricsLog log;
-  TrainResult res;
-  // A log line; a failed write (a full disk) is a warning, once, and the log stops there:
-  // the training and the final save go on.
-  auto log_failed = [&](const std::string& le) {
-    res.log_error = le;
-    progress.message(fmt::format("kiln: warning: {}; the metrics log stops here (training goes on)", le));
-  };
-  auto log_line = [&](const std::string& line) {
-    if (std::string le; !log.write(line, le)) log_failed(le);
-  };
-  auto log_close = [&] {
-    if (std::string le; !log.close(le)) log_failed(le);
-  };
-  // The first run-time warning promoted by -Werror: the run stops after the flush.
-  std::optional<RuntimeDiagnostic> promoted;
-  // Prints, logs and hands on the monitors' new diagnostics.
-  auto flush_monitor = [&](TrainResult& r) {
-    if (!mon) return;
-    for (auto& d : mon->take_new()) {
-      if (d.diag.severity == Severity::error && d.diag.id != "non-finite" && !promoted) promoted = d;
-      std::string text = mon->render(d.diag, o.color);
-      while (!text.empty() && text.back() == '\n') text.pop_back();
-      if (d.diag.severity == Severity::error && o.progress == ProgressMode::quiet) {
-        fmt::print(o.progress_out, "{}\n", text);
-        std::fflush(o.progress_out);
-      } else {
-        progress.message(text);
-      }
-      if (log.is_open()) log_line(diagnostic_line(d.diag, d.step, src.path()));
-      if (o.on_runtime_diagnostic) o.on_runtime_diagnostic(d);
-      r.runtime_diagnostics.push_back(std::move(d));
-    }
-  };
-
-  // The checkpoint given with --load (its position: where the epochs and the shuffles
-  // continue; its seed unless --seed), then the initial values, overwritten by its values.
-  std::optional<SafetensorsFile> loaded;
-  std::optional<TrainPosition> resumed;
-  if (!o.load.empty()) {
-    loaded = read_checkpoint(o.load, tg, e);
-    if (!loaded || !read_position(*loaded, o.load, resumed, e)) return fail(2, e);
-    if (resumed && !o.seed) g.train.seed = tg.train.seed = resumed->seed;
+// The checkpoint given with --load (its position: where the epochs and the shuffles
+// continue; its seed unless --seed), then the initial values, overwritten by its values.
+bool Trainer::load_checkpoint() {
+  if (!o_.load.empty()) {
+    loaded_ = read_checkpoint(o_.load, tg_, e_);
+    if (!loaded_ || !read_position(*loaded_, o_.load, resumed_, e_)) return fail(2, e_);
+    if (resumed_ && !step_.options.seed) seed_ = resumed_->seed;
   }
-  ValueMap values = initial_values(tg, g.train.seed);
-  if (loaded && !restore_values(*loaded, o.load, tg, values, e)) return fail(2, e);
-  // The health table's rows as "health" lines of the log (before it is closed).
-  auto log_health = [&](int64_t step) {
-    for (const ParamHealth& h : res.health) log_line(health_line(step, h.name, h.grad_norm, h.update_ratio, h.status));
-  };
-  // -Werror turned a run-time warning into an error: stop with the health table, the log
-  // closed and nothing saved (the model has a problem the user asked to treat as fatal).
-  auto stop_promoted = [&]() -> std::optional<TrainResult> {
-    res.health = mon->health();
-    if (promoted->step > 0 && !mon->health_table().empty()) progress.message(mon->health_table());
-    if (promoted->step > 0) log_health(promoted->step);
-    log_close();
-    return fail(1, promoted->step == 0
-                       ? fmt::format("training stopped before the first step: -Werror makes the run-time warning "
-                                     "[{}] an error",
-                                     promoted->diag.id)
-                       : fmt::format("training stopped at step {}: -Werror makes the run-time warning [{}] an error",
-                                     promoted->step, promoted->diag.id));
-  };
-  for (size_t k = 0; k < inputs->size(); ++k) {
-    const InputSpec& in = (*inputs)[k];
+  values_ = initial_values(tg_, seed_);
+  if (loaded_ && !restore_values(*loaded_, o_.load, tg_, values_, e_)) return fail(2, e_);
+  return true;
+}
+
+// normalize'd inputs standardised with the training rows' statistics (or the checkpoint's);
+// the others' columns looked at for the data-scale monitor.
+bool Trainer::standardize_inputs() {
+  for (size_t k = 0; k < inputs_.size(); ++k) {
+    const InputSpec& in = inputs_[k];
     if (in.normalize) {
       Standardization st;
-      bool from_file = loaded && loaded->find("__normalize__." + in.name + ".mean");
+      bool from_file = loaded_ && loaded_->find("__normalize__." + in.name + ".mean");
       if (from_file) {
-        auto s = standardization_from(*loaded, o.load, in, e);
-        if (!s) return fail(2, e);
+        auto s = standardization_from(*loaded_, o_.load, in, e_);
+        if (!s) return fail(2, e_);
         st = std::move(*s);
       } else {
-        st = compute_standardization(*ds, k, 0, split->train_rows);
+        st = compute_standardization(*ds_, k, 0, split_.train_rows);
       }
-      apply_standardization(*ds, k, st);
-      res.normalization[in.name] = std::move(st);
+      apply_standardization(*ds_, k, st);
+      res_.normalization[in.name] = std::move(st);
     } else if (in.dtype != DType::i32 && in.width() > 1) {
-      if (!mon) continue;
-      if (auto m = data_scale_message(*ds, k, split->train_rows)) {
+      if (!mon_) continue;
+      if (auto m = data_scale_message(*ds_, k, split_.train_rows)) {
         SourceRange loc;
-        for (NodeId id : g.inputs)
-          if (g[id].name == in.name) loc = g[id].loc;
-        mon->emit(Severity::warning, "data-scale", in.name, loc, *m,
-                  {{"declare the input with 'normalize' (input " + in.name + " : ... normalize) so that every column "
-                    "is standardised with the training rows' mean and std",
-                    {}}},
-                  0);
+        for (NodeId id : g_.inputs)
+          if (g_[id].name == in.name) loc = g_[id].loc;
+        mon_->emit(Severity::warning, "data-scale", in.name, loc, *m,
+                   {{"declare the input with 'normalize' (input " + in.name + " : ... normalize) so that every column "
+                     "is standardised with the training rows' mean and std",
+                     {}}},
+                   0);
       }
     }
   }
+  return true;
+}
 
-  // Where the epochs start: 1, or after the --load checkpoint's position (before the
-  // JIT compiles: nothing left to train is an error).
-  const int64_t per_epoch = batches_per_epoch(split->train_rows, g.batch);
-  auto start = start_point(resumed, g.train.epochs, per_epoch, o.load,
-                           fmt::format("{} {}", o.epochs ? "--epochs" : "the train block's epochs =", g.train.epochs), e);
-  if (!start) return fail(2, e);
-  res.first_epoch = start->epoch;
-  progress.resume_after((start->epoch - 1) * per_epoch + start->step);
+// Where the epochs start: 1, or after the --load checkpoint's position (before the JIT
+// loads the step: nothing left to train is an error).
+bool Trainer::plan_epochs() {
+  per_epoch_ = batches_per_epoch(split_.train_rows, g_.batch);
+  auto start = start_point(resumed_, g_.train.epochs, per_epoch_, o_.load,
+                           fmt::format("{} {}", step_.options.epochs ? "--epochs" : "the train block's epochs =",
+                                       g_.train.epochs),
+                           e_);
+  if (!start) return fail(2, e_);
+  start_ = *start;
+  res_.first_epoch = start_.epoch;
+  progress_->resume_after((start_.epoch - 1) * per_epoch_ + start_.step);
+  return true;
+}
 
-  auto engine = make_engine(tg, o.engine, e);
-  if (!engine) return fail(1, e);
-  if (!engine->set_values(values, e)) return fail(1, e);
-  RowEvaluator val_eval(forward_builder(src), o.engine);
-  res.compile_s = seconds_since(t_compile) + engine->compile_seconds();
-
-  // From here a signal stops the run at a step boundary (before: exit at once, nothing to lose).
-  if (o.interrupt) o.interrupt->deferred = 1;
-  if (!o.log.empty() && !log.open(o.log, e)) return fail(2, e);
-  if (!o.save.empty() && !can_write(o.save, e)) return fail(2, e);  // before hours of training, not after
-  flush_monitor(res);
-  if (promoted) return stop_promoted();
-  if (resumed)
-    progress.message(fmt::format("resuming from {} after {}", o.load, describe(*resumed, per_epoch)));
-  else if (loaded && loaded->metadata.count("kiln_model_hash"))
-    progress.message(fmt::format("{} records no training position (checkpoint format 0): its params and state "
-                                 "train epochs 1 to {}", o.load, g.train.epochs));
-
-  res.model_name = g.model_name;
-  res.train_rows = split->train_rows;
-  res.val_rows = split->val_rows;
-  res.batch = g.batch;
-  NodeId counter = step_counter(tg);
-  int64_t s0 = counter >= 0 && values.count(tg[counter].name) ? std::llround(values[tg[counter].name].data[0]) : 0;
-  std::vector<std::string> names;
-  for (auto& in : ds->inputs) names.push_back(in.name);
-  std::vector<BatchBuffer> bufs;
-  auto t_start = Clock::now();
-
-  if (mon) {
-    mon->bind(
-        engine->metric_cells(mon->first_metric(), mon->width()),
-        [&] {
-          std::string se;  // (cannot fail after a step that succeeded)
-          engine->settle_monitors(se);
-        },
-        engine->metric_row(mon->first_metric(), mon->width()));
-    mon->set_learning_rate([&](int64_t step) { return scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + step - 1); });
-  }
-  // Batch k of an epoch's row order into bufs.
-  auto gather = [&](const std::vector<int64_t>& order, int64_t k) {
-    gather_batch(*ds, std::span<const int64_t>(order).subspan(size_t(k * g.batch), size_t(g.batch)), bufs);
-  };
-  // A step whose loss, gradients or updates are not finite (`bad`, of this run, in the
-  // current epoch, whose batches from b0 this run trains, after its step `before`): back to
-  // the last finite step, by replaying the epoch's earlier steps from its snapshot (the
-  // engines are deterministic), and the op named by re-running the bad step with checks.
-  auto stop_non_finite = [&](int64_t bad, int64_t before, int64_t epoch, const std::vector<int64_t>& order,
-                             int64_t b0) -> std::optional<TrainResult> {
-    engine->restore_snapshot();
-    for (int64_t k = 0; k < bad - before - 1; ++k) {
-      BatchResult again;
-      gather(order, b0 + k);
-      if (!engine->set_batch(names, bufs, e) || !engine->step(again, e)) return fail(1, e);
-    }
-    gather(order, b0 + bad - before - 1);
-    ValueMap leaves = engine->values();
-    for (size_t k = 0; k < names.size() && k < bufs.size(); ++k) leaves[names[k]] = batch_tensor(bufs[k]);
-    std::string why;
-    auto d = locate_non_finite(plain, leaves, &src, bad, epoch, why);
-    if (!d) {
-      d.emplace();
-      d->severity = Severity::error;
-      d->id = "non-finite";
-      d->loc = tg.train.minimize_loc;
-      d->message =
-          fmt::format("the loss or a gradient became NaN or Inf at step {} (epoch {}); training stopped", bad, epoch);
-      d->notes.push_back({why, {}});
-    }
-    mon->emit(d->severity, d->id, "step", d->loc, d->message, d->notes, bad);
-    flush_monitor(res);
-    res.health = mon->health();
-    if (!mon->health_table().empty()) progress.message(mon->health_table());
-    res.values = engine->values();
-    log_health(bad - 1);
-    log_close();
-    if (!o.save.empty()) {
-      TrainPosition at{epoch - 1, b0 + bad - 1 - before, g.train.seed, "non-finite"};
-      if (!save_checkpoint(o.save, saved, res.values, res.normalization, e, &at)) return fail(2, e);
-      progress.message(fmt::format("saved {} (the parameters of step {}, the last finite one)", o.save, bad - 1));
-    }
-    return fail(1, "");
-  };
-  // The monitors' per-step rules over the buffered steps (runtime/monitor.hpp), their
-  // diagnostics printed; a value when the run stops here.
-  auto check_monitor = [&](bool loss_finite, int64_t before, int64_t epoch, const std::vector<int64_t>& order,
-                           int64_t b0) -> std::optional<std::optional<TrainResult>> {
-    if (!loss_finite && mon->enabled("non-finite")) mon->unpush();  // this step is the last at most
-    int64_t bad = mon->process();
-    if (bad == 0 && !loss_finite && mon->enabled("non-finite")) bad = res.steps;
-    if (bad > 0) return stop_non_finite(bad, before, epoch, order, b0);
-    flush_monitor(res);
-    if (promoted) return stop_promoted();
-    return std::nullopt;
-  };
-  // A signal (SIGINT, SIGTERM) or the test hook, checked before each step: 0 to go on.
-  auto stop_signal = [&]() -> int {
-    if (o.interrupt && o.interrupt->signal) return o.interrupt->signal;
-    return o.stop_after_steps > 0 && res.steps >= o.stop_after_steps ? SIGINT : 0;
-  };
-  // Stop before batch b of `epoch` (the run trained its batches from b0, after its step
-  // `before`): the monitors' pending steps, the health table, the log's "interrupted" line,
-  // and the checkpoint with its position, so that --load continues exactly here.
-  auto stop_interrupted = [&](int sig, int64_t epoch, int64_t b, int64_t b0, int64_t before,
-                              const std::vector<int64_t>& order) -> std::optional<TrainResult> {
-    if (mon && res.steps > 0) {
-      if (auto stop = check_monitor(true, before, epoch, order, b0)) return *stop;
-      res.health = mon->health();
-      if (!mon->health_table().empty()) progress.message(mon->health_table());
-      log_health(res.steps);
-    }
-    res.time_s = seconds_since(t_start);
-    res.compile_s += val_eval.compile_seconds();
-    res.values = engine->values();
-    TrainPosition at{epoch - 1, b, g.train.seed, "interrupted"};
-    log_line(interrupted_line(signal_name(sig), at.epochs_done, at.steps_into_epoch, res.steps));
-    log_close();
-    std::string msg = fmt::format("interrupted ({}) ", signal_name(sig));
-    if (res.steps == 0) {
-      msg += "before the first step; nothing saved";
-    } else if (o.save.empty()) {
-      msg += fmt::format("after {}; nothing saved (no --save)", describe(at, per_epoch));
-    } else {
-      if (!save_checkpoint(o.save, saved, res.values, res.normalization, e, &at)) return fail(2, e);
-      msg += fmt::format("after {}; saved {} (--load it to continue)", describe(at, per_epoch), o.save);
-    }
-    res.signal = sig;
-    res.stop_message = std::move(msg);
-    return res;
-  };
-
-  BatchResult r;
-  for (int64_t epoch = start->epoch; epoch <= g.train.epochs; ++epoch) {
-    auto t_epoch = Clock::now();
-    progress.begin_epoch(epoch);
-    auto order = epoch_order(split->train_rows, o.shuffle, g.train.seed, epoch);
-    double loss_sum = 0;
-    std::vector<double> metric_sums(g.train.metrics.size(), 0.0);
-    double lr = 0;
-    const int64_t before = res.steps;  // steps of earlier epochs
-    const int64_t b0 = epoch == start->epoch ? start->step : 0;  // a resumed epoch continues where it stopped
-    for (int64_t b = b0; b < per_epoch; ++b) {
-      if (int sig = stop_signal()) return stop_interrupted(sig, epoch, b, b0, before, order);
-      gather(order, b);
-      if (!engine->set_batch(names, bufs, e)) return fail(1, e);
-      // One snapshot per epoch (cheap): a non-finite step replays the epoch's earlier steps.
-      if (mon && b == b0) engine->snapshot_values();
-      if (!engine->step(r, e)) return fail(1, e);
-      ++res.steps;
-      double loss = r.loss.value_or(0);
-      lr = scheduled_lr(tg.train.optimizer, tg.train.schedule, s0 + res.steps - 1);
-      if (mon) {  // the step's monitored quantities into the monitor's buffer
-        // (-Werror: every step, so that the run stops at the step of its first warning.)
-        if (mon->push() || !std::isfinite(loss) || o.monitor_options.werror)
-          if (auto stop = check_monitor(std::isfinite(loss), before, epoch, order, b0)) return *stop;
-      }
-      if (!std::isfinite(loss))
-        return fail(1, fmt::format("training diverged: the loss is {} at epoch {}, step {} (try a smaller --lr)",
-                                   loss, epoch, res.steps));
-      res.step_losses.push_back(loss);
-      loss_sum += loss;
-      for (size_t k = 0; k < metric_sums.size() && k < r.metrics.size(); ++k) metric_sums[k] += r.metrics[k];
-      if (o.log_every > 0 && res.steps % o.log_every == 0) log_line(step_line(epoch, res.steps, loss, lr));
-      if (o.progress == ProgressMode::live) {
-        std::vector<double> means(metric_sums);
-        for (double& m : means) m /= double(b + 1 - b0);
-        progress.step(b + 1, loss_sum / double(b + 1 - b0), named(tg, means));
-      } else {
-        progress.step(b + 1, 0, {});
-      }
-    }
-    // The epoch's remaining steps through the monitors before its line.
-    if (mon)
-      if (auto stop = check_monitor(true, before, epoch, order, b0)) return *stop;
-    EpochRecord rec;
-    rec.epoch = epoch;
-    rec.step = res.steps;
-    rec.loss = loss_sum / double(per_epoch - b0);  // (a resumed epoch: the means of its steps in this run)
-    for (double& m : metric_sums) m /= double(per_epoch - b0);
-    rec.metrics = named(tg, metric_sums);
-    if (split->val_rows > 0) {
-      RowsResult vr;
-      if (!val_eval.run(*ds, split->train_rows, ds->rows, engine->values(), false, vr, e)) return fail(1, e);
-      rec.val_loss = vr.loss;
-      rec.val_metrics = vr.metrics;
-    }
-    rec.time_s = seconds_since(t_epoch);
-    log_line(epoch_line(rec));
-    progress.end_epoch(rec);
-    double epoch_loss = rec.loss;
-    res.epochs.push_back(std::move(rec));
-    // The epoch's rules after its line, so that the output reads in order.
-    if (mon) {
-      mon->on_epoch(epoch, epoch_loss, res.steps, lr);
-      flush_monitor(res);
-      if (promoted) return stop_promoted();
+// The engine of the step, its values, and the evaluator of the validation rows. For the
+// JIT, the step's compilation goes on to stage llvm first (here, once the data is ready:
+// a data error costs no code generation), and the engine loads that module.
+bool Trainer::set_up_engine() {
+  if (Stage need = engine_stage(o_.engine.kind); step_.reached < need) {
+    Diagnostics d(&src_);
+    if (!continue_compile(step_, need, d)) {
+      for (const Diagnostic& x : d.all())
+        if (x.severity == Severity::error) return fail(1, x.message);
+      return fail(1, "cannot compile the training step");
     }
   }
-  res.time_s = seconds_since(t_start);
-  res.compile_s += val_eval.compile_seconds();
-  res.values = engine->values();
-  if (mon) {
-    mon->on_end(res.steps);
-    flush_monitor(res);
-    if (promoted) return stop_promoted();
-    res.health = mon->health();
-    log_health(res.steps);
-  }
-  log_close();
-  TrainPosition end{g.train.epochs, 0, g.train.seed, "end"};
-  if (!o.save.empty() && !save_checkpoint(o.save, saved, res.values, res.normalization, e, &end)) return fail(2, e);
+  engine_ = make_engine(tg_, std::move(step_.module), o_.engine, e_);
+  if (!engine_) return fail(1, e_);
+  if (!engine_->set_values(values_, e_)) return fail(1, e_);
+  val_eval_.emplace(
+      [this](int64_t batch, std::string& why) { return validation_(batch, Goal::forward, why); }, o_.engine);
+  res_.compile_s = compiled_s_ + seconds_since(t_setup_) + engine_->compile_seconds();
+  return true;
+}
 
-  TrainSummary sum;
-  sum.epochs = g.train.epochs - start->epoch + 1;
-  sum.steps = res.steps;
-  sum.time_s = res.time_s;
-  sum.compile_s = res.compile_s;
-  sum.arena_bytes = engine->arena_bytes();
-  sum.last = res.epochs.empty() ? nullptr : &res.epochs.back();
-  sum.engine = std::string(engine->kind());
-  progress.summary(sum);
-  if (mon && !mon->health_table().empty()) progress.message(mon->health_table());
-  if (!o.save.empty()) progress.message(fmt::format("saved {}", o.save));
-  return res;
+// From here a signal stops the run at a step boundary (before: exit at once, nothing to
+// lose). The log, --save's directory (before hours of training, not after), the monitors'
+// diagnostics so far and where the run resumes.
+bool Trainer::open_outputs() {
+  if (o_.interrupt) o_.interrupt->deferred = 1;
+  if (!o_.log.empty() && !log_.open(o_.log, e_)) return fail(2, e_);
+  if (!o_.save.empty() && !can_write(o_.save, e_)) return fail(2, e_);
+  flush_monitor();
+  if (promoted_) return stop_promoted();
+  if (resumed_)
+    progress_->message(fmt::format("resuming from {} after {}", o_.load, describe(*resumed_, per_epoch_)));
+  else if (loaded_ && loaded_->metadata.count("kiln_model_hash"))
+    progress_->message(fmt::format("{} records no training position (checkpoint format 0): its params and state "
+                                   "train epochs 1 to {}", o_.load, g_.train.epochs));
+  res_.model_name = g_.model_name;
+  res_.train_rows = split_.train_rows;
+  res_.val_rows = split_.val_rows;
+  res_.batch = g_.batch;
+  NodeId counter = step_counter(tg_);
+  s0_ = counter >= 0 && values_.count(tg_[counter].name) ? std::llround(values_[tg_[counter].name].data[0]) : 0;
+  for (auto& in : ds_->inputs) names_.push_back(in.name);
+  return true;
 }
 
 }  // namespace kiln

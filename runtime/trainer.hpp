@@ -3,12 +3,18 @@
 #pragma once
 #include "ir/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/compile.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/evaluator.hpp"
 #include "runtime/interrupt.hpp"
 #include "runtime/metrics_log.hpp"
 #include "runtime/model.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/progress.hpp"
+#include "runtime/resume.hpp"
+#include <chrono>
+#include <csignal>
+#include <span>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -25,12 +31,10 @@ struct RunError {
   std::string message;
 };
 
-// The settings of one run; unset options take the train block's values (flags override it).
+// The settings of one run that do not change what is compiled (those are the step's
+// CompileOptions: --batch, --lr, --epochs, --seed, the -W flags, --no-rewrite, --no-monitor).
 struct TrainOptions {
   std::vector<std::string> data;  // --data: one CSV, or name=file.npy per input
-  std::optional<int64_t> epochs, batch;
-  std::optional<double> lr;
-  std::optional<uint64_t> seed;
   bool shuffle = true;
   double val_split = 0;
   std::string load, save, log;  // paths; empty = not given
@@ -38,20 +42,10 @@ struct TrainOptions {
   EngineOptions engine;
   ProgressMode progress = ProgressMode::quiet;
   std::FILE* progress_out = stderr;
-  // Called once the model compiled, before any data is read (the driver prints the
-  // diagnostics, warnings included, here rather than after the run).
-  std::function<void(const Diagnostics&)> on_compiled;
-  // The static checks before training (-W flags; errors stop the run) and the stabilising
-  // rewrites (--no-rewrite), passed to make_training_graph.
-  TrainingGraphOptions graph = [] {
-    TrainingGraphOptions g;
-    g.run_checks = true;
-    return g;
-  }();
-  // Run-time monitors (runtime/monitor.hpp; off with --no-monitor: no extra IR). Their
-  // diagnostics are printed to progress_out (warnings unless quiet, errors always), with
-  // colour when `color`, written to the log, and passed to this callback when set.
-  bool monitor = true;
+  // Run-time monitors (runtime/monitor.hpp), when the step was compiled with them
+  // (CompileOptions::monitors). Their diagnostics are printed to progress_out (warnings
+  // unless quiet, errors always), with colour when `color`, written to the log, and passed
+  // to this callback when set.
   // -W<id>/-Wno-<id>/-Werror for the monitors; ignore comments are read from the model.
   // Under -Werror the first run-time warning stops the run (exit 1, nothing saved).
   MonitorOptions monitor_options;
@@ -82,11 +76,106 @@ struct TrainResult {
   std::string stop_message; // then: "interrupted (SIGINT) after epoch 3, step 5 of 9; saved p.safetensors"
 };
 
-// Compiles the model (diagnostics go to `diags`), trains it and saves the checkpoint when
-// asked. On failure returns nullopt with `err` set (or only diagnostics, exit 1). With
-// --load, the epochs continue from the checkpoint's position (docs/training.md, "Resuming").
-// A failing log write is a warning (once); the log stops and the run goes on.
-std::optional<TrainResult> train_model(const SourceFile& src, const TrainOptions& opts, Diagnostics& diags,
-                                       RunError& err);
+// One training run of a compiled training step (compile() from its source, Goal::train,
+// to stage opt or later: runtime/compile.hpp; the source must outlive the Trainer). The
+// Trainer compiles the step on to the stage its engine needs once the data is ready, and
+// the JIT takes its module. `validation` compiles the forward graphs of the validation rows. run() trains
+// and saves the checkpoint when asked; on failure it returns nullopt with `err` set. With
+// --load, the epochs continue from the checkpoint's position (docs/training.md,
+// "Resuming"). A failing log write is a warning (once); the log stops and the run goes on.
+//
+// The parts, in the order training happens: prepare the data, load the checkpoint,
+// standardise the inputs, plan the epochs, set up the engine, open the outputs, then run
+// the epochs (each step, after each epoch) and finish; a run may stop early at a
+// non-finite step, at a run-time warning under -Werror, or at an interrupt
+// (runtime/trainer.cpp: setup; trainer_loop.cpp: the epochs; trainer_stop.cpp: the stops).
+class Trainer {
+ public:
+  Trainer(CompileResult& step, ForwardBuilder validation, const TrainOptions& opts);
+  std::optional<TrainResult> run(RunError& err);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // Where the current epoch stands: its row order, the steps of earlier epochs (`before`),
+  // the first batch this run trains (`b0`: a resumed epoch continues where it stopped) and
+  // the sums of its steps' figures.
+  struct Epoch {
+    int64_t epoch = 0, before = 0, b0 = 0;
+    std::vector<int64_t> order;
+    double loss_sum = 0, lr = 0;
+    std::vector<double> metric_sums;
+    Clock::time_point start;
+  };
+
+  // Each part returns whether the run goes on; when it does not, either fail() recorded
+  // the error or the run was interrupted (the result then says so).
+  bool prepare_data();
+  bool load_checkpoint();
+  bool standardize_inputs();
+  bool plan_epochs();
+  bool set_up_engine();
+  bool open_outputs();
+  bool run_epochs();
+  bool run_epoch(int64_t epoch);
+  bool train_step(Epoch& ep, int64_t b);
+  bool after_epoch(Epoch& ep);
+  bool finish();
+  // The early stops (trainer_stop.cpp).
+  bool check_monitor(bool loss_finite, const Epoch& ep);
+  bool stop_non_finite(int64_t bad, const Epoch& ep);
+  bool stop_promoted();
+  // A signal (SIGINT, SIGTERM) or the test hook, checked before each step: 0 to go on.
+  int stop_signal() const {
+    if (o_.interrupt && o_.interrupt->signal) return o_.interrupt->signal;
+    return o_.stop_after_steps > 0 && res_.steps >= o_.stop_after_steps ? SIGINT : 0;
+  }
+  bool stop_interrupted(int sig, const Epoch& ep, int64_t b);
+  // Helpers: the monitors' new diagnostics, batches, the metrics log, failures.
+  void flush_monitor();
+  // Batch k of an epoch's row order into the batch buffers.
+  void gather(const std::vector<int64_t>& order, int64_t k) {
+    gather_batch(*ds_, std::span<const int64_t>(order).subspan(size_t(k * g_.batch), size_t(g_.batch)), bufs_);
+  }
+  void log_line(const std::string& line);
+  void log_close();
+  void log_failed(const std::string& why);
+  void log_health(int64_t step);
+  bool fail(int code, std::string message);
+
+  CompileResult& step_;
+  ForwardBuilder validation_;
+  const TrainOptions& o_;
+  const SourceFile& src_;
+  const Graph& g_;      // the lowered graph: the inputs, the batch, the train block
+  const Graph& tg_;     // the training step (with the monitors' roots when they are on)
+  const Graph& plain_;  // the step without them (the interpreter's re-run of a non-finite step)
+  const Graph& saved_;  // what --save writes: the params and states of the step without the monitors'
+  uint64_t seed_;       // the shuffles' (the checkpoint's on --load unless --seed)
+  std::optional<Monitor> mon_;
+  std::optional<RuntimeDiagnostic> promoted_;  // the first run-time warning -Werror made an error
+  double compiled_s_;                          // the step's compile time before the Trainer
+  Clock::time_point t_setup_, t_start_;
+
+  std::vector<InputSpec> inputs_;
+  std::optional<Dataset> ds_;
+  RowSplit split_;
+  std::optional<Progress> progress_;
+  MetricsLog log_;
+  std::optional<SafetensorsFile> loaded_;  // --load
+  std::optional<TrainPosition> resumed_;   // its position
+  ValueMap values_;
+  StartPoint start_;
+  int64_t per_epoch_ = 0;
+  std::unique_ptr<Engine> engine_;
+  std::optional<RowEvaluator> val_eval_;
+  int64_t s0_ = 0;  // the optimizer's step counter at the start
+  std::vector<std::string> names_;
+  std::vector<BatchBuffer> bufs_;
+  BatchResult r_;
+  TrainResult res_;
+  std::string e_;  // the message of the last call that failed
+  RunError err_;
+  bool failed_ = false;
+};
 
 }  // namespace kiln

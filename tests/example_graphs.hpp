@@ -1,8 +1,7 @@
 // The example models (examples/*.model) as the tests use them: their paths, and each one's
 // training graph (lowered, differentiated, with its optimizer, simplified).
 #pragma once
-#include "frontend/lower.hpp"
-#include "runtime/model.hpp"
+#include "runtime/compile.hpp"
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -21,19 +20,21 @@ inline std::vector<std::filesystem::path> example_models() {
   return models;
 }
 
-// The model's training graph (autodiff, optimizer, simplify); the test fails if it has errors.
+// The model's training graph (the compile pipeline to stage opt, without the static checks
+// and the run-time monitors); the test fails if it has errors.
 inline Graph example_training_graph(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   SourceFile file(path.string(), text.str());
   Diagnostics d(&file);
-  std::optional<Graph> lowered = compile_source(file, d);
+  CompileOptions o;
+  o.run_checks = false;
+  o.monitors = false;
+  auto r = compile(file, o, Stage::opt, d);
   INFO(d.render_all());
-  REQUIRE(lowered);
-  Graph g = *lowered;
-  REQUIRE(make_training_graph(g, d));
-  return g;
+  REQUIRE(r);
+  return std::move(r->graph);
 }
 
 }  // namespace kiln::test

@@ -3,9 +3,7 @@
 // a sample goes through the binary too (exit 1 or 2, never a signal or an internal error).
 #include "frontend/lower.hpp"
 #include "ir/printer.hpp"
-#include "passes/autodiff.hpp"
-#include "passes/optimizer.hpp"
-#include "passes/simplify.hpp"
+#include "runtime/compile.hpp"
 #include "support.hpp"
 #include <catch2/catch.hpp>
 
@@ -19,19 +17,17 @@ struct Outcome {
   std::string rendered;
 };
 
-// The later stages on a graph that lowered (what `kiln dump --stage=opt` runs): they
-// either succeed with a graph that verifies or report an error; they never crash.
+// The later stages on a graph that lowered (the compile pipeline to opt, as `kiln dump
+// --stage=opt` runs it, the verifier after every pass): they either succeed with a graph
+// that verifies or report an error; they never crash.
 void run_later_stages(kiln::Graph g, const kiln::SourceFile& file) {
   kiln::Diagnostics diags(&file);
-  kiln::differentiate(g, diags);
-  if (!diags.has_errors()) kiln::add_optimizer(g, diags);
-  if (!diags.has_errors()) {
-    CHECK(kiln::verify_graph(g).empty());
-    kiln::Pipeline p = kiln::make_simplify_pipeline();
-    bool ok = p.run(g, diags);
-    CHECK(ok == !diags.has_errors());
-    if (ok) CHECK(kiln::verify_graph(g).empty());
-  }
+  kiln::CompileOptions o;
+  o.run_checks = false;
+  o.monitors = false;
+  auto r = kiln::compile(std::move(g), o, kiln::Stage::opt, diags);
+  CHECK(r.has_value() == !diags.has_errors());
+  if (r) CHECK(kiln::verify_graph(r->graph).empty());
   for (auto& d : diags.all()) CHECK(d.id != "internal");
 }
 

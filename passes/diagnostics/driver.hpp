@@ -1,21 +1,21 @@
-// What the driver runs after lowering: the static checks, then (unless --no-rewrite) the
-// stabilising rewrites, their notes filtered by the same -Wno-<id> and ignore comments.
+// The static checks and the stabilising rewrites as passes of the compile pipeline (stage
+// `checked`, runtime/compile.hpp): the rewrites' notes filtered by the same -Wno-<id> and
+// ignore comments as the checks' warnings.
 #pragma once
 #include "passes/diagnostics/check.hpp"
+#include "passes/pass.hpp"
+#include <memory>
 
 namespace kiln {
 
-struct CheckAndRewriteOptions {
-  CheckOptions checks;    // -W<id>, -Wno-<id>, -Werror, the source for ignore comments
-  bool run_checks = true; // false: only the rewrite
-  bool rewrite = true;    // false: --no-rewrite
-};
+// "checks": runs the static checks on a lowered graph (before autodiff); only reports.
+// Fails when a check reported an error (no-trainable, or a warning under -Werror). The
+// source for ignore comments is opts.source, else the Diagnostics' file.
+std::unique_ptr<Pass> make_checks_pass(CheckOptions opts);
 
-// Runs the static checks on a lowered graph (before autodiff) and, when they report no
-// error and `rewrite` is set, the stabilize pass. Each rewrite is reported as a note (id
-// unstable-log or unstable-exp) unless that id is disabled (-Wno-<id>) or ignored by a
-// `# kiln: ignore` comment on the rewritten line; the rewrite itself is exact and always
-// applied. Returns false when a check reported an error (or a warning under -Werror).
-bool check_and_rewrite(Graph& g, Diagnostics& d, const CheckAndRewriteOptions& opts);
+// "stabilize", reporting: applies every stabilising rewrite (they are exact) and reports
+// each as a note (id unstable-log or unstable-exp) unless that id is disabled (-Wno-<id>)
+// or ignored by a `# kiln: ignore` comment on the rewritten line.
+std::unique_ptr<Pass> make_rewrite_pass(CheckOptions opts);
 
 }  // namespace kiln

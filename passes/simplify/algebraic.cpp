@@ -152,7 +152,7 @@ NodeId conform(Graph& g, NodeId id, NodeId r) {
 class Algebraic final : public Pass {
  public:
   std::string_view name() const override { return "algebraic"; }
-  bool run(Graph& g, Diagnostics&) override {
+  PassResult run(Graph& g, Diagnostics&) override {
     std::vector<char> live = live_nodes(g);
     std::vector<NodeId> rep;
     auto grow = [&] {
@@ -178,13 +178,13 @@ class Algebraic final : public Pass {
         break;
       }
     }
-    if (!changed) return false;
+    if (!changed) return PassResult::success(false);
     // A replacement may itself have been replaced later in the walk: follow the chains.
     for (size_t k = 0; k < rep.size(); ++k)
       while (rep[rep[k]] != rep[k]) rep[k] = rep[rep[k]];
     g.remap_roots(rep);
     compact(g, false);
-    return true;
+    return PassResult::success(true);
   }
 };
 

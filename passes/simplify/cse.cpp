@@ -54,7 +54,7 @@ bool same_key(const Node& a, const Node& b) {
 class Cse final : public Pass {
  public:
   std::string_view name() const override { return "cse"; }
-  bool run(Graph& g, Diagnostics&) override {
+  PassResult run(Graph& g, Diagnostics&) override {
     std::vector<char> live = live_nodes(g);
     std::vector<NodeId> rep(g.size());
     std::unordered_multimap<size_t, NodeId> seen;
@@ -79,7 +79,7 @@ class Cse final : public Pass {
       seen.emplace(h, i);
     }
     if (changed) g.remap_roots(rep);
-    return changed;
+    return PassResult::success(changed);
   }
 };
 

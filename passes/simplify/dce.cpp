@@ -16,21 +16,25 @@ namespace {
 class Dce final : public Pass {
  public:
   std::string_view name() const override { return "dce"; }
-  bool run(Graph& g, Diagnostics&) override { return compact(g, true); }
+  PassResult run(Graph& g, Diagnostics&) override { return PassResult::success(compact(g, true)); }
 };
 
 }  // namespace
 
 std::unique_ptr<Pass> make_dce_pass() { return std::make_unique<Dce>(); }
 
-Pipeline make_simplify_pipeline() {
+std::vector<std::unique_ptr<Pass>> simplify_passes() {
   std::vector<std::unique_ptr<Pass>> group;
   group.push_back(make_fold_pass());
   group.push_back(make_algebraic_pass());
   group.push_back(make_cse_pass());
   group.push_back(make_dce_pass());
+  return group;
+}
+
+Pipeline make_simplify_pipeline() {
   Pipeline p;
-  p.add_fixed_point(std::move(group));
+  p.add_fixed_point(simplify_passes());
   return p;
 }
 

@@ -29,7 +29,7 @@ constexpr int64_t kMaxFoldOperandElements = int64_t(1) << 20;
 class Fold final : public Pass {
  public:
   std::string_view name() const override { return "fold"; }
-  bool run(Graph& g, Diagnostics&) override {
+  PassResult run(Graph& g, Diagnostics&) override {
     std::vector<char> live = live_nodes(g);
     bool changed = false;
     for (NodeId i = 0; i < static_cast<NodeId>(g.size()); ++i) {
@@ -63,7 +63,7 @@ class Fold final : public Pass {
       n.attrs.init.data = std::move(out.data);
       changed = true;
     }
-    return changed;
+    return PassResult::success(changed);
   }
 };
 

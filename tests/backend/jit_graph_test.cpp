@@ -118,10 +118,10 @@ TEST_CASE("JIT training steps: one step from a shared state within the rounding 
       Diagnostics d;
       Pipeline p;
       p.add(make_autodiff_pass()).add(make_optimizer_pass());
-      bool ok = p.run(g, d);
+      bool ok = p.run(g, d).ok;
       INFO(d.render_all());
       REQUIRE(ok);
-      if (simplify) REQUIRE(make_simplify_pipeline().run(g, d));
+      if (simplify) REQUIRE(make_simplify_pipeline().run(g, d).ok);
       REQUIRE_FALSE(d.has_errors());
       REQUIRE(!g.updates.empty());
       std::string err;
@@ -158,7 +158,7 @@ TEST_CASE("forward and predict entries compute only their roots", "[jit]") {
   Diagnostics d;
   Pipeline p;
   p.add(make_autodiff_pass()).add(make_optimizer_pass());
-  bool ok = p.run(g, d);
+  bool ok = p.run(g, d).ok;
   INFO(d.render_all());
   REQUIRE(ok);
   std::string err;
@@ -281,7 +281,7 @@ TEST_CASE("roots that are leaves, literals, shared or i32", "[jit]") {
   Diagnostics d;
   Pipeline p;
   p.add(make_autodiff_pass()).add(make_optimizer_pass());
-  bool ok = p.run(g, d);
+  bool ok = p.run(g, d).ok;
   INFO(d.render_all());
   REQUIRE(ok);
   REQUIRE(!g.grads.empty());

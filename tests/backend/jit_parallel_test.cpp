@@ -5,6 +5,7 @@
 #include "jit_test_util.hpp"
 #include "passes/fusion.hpp"
 #include "runtime/thread_pool.hpp"
+#include "tests/runtime/train_util.hpp"
 #include "runtime/trainer.hpp"
 #include "tests/runtime/test_util.hpp"
 #include <cstring>
@@ -139,13 +140,13 @@ train {
 std::optional<TrainResult> train_wide(const std::string& engine, int threads, const std::string& save = "") {
   SourceFile src("wide_digits.model", kWideDigits);
   Diagnostics d(&src);
-  TrainOptions o;
+  test::RunOptions o;
   o.data = {std::string(KILN_SOURCE_DIR) + "/examples/data/digits.csv"};
   o.engine.kind = engine;
   o.engine.threads = threads;
   o.save = save;
   RunError err;
-  auto r = train_model(src, o, d, err);
+  auto r = train_source(src, o.compile, o, d, err);
   INFO(d.render_all() << err.message);
   REQUIRE(r);
   return r;

@@ -1,11 +1,10 @@
 // libFuzzer target: arbitrary bytes through the whole front end (parse, lower, render the
-// diagnostics; verify and print the graph when it lowers), then through autodiff, the
-// optimizer update and simplification. Any crash, sanitizer report or malformed graph fails.
+// diagnostics; verify and print the graph when it lowers), then through the compile
+// pipeline to opt (rewrites, autodiff, the optimizer update, simplification, the memory
+// check). Any crash, sanitizer report or malformed graph fails.
 #include "frontend/lower.hpp"
 #include "ir/printer.hpp"
-#include "passes/autodiff.hpp"
-#include "passes/optimizer.hpp"
-#include "passes/simplify.hpp"
+#include "runtime/compile.hpp"
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,14 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
     (void)kiln::print_ir_text(*graph);
-    // The later stages, as `kiln dump --stage=opt` runs them.
+    // The later stages, the compile pipeline to opt as `kiln dump --stage=opt` runs it
+    // (the verifier after every pass: a bad graph is an "internal" error).
     kiln::Diagnostics later(&file);
-    kiln::differentiate(*graph, later);
-    if (!later.has_errors()) kiln::add_optimizer(*graph, later);
-    if (!later.has_errors()) {
-      kiln::Pipeline pipeline = kiln::make_simplify_pipeline();
-      pipeline.run(*graph, later);  // verifies after every pass: a bad graph is an "internal" error
-    }
+    kiln::CompileOptions o;
+    o.run_checks = false;
+    o.monitors = false;
+    kiln::compile(std::move(*graph), o, kiln::Stage::opt, later);
     for (auto& d : later.all()) {
       if (d.id == "internal") {
         std::fprintf(stderr, "internal error after lowering: %s\n", d.message.c_str());

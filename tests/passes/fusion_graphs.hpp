@@ -15,8 +15,8 @@ inline bool train_passes(Graph& g) {
   Diagnostics d;
   Pipeline p;
   p.add(make_autodiff_pass()).add(make_optimizer_pass());
-  if (!p.run(g, d)) return false;
-  return make_simplify_pipeline().run(g, d) && !d.has_errors();
+  if (!p.run(g, d).ok) return false;
+  return make_simplify_pipeline().run(g, d).ok && !d.has_errors();
 }
 
 inline Init glorot() {

@@ -467,6 +467,9 @@ TEST_CASE("autodiff: a model without minimize is an error, the pass form", "[gra
   REQUIRE(d.all().size() == 1);
   CHECK(d.all()[0].id == "train");
   CHECK(d.all()[0].message == "nothing to differentiate: the model has no `minimize`");
+  Diagnostics d1;
+  CHECK_FALSE(make_autodiff_pass()->run(b.g, d1).ok);  // as a pass: a failure, apart from "changed"
+  CHECK(d1.error_count() == 1);
 
   auto p = b.g.params[0];
   b.g.train.present = true;
@@ -474,7 +477,9 @@ TEST_CASE("autodiff: a model without minimize is an error, the pass form", "[gra
   auto pass = make_autodiff_pass();
   CHECK(pass->name() == "autodiff");
   Diagnostics d2;
-  CHECK(pass->run(b.g, d2));
+  PassResult r = pass->run(b.g, d2);
+  CHECK(r.ok);
+  CHECK(r.changed);
   CHECK_FALSE(d2.has_errors());
   CHECK(b.g.grads.size() == 1);
 }

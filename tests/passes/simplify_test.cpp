@@ -39,10 +39,11 @@ NodeId out(const Graph& g, size_t k = 0) { return g.outputs.at(k).second; }
 
 bool run(std::unique_ptr<Pass> p, Graph& g) {
   Diagnostics d;
-  bool changed = p->run(g, d);
+  PassResult r = p->run(g, d);
+  CHECK(r.ok);
   CHECK_FALSE(d.has_errors());
   CHECK(verify_graph(g).empty());
-  return changed;
+  return r.changed;
 }
 
 size_t count_op(const Graph& g, Op op) {
@@ -303,7 +304,7 @@ TEST_CASE("the simplify pipeline reaches a fixed point", "[simplify]") {
   size_t before = g.size();
   Diagnostics d;
   std::vector<PassStat> stats;
-  REQUIRE(make_simplify_pipeline().run(g, d, &stats));
+  REQUIRE(make_simplify_pipeline().run(g, d, &stats).ok);
   CHECK_FALSE(d.has_errors());
   CHECK(verify_graph(g).empty());
   REQUIRE(stats.size() >= 8);  // at least two rounds of four passes
@@ -320,7 +321,7 @@ TEST_CASE("the simplify pipeline reaches a fixed point", "[simplify]") {
   // Running it again changes nothing.
   std::vector<PassStat> again;
   size_t n = g.size();
-  REQUIRE(make_simplify_pipeline().run(g, d, &again));
+  REQUIRE(make_simplify_pipeline().run(g, d, &again).ok);
   CHECK(again.size() == 4);
   for (auto& s : again) CHECK_FALSE(s.changed);
   CHECK(g.size() == n);
@@ -330,7 +331,7 @@ TEST_CASE("the simplified graph computes the same values on random inputs", "[si
   Graph original = redundant_graph();
   Graph g = original;
   Diagnostics d;
-  REQUIRE(make_simplify_pipeline().run(g, d));
+  REQUIRE(make_simplify_pipeline().run(g, d).ok);
   std::mt19937_64 rng(1234);
   std::normal_distribution<double> dist(0.0, 1.0);
   for (int trial = 0; trial < 5; ++trial) {
@@ -358,9 +359,9 @@ TEST_CASE("the simplified graph computes the same values on random inputs", "[si
 TEST_CASE("the pipeline reports a pass that breaks the IR as an internal error", "[simplify]") {
   struct Breaker final : Pass {
     std::string_view name() const override { return "breaker"; }
-    bool run(Graph& g, Diagnostics&) override {
+    PassResult run(Graph& g, Diagnostics&) override {
       g.nodes.back().in.push_back(static_cast<NodeId>(g.size() + 5));
-      return true;
+      return PassResult::success(true);
     }
   };
   Graph g = redundant_graph();
@@ -368,11 +369,45 @@ TEST_CASE("the pipeline reports a pass that breaks the IR as an internal error",
   std::vector<PassStat> stats;
   Pipeline p;
   p.add(make_dce_pass()).add(std::make_unique<Breaker>()).add(make_cse_pass());
-  CHECK_FALSE(p.run(g, d, &stats));
+  CHECK_FALSE(p.run(g, d, &stats).ok);
   REQUIRE(d.error_count() == 1);
   CHECK(d.all()[0].id == "internal");
   CHECK(d.all()[0].message.find("breaker") != std::string::npos);
   CHECK(stats.size() == 2);  // cse never ran
+}
+
+TEST_CASE("a pass's failure is apart from 'changed': the pipeline stops there, and a silent failure is an error", "[simplify]") {
+  // Succeeds without changing anything, fails with a diagnostic, fails without one.
+  struct Fixed final : Pass {
+    int mode;
+    explicit Fixed(int m) : mode(m) {}
+    std::string_view name() const override { return mode == 0 ? "idle" : mode == 1 ? "refuses" : "mute"; }
+    PassResult run(Graph&, Diagnostics& d) override {
+      if (mode == 0) return PassResult::success(false);
+      if (mode == 1) d.error("test", {}, "cannot do this");
+      return PassResult::failure();
+    }
+  };
+  for (int mode : {1, 2}) {
+    Graph g = redundant_graph();
+    Diagnostics d;
+    std::vector<PassStat> stats;
+    Pipeline p;
+    p.add(std::make_unique<Fixed>(0)).add(std::make_unique<Fixed>(mode)).add(make_dce_pass());
+    PassResult r = p.run(g, d, &stats);
+    CHECK_FALSE(r.ok);
+    CHECK(stats.size() == 2);  // dce never ran
+    REQUIRE(d.error_count() == 1);
+    if (mode == 1) CHECK(d.all()[0].message == "cannot do this");
+    else CHECK(d.all()[0].message == "pass 'mute' failed without reporting an error");
+  }
+  Graph g = redundant_graph();
+  Diagnostics d;
+  Pipeline idle;
+  idle.add(std::make_unique<Fixed>(0));
+  PassResult r = idle.run(g, d);
+  CHECK(r.ok);
+  CHECK_FALSE(r.changed);
 }
 
 TEST_CASE("simplifying a training graph keeps every step's values", "[simplify]") {
@@ -388,10 +423,10 @@ TEST_CASE("simplifying a training graph keeps every step's values", "[simplify]"
   g.train.schedule.total = 4;
   g.train.clip_norm = 0.7;
   Diagnostics d;
-  REQUIRE(add_optimizer(g, d));
+  REQUIRE(add_optimizer(g, d).changed);
   Graph s = g;
   std::vector<PassStat> stats;
-  REQUIRE(make_simplify_pipeline().run(s, d, &stats));
+  REQUIRE(make_simplify_pipeline().run(s, d, &stats).ok);
   CHECK(s.size() < g.size());
   CHECK(s.updates.size() == g.updates.size());
   CHECK(s.states.size() == g.states.size());
@@ -433,7 +468,7 @@ TEST_CASE("simplifying a differentiated network keeps its gradients", "[simplify
   REQUIRE(differentiate(g, d));
   REQUIRE(g.grads.size() == 4);
   Graph s = g;
-  REQUIRE(make_simplify_pipeline().run(s, d));
+  REQUIRE(make_simplify_pipeline().run(s, d).ok);
   CHECK(s.size() < g.size());
   std::mt19937_64 rng(5);
   std::normal_distribution<double> dist(0.0, 1.0);

@@ -8,8 +8,8 @@ using namespace kiln::test;
 
 TEST_CASE("a checkpoint holding NaN or Inf is refused with the tensor named", "[checkpoint]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 1;
+  test::RunOptions o;
+  o.compile.epochs = 1;
   o.save = dir.file("good.safetensors");
   REQUIRE(train(o).result);
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
@@ -26,8 +26,8 @@ TEST_CASE("a checkpoint holding NaN or Inf is refused with the tensor named", "[
     std::string path = dir.file(std::string("bad-") + b.tensor + ".safetensors");
     rewrite(o.save, path, [&](auto& ts, auto&) { tensor(ts, b.tensor).values[b.element] = b.value; });
     const std::string want = path + ": " + b.message;
-    TrainOptions l;
-    l.epochs = 2;
+    test::RunOptions l;
+    l.compile.epochs = 2;
     l.load = path;
     Run r = train(l);
     CHECK(!r.result);
@@ -51,8 +51,8 @@ TEST_CASE("checkpoint format versions: today's files load, newer ones are refuse
   CHECK(v0.metadata.at("kiln_model") == "iris");
   CHECK(predict(kFormat0, true).message == "");
   CHECK(predict(kFormat0, false).message == "");
-  TrainOptions o;
-  o.epochs = 2;
+  test::RunOptions o;
+  o.compile.epochs = 2;
   o.load = kFormat0;
   o.save = dir.file("from0.safetensors");
   Run r = train(o);
@@ -67,8 +67,8 @@ TEST_CASE("checkpoint format versions: today's files load, newer ones are refuse
     rewrite(base, newer, [](auto&, auto& meta) { meta["kiln_format"] = "3"; });
     const std::string want = newer + ": checkpoint format 3 (written by kiln 0.1.0) is newer than this kiln (" +
                              KILN_VERSION + " reads formats up to 1): upgrade kiln";
-    TrainOptions l;
-    l.epochs = 4;
+    test::RunOptions l;
+    l.compile.epochs = 4;
     l.load = newer;
     Run n = train(l);
     CHECK(!n.result);

@@ -2,6 +2,7 @@
 // in-process (train, predict, eval), and reading and editing safetensors files.
 #pragma once
 #include "runtime/checkpoint.hpp"
+#include "tests/runtime/train_util.hpp"
 #include "runtime/predict.hpp"
 #include "runtime/trainer.hpp"
 #include "tests/runtime/test_util.hpp"
@@ -24,12 +25,12 @@ struct Run {
   RunError err;
 };
 
-inline Run train(TrainOptions o) {
+inline Run train(test::RunOptions o) {
   SourceFile src(kModelPath, get_file(kModelPath));
   Diagnostics d(&src);
   if (o.data.empty()) o.data = {data_path("iris_shuffled.csv")};
   Run r;
-  r.result = train_model(src, o, d, r.err);
+  r.result = train_source(src, o.compile, o, d, r.err);
   return r;
 }
 
@@ -42,7 +43,7 @@ inline RunError predict(const std::string& params, bool outputs) {
   o.want_outputs = outputs;
   o.require_labels = !outputs;
   RunError err;
-  if (run_predict(src, o, d, err)) err = {0, ""};
+  if (predict_source(src, {}, o, d, err)) err = {0, ""};
   return err;
 }
 

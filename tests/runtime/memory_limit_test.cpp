@@ -1,8 +1,7 @@
 // The memory limit ("[memory]"): --max-memory sizes, and the [memory] error of a graph
 // whose buffers and arena exceed it, located at its largest value.
-#include "frontend/lower.hpp"
+#include "runtime/compile.hpp"
 #include "runtime/memory_limit.hpp"
-#include "runtime/model.hpp"
 #include <catch2/catch.hpp>
 
 using namespace kiln;
@@ -30,11 +29,11 @@ TEST_CASE("a model over the memory limit is a located error naming its largest v
                  "loss = mean(x @ w) + sum(big)\n"
                  "train { minimize loss }\n");
   Diagnostics d(&src);
-  auto g = compile_source(src, d);
-  REQUIRE(g);
-  REQUIRE_FALSE(d.has_errors());
   // The default limit is the machine's memory: 8 TiB of params and gradients exceed it.
-  CHECK_FALSE(check_model_memory(*g, d));
+  // The precheck after lowering (check, dump) reports that alone.
+  CompileOptions pre;
+  pre.memory_precheck = true;
+  CHECK_FALSE(compile(src, pre, Stage::ir, d));
   REQUIRE(d.all().size() == 1);
   const Diagnostic& e = d.all()[0];
   CHECK(e.id == "memory");
@@ -46,10 +45,10 @@ TEST_CASE("a model over the memory limit is a located error naming its largest v
   CHECK(e.notes[1].message == "the gradient of 'big' (f32[1048576,1048576]) takes 4.00 TiB");
 
   // The training graph itself is refused, before any value is allocated.
-  Graph tg = *g;
   Diagnostics d2(&src);
-  CHECK_FALSE(make_training_graph(tg, d2));
+  CHECK_FALSE(compile(src, {}, Stage::llvm, d2));
   CHECK(d2.all().back().id == "memory");
+  CHECK(d2.all().back().message == e.message);  // (the precheck's graph is the one trained)
 }
 
 TEST_CASE("a model within the limit passes and a small limit refuses it", "[memory]") {
@@ -59,8 +58,9 @@ TEST_CASE("a model within the limit passes and a small limit refuses it", "[memo
                  "loss = mean(x @ w)\n"
                  "train { minimize loss }\n");
   Diagnostics d(&src);
-  auto g = compile_source(src, d);
-  REQUIRE(g);
+  auto r = compile(src, {}, Stage::ir, d);
+  REQUIRE(r);
+  const Graph* g = &r->graph;
   CHECK(check_memory(*g, uint64_t(1) << 30, d));
   CHECK(d.all().empty());
   // The 32x64 input and the 64x64 param: 24 KiB.

@@ -2,7 +2,7 @@
 // a plain step-by-step reference of the documented rules (frozen-param, exploding-gradient,
 // non-finite), whatever the points where the buffer is processed; and MedianFloor's bound
 // against the exact median of random windows.
-#include "frontend/lower.hpp"
+#include "runtime/compile.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/median_floor.hpp"
 #include "runtime/model.hpp"
@@ -111,11 +111,12 @@ struct Setup {
   MonitorPlan plan;
   explicit Setup(bool lagged = true) {
     Diagnostics d(&src);
-    auto lowered = compile_source(src, d, LowerOptions{});
-    REQUIRE(lowered);
-    g = *lowered;
-    REQUIRE(make_training_graph(g, d));
-    plan = add_monitor_roots(g);
+    CompileOptions o;
+    o.run_checks = false;
+    auto r = compile(src, o, Stage::opt, d);
+    REQUIRE(r);
+    g = std::move(r->graph);
+    plan = *r->monitor_plan;
     REQUIRE(plan.params.size() == 2);
     for (auto& p : plan.params) {
       REQUIRE(p.lagged);  // (both params are small)

@@ -7,6 +7,7 @@
 #include "passes/monitor_ir.hpp"
 #include "runtime/model.hpp"
 #include "runtime/safetensors.hpp"
+#include "tests/runtime/train_util.hpp"
 #include "runtime/trainer.hpp"
 #include "tests/runtime/test_util.hpp"
 #include <sys/wait.h>
@@ -27,7 +28,7 @@ struct MonRun {
   std::string rendered;                  // every runtime diagnostic as text
 };
 
-MonRun train_text(const std::string& model, TrainOptions o, const std::string& data = "") {
+MonRun train_text(const std::string& model, test::RunOptions o, const std::string& data = "") {
   SourceFile src("test.model", model);
   Diagnostics d(&src);
   MonRun r;
@@ -38,7 +39,7 @@ MonRun train_text(const std::string& model, TrainOptions o, const std::string& d
     r.diags.push_back(x);
     r.rendered += render.render(x.diag);
   };
-  r.result = train_model(src, o, d, r.err);
+  r.result = train_source(src, o.compile, o, d, r.err);
   return r;
 }
 
@@ -99,12 +100,13 @@ train { minimize loss; optimizer = adam(lr = 0.01); epochs = 12; seed = 2 }
 Graph healthy_training_graph(MonitorPlan& plan) {
   SourceFile src("test.model", kHealthy);
   Diagnostics d(&src);
-  auto g = compile_source(src, d, LowerOptions{});
-  REQUIRE(g);
-  Graph tg = *g;
-  REQUIRE(make_training_graph(tg, d));
-  plan = add_monitor_roots(tg);
-  return tg;
+  CompileOptions o;
+  o.run_checks = false;
+  auto r = compile(src, o, Stage::opt, d);
+  REQUIRE(r);
+  REQUIRE(r->monitor_plan);
+  plan = *r->monitor_plan;
+  return std::move(r->graph);
 }
 
 // Batch k of a synthetic run of kHealthy into the engine: 16 rows of sines, the labels cycling.
@@ -122,13 +124,13 @@ void healthy_batch(Engine& e, int k) {
 TEST_CASE("monitor IR: grad norms, update ratios and relu zero fractions match the interpreter", "[monitor]") {
   SourceFile src("test.model", kHealthy);
   Diagnostics d(&src);
-  LowerOptions lo;
-  auto g = compile_source(src, d, lo);
-  REQUIRE(g);
-  Graph tg = *g;
-  REQUIRE(make_training_graph(tg, d));
-  Graph plain = tg;
-  MonitorPlan plan = add_monitor_roots(tg);
+  CompileOptions o;
+  o.run_checks = false;
+  auto r = compile(src, o, Stage::opt, d);  // (with the monitors, after simplification)
+  REQUIRE(r);
+  Graph tg = r->graph;
+  Graph plain = *r->plain;
+  MonitorPlan plan = *r->monitor_plan;
   REQUIRE(plan.params.size() == 4);
   REQUIRE(plan.relus.size() == 1);
   CHECK(plan.user_metrics == 0);
@@ -272,7 +274,7 @@ TEST_CASE("non-finite: names the op and line, exits non-zero, saves the last fin
   for (std::string engine : {"interp", "jit"}) {
     CAPTURE(engine);
     TempDir dir;
-    TrainOptions o;
+    test::RunOptions o;
     o.engine.kind = engine;
     o.save = dir.file("p.safetensors");
     o.shuffle = false;
@@ -316,7 +318,7 @@ TEST_CASE("non-finite: names the op and line, exits non-zero, saves the last fin
 
 TEST_CASE("frozen-param: stop_gradient layer and a too-small lr, exactly the right params", "[monitor]") {
   SECTION("behind stop_gradient") {
-    TrainOptions o;
+    test::RunOptions o;
     MonRun r = train_text(example("broken/frozen_param.model"), o);
     REQUIRE(r.result);
     CHECK(subjects(r, "frozen-param") == std::set<std::string>{"w1", "b1"});
@@ -329,9 +331,9 @@ TEST_CASE("frozen-param: stop_gradient layer and a too-small lr, exactly the rig
     for (auto& h : r.result->health) CHECK(h.status == (h.name[1] == '1' ? "frozen" : "ok"));
   }
   SECTION("lr 1e-12: weights frozen, zero-initialised biases still move relatively") {
-    TrainOptions o;
-    o.lr = 1e-12;
-    o.epochs = 3;
+    test::RunOptions o;
+    o.compile.lr = 1e-12;
+    o.compile.epochs = 3;
     MonRun r = train_text(kHealthy, o);
     REQUIRE(r.result);
     CHECK(subjects(r, "frozen-param") == std::set<std::string>{"w1", "w2"});
@@ -341,7 +343,7 @@ TEST_CASE("frozen-param: stop_gradient layer and a too-small lr, exactly the rig
 }
 
 TEST_CASE("exploding-gradient and loss-diverging fire on a too-large lr", "[monitor]") {
-  TrainOptions o;
+  test::RunOptions o;
   MonRun r = train_text(example("broken/exploding.model"), o);
   REQUIRE(r.result);
   CHECK(subjects(r, "exploding-gradient").count("w") == 1);
@@ -349,14 +351,14 @@ TEST_CASE("exploding-gradient and loss-diverging fire on a too-large lr", "[moni
   CHECK(count_id(r, "non-finite") == 0);
   CHECK(count_id(r, "loss-plateau") == 0);
   // The same model with a stable lr: silent.
-  o.lr = 0.005;
+  o.compile.lr = 0.005;
   MonRun ok = train_text(example("broken/exploding.model"), o);
   REQUIRE(ok.result);
   CHECK(ok.diags.empty());
 }
 
 TEST_CASE("dead-relu fires on an always-off relu, names it", "[monitor]") {
-  TrainOptions o;
+  test::RunOptions o;
   MonRun r = train_text(example("broken/dead_relu.model"), o);
   REQUIRE(r.result);
   REQUIRE(count_id(r, "dead-relu") == 1);
@@ -380,7 +382,7 @@ logits = (x @ w1) * 0.00001 + x @ w2 + b
 loss = mean(softmax_cross_entropy(logits, species))
 train { minimize loss; optimizer = sgd(lr = 0.1); epochs = 2 }
 )";
-  TrainOptions o;
+  test::RunOptions o;
   MonRun r = train_text(model, o);
   REQUIRE(r.result);
   CHECK(subjects(r, "vanishing-gradient") == std::set<std::string>{"w1"});
@@ -392,9 +394,9 @@ train { minimize loss; optimizer = sgd(lr = 0.1); epochs = 2 }
 }
 
 TEST_CASE("loss-plateau fires when the loss stops improving", "[monitor]") {
-  TrainOptions o;
-  o.lr = 1e-9;
-  o.epochs = 8;
+  test::RunOptions o;
+  o.compile.lr = 1e-9;
+  o.compile.epochs = 8;
   MonRun r = train_text(kHealthy, o);
   REQUIRE(r.result);
   CHECK(count_id(r, "loss-plateau") == 1);
@@ -415,8 +417,8 @@ TEST_CASE("healthy models are silent: a relu MLP and every model in examples/", 
                              {example("digits.model"), ex + "data/digits.csv", 3}};
   for (auto& c : cases) {
     CAPTURE(c.model.substr(0, 40));
-    TrainOptions o;
-    o.epochs = c.epochs;
+    test::RunOptions o;
+    o.compile.epochs = c.epochs;
     MonRun r = train_text(c.model, o, c.data);
     REQUIRE(r.result);
     CHECK(r.rendered == "");
@@ -431,7 +433,7 @@ TEST_CASE("healthy models are silent: a relu MLP and every model in examples/", 
 
 TEST_CASE("monitor diagnostics in the --log file parse, and --no-monitor silences the monitors", "[monitor]") {
   TempDir dir;
-  TrainOptions o;
+  test::RunOptions o;
   o.log = dir.file("m.jsonl");
   MonRun r = train_text(example("broken/frozen_param.model"), o);
   REQUIRE(r.result);
@@ -447,7 +449,7 @@ TEST_CASE("monitor diagnostics in the --log file parse, and --no-monitor silence
   }
   CHECK(diag_lines == 2);
 
-  o.monitor = false;
+  o.compile.monitors = false;
   MonRun off = train_text(example("broken/frozen_param.model"), o);
   REQUIRE(off.result);
   CHECK(off.diags.empty());
@@ -495,12 +497,13 @@ static double thread_cpu_seconds() {
 TEST_CASE("monitor overhead on a digits JIT step", "[.][monitorbench]") {
   SourceFile src("digits.model", example("digits.model"));
   Diagnostics d(&src);
-  auto g = compile_source(src, d, LowerOptions{});
-  REQUIRE(g);
-  Graph plain = *g;
-  REQUIRE(make_training_graph(plain, d));
-  Graph mg = plain;
-  MonitorPlan plan = add_monitor_roots(mg);
+  CompileOptions o;
+  o.run_checks = false;
+  auto r = compile(src, o, Stage::opt, d);
+  REQUIRE(r);
+  Graph plain = *r->plain;
+  Graph mg = r->graph;
+  MonitorPlan plan = *r->monitor_plan;
   EngineOptions eo;
   eo.kind = "jit";
   eo.threads = 1;

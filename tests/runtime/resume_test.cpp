@@ -20,12 +20,12 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
   for (Case c : {Case{true, 0, true, "interp"}, Case{false, 0, true, "interp"}, Case{true, 0.2, false, "interp"},
                  Case{true, 0.2, true, "jit"}}) {
     INFO("shuffle " << c.shuffle << ", val-split " << c.val_split << ", monitor " << c.monitor << ", " << c.engine);
-    TrainOptions o;
+    test::RunOptions o;
     o.shuffle = c.shuffle;
     o.val_split = c.val_split;
-    o.monitor = c.monitor;
+    o.compile.monitors = c.monitor;
     o.engine.kind = c.engine;
-    o.epochs = 5;
+    o.compile.epochs = 5;
     const int64_t per_epoch = c.val_split > 0 ? 7 : 9;
     o.save = dir.file("straight.safetensors");
     Run straight = train(o);
@@ -33,11 +33,11 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
     const std::string want = get_file(o.save);
 
     // at an epoch boundary: --epochs 2 --save, then --epochs 5 --load (epochs 3 to 5)
-    TrainOptions a = o;
-    a.epochs = 2;
+    test::RunOptions a = o;
+    a.compile.epochs = 2;
     a.save = dir.file("two.safetensors");
     REQUIRE(train(a).result);
-    TrainOptions b = o;
+    test::RunOptions b = o;
     b.load = a.save;
     b.save = dir.file("resumed.safetensors");
     Run resumed = train(b);
@@ -51,7 +51,7 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
     CHECK(resumed.result->step_losses == std::vector<double>(all.begin() + 2 * per_epoch, all.end()));
 
     // mid-epoch (interrupted after step 4 of epoch 3), then again 5 steps later
-    TrainOptions i = o;
+    test::RunOptions i = o;
     i.stop_after_steps = 2 * per_epoch + 4;
     i.save = dir.file("stopped.safetensors");
     Run stopped = train(i);
@@ -64,7 +64,7 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
     CHECK(f.metadata.at("kiln_stop") == "interrupted");
     CHECK(f.metadata.at("kiln_epochs_done") == "2");
     CHECK(f.metadata.at("kiln_steps_into_epoch") == "4");
-    TrainOptions j = o;
+    test::RunOptions j = o;
     j.load = i.save;
     j.stop_after_steps = 5;
     j.save = dir.file("stopped2.safetensors");
@@ -72,7 +72,7 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
     REQUIRE(again.result);
     CHECK(again.result->signal == SIGINT);
     CHECK(read_st(j.save).metadata.at("kiln_steps_into_epoch") == (per_epoch == 9 ? "0" : "2"));
-    TrainOptions k = o;
+    test::RunOptions k = o;
     k.load = j.save;
     k.save = dir.file("finished.safetensors");
     Run finished = train(k);
@@ -83,14 +83,14 @@ TEST_CASE("train --load continues the epochs and the shuffles: bit-identical to 
 
 TEST_CASE("on resume --epochs counts the checkpoint's epochs, and its seed goes on unless --seed", "[resume]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 3;
-  o.seed = 9;
+  test::RunOptions o;
+  o.compile.epochs = 3;
+  o.compile.seed = 9;
   o.save = dir.file("three.safetensors");
   REQUIRE(train(o).result);
-  TrainOptions again;
+  test::RunOptions again;
   again.load = o.save;
-  again.epochs = 3;
+  again.compile.epochs = 3;
   Run r = train(again);
   CHECK(!r.result);
   CHECK(r.err.exit_code == 2);
@@ -99,17 +99,17 @@ TEST_CASE("on resume --epochs counts the checkpoint's epochs, and its seed goes 
                              "(give a larger --epochs to train more)");
 
   // the checkpoint's seed 9 (the model's is 3) shapes the shuffles of epochs 4 and 5
-  TrainOptions straight;
-  straight.epochs = 5;
-  straight.seed = 9;
+  test::RunOptions straight;
+  straight.compile.epochs = 5;
+  straight.compile.seed = 9;
   straight.save = dir.file("straight.safetensors");
   REQUIRE(train(straight).result);
-  again.epochs = 5;
+  again.compile.epochs = 5;
   again.save = dir.file("resumed.safetensors");
   REQUIRE(train(again).result);
   CHECK(get_file(again.save) == get_file(straight.save));
   CHECK(read_st(again.save).metadata.at("kiln_seed") == "9");
-  again.seed = 4;  // a given --seed wins: other shuffles
+  again.compile.seed = 4;  // a given --seed wins: other shuffles
   again.save = dir.file("reseeded.safetensors");
   REQUIRE(train(again).result);
   CHECK(read_st(again.save).find("w1")->values != read_st(straight.save).find("w1")->values);
@@ -119,8 +119,8 @@ TEST_CASE("an interrupt before the first step saves nothing, after it the log en
   TempDir dir;
   Interrupt intr;
   intr.signal = SIGTERM;  // as if it came while the model compiled, with the handlers deferring
-  TrainOptions o;
-  o.epochs = 2;
+  test::RunOptions o;
+  o.compile.epochs = 2;
   o.interrupt = &intr;
   o.save = dir.file("p.safetensors");
   o.log = dir.file("m.jsonl");
@@ -150,8 +150,8 @@ TEST_CASE("an interrupt before the first step saves nothing, after it the log en
 
 TEST_CASE("a checkpoint records its position, one without it (format 0) trains epochs 1 to N", "[resume]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 2;
+  test::RunOptions o;
+  o.compile.epochs = 2;
   o.load = kFormat0;
   o.save = dir.file("from0.safetensors");
   Run r = train(o);
@@ -168,7 +168,7 @@ TEST_CASE("a checkpoint records its position, one without it (format 0) trains e
   std::string pos = dir.file("pos.safetensors");
   rewrite(o.save, pos, [](auto&, auto& meta) { meta["kiln_steps_into_epoch"] = "-1"; });
   o.load = pos;
-  o.epochs = 3;
+  o.compile.epochs = 3;
   Run p = train(o);
   CHECK(p.err.exit_code == 2);
   CHECK(p.err.message == pos + ": metadata 'kiln_steps_into_epoch' is '-1', not a count");

@@ -5,6 +5,7 @@
 #include "runtime/csv.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/model.hpp"
+#include "tests/runtime/train_util.hpp"
 #include "runtime/predict.hpp"
 #include "runtime/trainer.hpp"
 #include "runtime/json.hpp"
@@ -62,12 +63,12 @@ struct Run {
   std::string diags;
 };
 
-Run train(const char* model, TrainOptions o) {
+Run train(const char* model, test::RunOptions o) {
   SourceFile src("test.model", model);
   Diagnostics d(&src);
   Run r;
   if (o.data.empty()) o.data = {iris_csv()};
-  r.result = train_model(src, o, d, r.err);
+  r.result = train_source(src, o.compile, o, d, r.err);
   r.diags = d.render_all();
   return r;
 }
@@ -81,7 +82,7 @@ std::optional<PredictResult> predict(const char* model, const std::string& param
   o.data = {data};
   o.want_outputs = outputs;
   o.require_labels = !outputs;
-  return run_predict(src, o, d, err);
+  return predict_source(src, {}, o, d, err);
 }
 
 // A flat JSON object of one metrics-log line: key -> value text (strings in quotes,
@@ -112,7 +113,7 @@ double number(const std::map<std::string, std::string>& m, const std::string& ke
 }  // namespace
 
 TEST_CASE("training on iris rows lowers the loss and learns", "[train]") {
-  TrainOptions o;
+  test::RunOptions o;
   Run r = train(kIris, o);
   INFO(r.err.message << r.diags);
   REQUIRE(r.result);
@@ -131,8 +132,8 @@ TEST_CASE("training on iris rows lowers the loss and learns", "[train]") {
 }
 
 TEST_CASE("same seed and data give bit-identical runs, another seed differs", "[train]") {
-  TrainOptions o;
-  o.epochs = 3;
+  test::RunOptions o;
+  o.compile.epochs = 3;
   o.val_split = 0.2;
   Run a = train(kIris, o), b = train(kIris, o);
   REQUIRE(a.result);
@@ -142,11 +143,11 @@ TEST_CASE("same seed and data give bit-identical runs, another seed differs", "[
                     a.result->step_losses.size() * sizeof(double)) == 0);
   for (auto& [name, t] : a.result->values) CHECK(t.data == b.result->values.at(name).data);
   CHECK(*a.result->epochs.back().val_loss == *b.result->epochs.back().val_loss);
-  o.seed = 6;
+  o.compile.seed = 6;
   Run c = train(kIris, o);
   REQUIRE(c.result);
   CHECK(c.result->step_losses != a.result->step_losses);
-  o.seed.reset();
+  o.compile.seed.reset();
   o.shuffle = false;
   Run d = train(kIris, o);
   REQUIRE(d.result);
@@ -154,8 +155,8 @@ TEST_CASE("same seed and data give bit-identical runs, another seed differs", "[
 }
 
 TEST_CASE("val-split holds out the last rows and evaluates them each epoch", "[train]") {
-  TrainOptions o;
-  o.epochs = 2;
+  test::RunOptions o;
+  o.compile.epochs = 2;
   o.val_split = 0.2;
   Run r = train(kIris, o);
   REQUIRE(r.result);
@@ -182,8 +183,8 @@ TEST_CASE("val-split holds out the last rows and evaluates them each epoch", "[t
 
 TEST_CASE("the metrics log has step and epoch lines with their fields", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 6;
+  test::RunOptions o;
+  o.compile.epochs = 6;
   o.val_split = 0.2;
   o.log = dir.file("m.jsonl");
   o.log_every = 4;
@@ -226,8 +227,8 @@ TEST_CASE("the metrics log has step and epoch lines with their fields", "[train]
 
 TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 4;
+  test::RunOptions o;
+  o.compile.epochs = 4;
   o.shuffle = false;
   o.save = dir.file("p.safetensors");
   Run r = train(kIris, o);
@@ -241,7 +242,7 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
                            "__normalize__.x.mean", "__normalize__.x.std"})
     CHECK(file->find(name) != nullptr);
   // The monitors' states (their lagged sums' carried gradients and updates) are not the model's.
-  REQUIRE(o.monitor);
+  REQUIRE(o.compile.monitors);
   CHECK(r.result->values.count("__monitor__.grad.b1") == 1);
   for (const NamedTensor& t : file->tensors) CHECK(t.name.find("__monitor__") == std::string::npos);
   CHECK(file->metadata.at("kiln_model") == "iris_small");
@@ -255,11 +256,12 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
   REQUIRE(p);
   SourceFile src("test.model", kIris);
   Diagnostics d(&src);
-  LowerOptions lo;
-  lo.batch = 150;
-  auto g = compile_source(src, d, lo);
-  REQUIRE(g);
-  REQUIRE(make_forward_graph(*g, d, false));
+  CompileOptions fo;
+  fo.goal = Goal::forward;
+  fo.batch = 150;
+  auto fwd = compile(src, fo, Stage::opt, d);
+  REQUIRE(fwd);
+  Graph* g = &fwd->graph;
   auto specs = input_specs(*g, err);
   REQUIRE(specs);
   auto ds = load_dataset({iris_csv()}, *specs, err);
@@ -284,12 +286,12 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
 
   // 4 epochs == 2 epochs, save, --load with --epochs 4 (the total): epochs 3 and 4 (file
   // order; optimizer state and step restored; docs/training.md "Resuming" for the rest)
-  TrainOptions half = o;
-  half.epochs = 2;
+  test::RunOptions half = o;
+  half.compile.epochs = 2;
   half.save = dir.file("half.safetensors");
   REQUIRE(train(kIris, half).result);
   half.load = half.save;
-  half.epochs = 4;
+  half.compile.epochs = 4;
   half.save = dir.file("resumed.safetensors");
   Run resumed = train(kIris, half);
   REQUIRE(resumed.result);
@@ -298,11 +300,11 @@ TEST_CASE("checkpoints: save, load, identical predictions, resume", "[train]") {
 
 TEST_CASE("a checkpoint of another model, or missing tensors, is a clear error", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 1;
+  test::RunOptions o;
+  o.compile.epochs = 1;
   o.save = dir.file("iris.safetensors");
   REQUIRE(train(kIris, o).result);
-  TrainOptions other;
+  test::RunOptions other;
   other.load = o.save;
   Run r = train(kOther, other);
   CHECK(!r.result);
@@ -330,8 +332,8 @@ TEST_CASE("a checkpoint of another model, or missing tensors, is a clear error",
 
 TEST_CASE("saving is atomic: a failed save leaves the old file and no temporary", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 1;
+  test::RunOptions o;
+  o.compile.epochs = 1;
   o.save = dir.file("p.safetensors");
   REQUIRE(train(kIris, o).result);
   std::string before = test::get_file(o.save);
@@ -350,9 +352,12 @@ TEST_CASE("saving is atomic: a failed save leaves the old file and no temporary"
   // the atomic write itself: renaming over a directory fails; nothing is left behind
   SourceFile src("test.model", kIris);
   Diagnostics d(&src);
-  auto g = compile_source(src, d);
-  REQUIRE(g);
-  REQUIRE(make_training_graph(*g, d));
+  CompileOptions co;
+  co.run_checks = false;
+  co.monitors = false;
+  auto step = compile(src, co, Stage::opt, d);
+  REQUIRE(step);
+  Graph* g = &step->graph;
   auto values = initial_values(*g, 1);
   std::string err;
   CHECK(!save_checkpoint(dir.file("sub"), *g, values, {}, err));
@@ -364,7 +369,7 @@ TEST_CASE("saving is atomic: a failed save leaves the old file and no temporary"
   CHECK(test::get_file(dir.file("p.safetensors")) != before);
   CHECK(dir.entries() == 2);
   o.save = dir.file("p.safetensors");
-  o.seed = 9;
+  o.compile.seed = 9;
   REQUIRE(train(kIris, o).result);
   CHECK(test::get_file(o.save) != before);  // replaced by the new run
   CHECK(dir.entries() == 2);
@@ -372,8 +377,8 @@ TEST_CASE("saving is atomic: a failed save leaves the old file and no temporary"
 
 TEST_CASE("predict writes every output as CSV columns, with or without labels", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 3;
+  test::RunOptions o;
+  o.compile.epochs = 3;
   o.save = dir.file("p.safetensors");
   REQUIRE(train(kIris, o).result);
   RunError err;
@@ -418,7 +423,7 @@ TEST_CASE("predict writes every output as CSV columns, with or without labels", 
     po.params = o.save;
     po.data = {iris_csv()};
     po.max_chunk = 64;
-    auto chunked = run_predict(src, po, d, err);
+    auto chunked = predict_source(src, {}, po, d, err);
     REQUIRE(chunked);
     CHECK(chunked->table == p->table);
     CHECK(*chunked->loss == Approx(*p->loss).epsilon(1e-6));
@@ -436,7 +441,7 @@ TEST_CASE("predict writes every output as CSV columns, with or without labels", 
 TEST_CASE("bad data is a one-line error with exit status 2", "[train]") {
   TempDir dir;
   test::put_file(dir.file("bad.csv"), "a,b,c,d,species\n1,2,3,4,0\n1,2,3,4,3\n");
-  TrainOptions o;
+  test::RunOptions o;
   o.data = {dir.file("bad.csv")};
   Run r = train(kIris, o);
   CHECK(!r.result);
@@ -509,8 +514,8 @@ TEST_CASE("kiln train, predict and eval from the command line", "[train]") {
 // times the interpreter's own f32-vs-f64 difference up to that step (at least 10u of the loss).
 TEST_CASE("the jit engine trains like the interpreter and is deterministic", "[train]") {
   TempDir dir;
-  TrainOptions o;
-  o.epochs = 3;
+  test::RunOptions o;
+  o.compile.epochs = 3;
   o.val_split = 0.2;
   o.save = dir.file("interp.safetensors");
   Run a = train(kIris, o);
@@ -549,9 +554,9 @@ TEST_CASE("the jit engine trains like the interpreter and is deterministic", "[t
   po.data = {iris_csv()};
   RunError err;
   Diagnostics d1(&src), d2(&src);
-  auto pi = run_predict(src, po, d1, err);
+  auto pi = predict_source(src, {}, po, d1, err);
   po.engine.kind = "jit";
-  auto pj = run_predict(src, po, d2, err);
+  auto pj = predict_source(src, {}, po, d2, err);
   REQUIRE(pi);
   REQUIRE(pj);
   REQUIRE(pi->table.size() == pj->table.size());

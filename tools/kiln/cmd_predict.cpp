@@ -1,7 +1,7 @@
 // `kiln predict FILE --params P --data D [--output out.csv]` (the outputs as CSV, and the
 // metrics when the data has labels) and `kiln eval FILE --params P --data D` (loss, metrics).
 #include "runtime/csv.hpp"
-#include "runtime/predict.hpp"
+#include "runtime/from_source.hpp"
 #include "tools/kiln/cmd_train.hpp"
 #include <fmt/format.h>
 
@@ -60,7 +60,7 @@ int run(const Args& a, bool predict) {
   if (!params) throw UsageError(fmt::format("'kiln {}' needs --params P.safetensors (saved by 'kiln train --save')", a.command));
   o.params = *params;
   o.data = data_args(a);
-  apply_memory_limit(a);
+  CompileOptions copts = compile_options(a);
   o.engine = engine_options(a);
   o.want_outputs = predict;
   o.require_labels = !predict;
@@ -75,7 +75,7 @@ int run(const Args& a, bool predict) {
   auto file = read_input(a);
   Diagnostics diags(file.get());
   RunError err;
-  auto res = run_predict(*file, o, diags, err);
+  auto res = predict_source(*file, copts, o, diags, err);
   print_diagnostics(diags, use_color(a));
   if (!res) {
     if (!err.message.empty()) print_error(err.message);

@@ -1,7 +1,7 @@
 // `kiln train FILE --data D [...]`: compiles the training step and runs the training loop
 // (runtime/trainer.hpp); progress on stderr, checkpoint with --save, log with --log.
 #include "tools/kiln/cmd_train.hpp"
-#include "runtime/trainer.hpp"
+#include "runtime/from_source.hpp"
 #include <charconv>
 #include <cmath>
 #include <fmt/format.h>
@@ -84,17 +84,7 @@ int run_train(const Args& a) {
   // at the next step and save (runtime/interrupt.hpp).
   o.interrupt = &install_interrupt_handlers();
   o.data = data_args(a);
-  apply_memory_limit(a);
-  if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
-  if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
-  if (auto v = a.get("lr")) {
-    double lr = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), lr);
-    if (ec != std::errc() || p != v->data() + v->size() || v->empty() || !std::isfinite(lr) || lr <= 0)
-      throw UsageError(fmt::format("option '--lr' needs a positive number, not '{}'", *v));
-    o.lr = lr;
-  }
-  if (auto v = a.get("seed")) o.seed = uint64_t(parse_int_flag("seed", *v, 0, (1LL << 62)));
+  CompileOptions copts = compile_options(a);  // --batch, --lr, --epochs, --seed, -W, --no-rewrite, --no-monitor
   o.shuffle = !a.has("no-shuffle");
   if (auto v = a.get("val-split")) o.val_split = parse_double_flag("val-split", *v, 0, 1, true);
   o.load = a.get("load").value_or("");
@@ -115,22 +105,19 @@ int run_train(const Args& a) {
   o.engine = engine_options(a);
   o.progress = detect_progress_mode(stderr, a.has("quiet"));
   o.progress_out = stderr;
-  o.monitor = !a.has("no-monitor");
   o.color = use_color(a);
 
   auto file = read_input(a);
-  static_cast<CheckAndRewriteOptions&>(o.graph) = check_options(a, file.get());  // -W<id>, --no-rewrite
   o.monitor_options = monitor_options(a);  // the same -W flags for the run-time monitors
-  o.graph.run_checks = true;
   Diagnostics diags(file.get());
   RunError err;
   // Warnings are shown unless --quiet, as soon as the model compiled; errors always.
   bool printed = false, quiet = a.has("quiet");
-  o.on_compiled = [&](const Diagnostics& d) {
+  auto on_compiled = [&](const Diagnostics& d) {
     if (!quiet) print_diagnostics(d, use_color(a));
     printed = true;
   };
-  auto res = train_model(*file, o, diags, err);
+  auto res = train_source(*file, copts, o, diags, err, on_compiled);
   if (!printed || (quiet && diags.has_errors())) print_diagnostics(diags, use_color(a));
   if (!res) {
     if (!err.message.empty()) print_error(err.message);

@@ -1,8 +1,8 @@
 // What the driver's commands share: their entry points, help texts, reading the input
 // file once (refusing binary or empty files), and printing diagnostics.
 #pragma once
-#include "frontend/lower.hpp"
-#include "passes/diagnostics/driver.hpp"
+#include "ir/source.hpp"
+#include "runtime/compile.hpp"
 #include "runtime/monitor.hpp"
 #include "tools/kiln/args.hpp"
 #include <memory>
@@ -32,12 +32,6 @@ std::unique_ptr<SourceFile> read_input(const Args& a);
 // --max-memory SIZE (check, dump, train, predict, eval): models and data beyond it are
 // refused (runtime/memory_limit.hpp).
 FlagSpec memory_flag();
-// Sets the process's memory limit from --max-memory (default: the physical memory);
-// throws UsageError for a malformed size.
-void apply_memory_limit(const Args& a);
-// The [memory] check of the graph the command would run (check_model_memory), into `d`;
-// false when the model is over the limit.
-bool check_memory_limit(const Graph& lowered, Diagnostics& d);
 
 // A path given on the command line: its flag ("--save", "--data"; "FILE" for the model).
 struct PathArg {
@@ -52,9 +46,6 @@ void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<P
 // The files --data names: the CSV, or the FILE of each NAME=FILE.
 std::vector<PathArg> data_paths(const std::vector<std::string>& data);
 
-// LowerOptions from the flags (--batch N).
-LowerOptions lower_options(const Args& a);
-
 // Whether diagnostics on stderr get ANSI colour: stderr is a terminal, no --no-color, no NO_COLOR.
 bool use_color(const Args& a);
 
@@ -63,11 +54,17 @@ bool use_color(const Args& a);
 const std::vector<FlagSpec>& diagnostic_flags();
 // `flags` followed by diagnostic_flags() (train's flags are extended this way).
 const std::vector<FlagSpec>& with_diagnostic_flags(const std::vector<FlagSpec>& flags);
-// The checks' options from those flags, reading ignore comments from `src`. Throws
-// UsageError for an unknown id (-Wfoo) or a malformed option.
-CheckAndRewriteOptions check_options(const Args& a, const SourceFile* src);
+// The train block's overrides for check and dump (--batch, --lr, --epochs, --seed; train
+// has its own wording of them): what they compile is what train compiles.
+const std::vector<FlagSpec>& train_block_flags();
+// Every flag that changes what is compiled, parsed once for any command (runtime/compile.hpp):
+// --batch, --lr, --epochs, --seed, -W<id>/-Wno-<id>/-Werror (ignore comments are read from
+// the source when it compiles), --no-rewrite, the monitors (train: on unless --no-monitor;
+// dump: with --monitors), --max-memory (also the process's limit, for the data readers).
+// Throws UsageError for a malformed value or an unknown check id.
+CompileOptions compile_options(const Args& a);
 // The run-time monitors' options from the same flags (-W<id>/-Wno-<id> of a monitor id,
-// -Werror); call check_options first, which rejects the unknown ids.
+// -Werror); call compile_options first, which rejects the unknown ids.
 MonitorOptions monitor_options(const Args& a);
 
 // Prints every diagnostic and, when there are any, a summary line ("1 error generated.").

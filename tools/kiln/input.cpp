@@ -1,9 +1,7 @@
 // Reading the input file once, with one clear error for every way it can be unusable,
 // and the diagnostic output shared by the commands.
 #include "tools/kiln/commands.hpp"
-#include "runtime/memory_limit.hpp"
 #include "runtime/input_file.hpp"
-#include "runtime/model.hpp"
 #include "runtime/output_path.hpp"
 #include <cerrno>
 #include <cstdlib>
@@ -82,16 +80,6 @@ FlagSpec memory_flag() {
   return {"max-memory", true, "refuse models and data needing more memory (512M, 8G; default: the machine's)", "SIZE"};
 }
 
-void apply_memory_limit(const Args& a) {
-  auto v = a.get("max-memory");
-  if (!v) return;
-  auto bytes = parse_memory_size(*v);
-  if (!bytes) throw UsageError(fmt::format("option '--max-memory' needs a size such as 512M or 8G, not '{}'", *v));
-  set_memory_limit(*bytes);
-}
-
-bool check_memory_limit(const Graph& lowered, Diagnostics& d) { return check_model_memory(lowered, d); }
-
 void check_output_paths(const std::vector<PathArg>& outputs, const std::vector<PathArg>& inputs) {
   std::vector<std::pair<const PathArg*, std::string>> targets;  // the outputs so far and their files
   for (const PathArg& o : outputs) {
@@ -120,12 +108,6 @@ std::vector<PathArg> data_paths(const std::vector<std::string>& data) {
     out.push_back({"--data", data.size() == 1 && eq == std::string::npos ? d : d.substr(eq == std::string::npos ? 0 : eq + 1)});
   }
   return out;
-}
-
-LowerOptions lower_options(const Args& a) {
-  LowerOptions o;
-  if (auto b = a.get("batch")) o.batch = parse_int_flag("batch", *b, 1, 1 << 20);
-  return o;
 }
 
 bool use_color(const Args& a) {

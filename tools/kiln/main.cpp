@@ -24,7 +24,7 @@ namespace kiln::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"check", "parse and check a .model file", kCheckUsage, &check_flags(), run_check},
-      {"dump", "print the program after a stage (ast, ir, grad, opt)", kDumpUsage, &dump_flags(), run_dump},
+      {"dump", "print the program after a stage of the compiler (ast, ir, ... llvm, asm)", kDumpUsage, &dump_flags(), run_dump},
       {"train", "train a model on data (CSV or NPY)", kTrainUsage, &with_diagnostic_flags(train_flags()), run_train},
       {"predict", "write a trained model's outputs for data", kPredictUsage, &predict_flags(), run_predict},
       {"eval", "print a trained model's loss and metrics on data", kEvalUsage, &eval_flags(), run_eval},
