@@ -1,5 +1,6 @@
 // The op table's interface: the Op enum, node attributes, and the row type that holds
-// everything about one op (shape rule, reference kernel, derivative, interval, codegen).
+// everything about one op (shape rule, reference kernel, derivative, interval) but its code
+// generator, which the backend indexes by op (backend/op_gens.cpp).
 #pragma once
 #include "ir/types.hpp"
 #include <span>
@@ -78,9 +79,6 @@ struct Node;
 struct Tensor;
 struct GradContext;    // passes/autodiff: builds the backward graph (issue: autodiff)
 struct IntervalContext;  // ir/interval.hpp
-namespace backend {
-struct OpGen;  // backend/ops.hpp: an op's LLVM generator
-}
 
 // Shape and type rule: fills `out`, or returns false with a message in `err` that names
 // the operand types (the caller attaches source ranges).
@@ -102,7 +100,6 @@ struct OpRow {
   EvalFn eval = nullptr;
   GradFn grad = nullptr;
   IntervalFn interval = nullptr;
-  const backend::OpGen* codegen = nullptr;  // its generator (ir/codegen_refs.hpp); none for leaves
 };
 
 const OpRow& op_row(Op op);
