@@ -158,14 +158,14 @@ std::vector<OpRow> linalg_rows() {
   using C = OpClass;
   using namespace rules;
   return {
-      {Op::matmul, "matmul", 2, C::matmul, 0, false, matmul_rule, eval_matmul, grad_matmul, interval::matmul},
-      {Op::sum, "sum", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::sum>, grad_sum, interval::sum},
-      {Op::mean, "mean", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::mean>, grad_mean, interval::identity},
-      {Op::max, "max", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::max>, grad_extremum, interval::identity},
-      {Op::min, "min", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::min>, grad_extremum, interval::identity},
+      {Op::matmul, "matmul", 2, C::matmul, 0, false, matmul_rule, eval_matmul, grad_matmul, interval::matmul, surface::infix("@")},
+      {Op::sum, "sum", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::sum>, grad_sum, interval::sum, surface::reduce()},
+      {Op::mean, "mean", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::mean>, grad_mean, interval::identity, surface::reduce()},
+      {Op::max, "max", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::max>, grad_extremum, interval::identity, surface::reduce()},
+      {Op::min, "min", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::min>, grad_extremum, interval::identity, surface::reduce()},
       {Op::logsumexp, "logsumexp", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::logsumexp>,
-       grad_logsumexp, interval::logsumexp},
-      {Op::argmax, "argmax", 1, C::reduce, kAxes, true, rules::argmax, eval_argmax, nullptr, interval::argmax},
+       grad_logsumexp, interval::logsumexp, surface::reduce()},
+      {Op::argmax, "argmax", 1, C::reduce, kAxes, true, rules::argmax, eval_argmax, nullptr, interval::argmax, surface::argmax()},
   };
 }
 

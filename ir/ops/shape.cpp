@@ -210,14 +210,14 @@ void grad_slice(GradContext& c) {  // the gradient padded with zeros along the a
 std::vector<OpRow> shape_rows() {
   using C = OpClass;
   return {
-      {Op::transpose, "transpose", 1, C::shape, 0, false, transpose_rule, eval_transpose, grad_transpose, interval::identity},
-      {Op::reshape, "reshape", 1, C::shape, kShape, false, reshape_rule, eval_copy, grad_reshape, interval::identity},
-      {Op::concat, "concat", -1, C::shape, kAxes, false, concat_rule, eval_concat, grad_concat, interval::concat},
-      {Op::one_hot, "one_hot", 1, C::shape, kN, true, one_hot_rule, eval_one_hot, nullptr, interval::one_hot},
+      {Op::transpose, "transpose", 1, C::shape, 0, false, transpose_rule, eval_transpose, grad_transpose, interval::identity, surface::unary()},
+      {Op::reshape, "reshape", 1, C::shape, kShape, false, reshape_rule, eval_copy, grad_reshape, interval::identity, surface::reshape()},
+      {Op::concat, "concat", -1, C::shape, kAxes, false, concat_rule, eval_concat, grad_concat, interval::concat, surface::concat()},
+      {Op::one_hot, "one_hot", 1, C::shape, kN, true, one_hot_rule, eval_one_hot, nullptr, interval::one_hot, surface::one_hot()},
       {Op::broadcast_to, "broadcast_to", 1, C::shape, kShape, false, broadcast_to_rule, eval_broadcast_to,
-       grad_broadcast_to, interval::identity},
-      {Op::sum_to, "sum_to", 1, C::shape, kShape, false, sum_to_rule, eval_sum_to, grad_sum_to, interval::sum},
-      {Op::slice, "slice", 1, C::shape, kAxes | kN | kShape, false, slice_rule, eval_slice, grad_slice, interval::identity},
+       grad_broadcast_to, interval::identity, surface::internal()},
+      {Op::sum_to, "sum_to", 1, C::shape, kShape, false, sum_to_rule, eval_sum_to, grad_sum_to, interval::sum, surface::internal()},
+      {Op::slice, "slice", 1, C::shape, kAxes | kN | kShape, false, slice_rule, eval_slice, grad_slice, interval::identity, surface::internal()},
   };
 }
 
