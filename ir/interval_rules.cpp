@@ -90,9 +90,6 @@ void abs(IntervalContext& c) {
   double a = std::fabs(x.lo), b = std::fabs(x.hi);
   c.out = {x.contains_zero() ? 0.0 : std::min(a, b), std::max(a, b), x.nan};
 }
-void sign(IntervalContext& c) {
-  monotone(c, [](double x) { return double(x > 0) - double(x < 0); });
-}
 void sin_cos(IntervalContext& c) { c.out = {-1, 1, c.in[0].nan || std::isinf(c.in[0].lo) || std::isinf(c.in[0].hi)}; }
 void tanh(IntervalContext& c) {
   const FloatLimits& L = c.limits();
@@ -101,9 +98,6 @@ void tanh(IntervalContext& c) {
 void sigmoid(IntervalContext& c) {
   const FloatLimits& L = c.limits();
   monotone(c, [&](double x) { return x > L.sigmoid_one ? 1.0 : x < L.sigmoid_zero ? 0.0 : 1.0 / (1.0 + std::exp(-x)); });
-}
-void relu(IntervalContext& c) {
-  monotone(c, [](double x) { return std::max(x, 0.0); });
 }
 void leaky_relu(IntervalContext& c) {
   double a = c.node().attrs.alpha;
@@ -125,15 +119,6 @@ void softplus(IntervalContext& c) {
 void log_sigmoid(IntervalContext& c) {
   const FloatLimits& L = c.limits();
   monotone(c, [&](double x) { return -softplus_lim(L, -x); });
-}
-void round(IntervalContext& c) {
-  monotone(c, [](double x) { return std::nearbyint(x); });
-}
-void floor(IntervalContext& c) {
-  monotone(c, [](double x) { return std::floor(x); });
-}
-void ceil(IntervalContext& c) {
-  monotone(c, [](double x) { return std::ceil(x); });
 }
 
 void add(IntervalContext& c) {
