@@ -242,12 +242,13 @@ void log_softmax(IntervalContext& c) {
 // Losses on labels y in [0, 1] are non-negative; labels outside [0, 1] make them unbounded.
 void bce(IntervalContext& c) {
   const Interval &p = c.in[0], &y = c.in[1];
-  bool labels = y.lo >= 0 && y.hi <= 1;
-  if (!labels) { c.out = {-kInf, kInf, p.nan || y.nan}; return; }
   // eval clamps each log at -100 (PyTorch's BCELoss); p outside [0, 1] gives NaN.
+  bool nan = p.nan || y.nan || p.lo < 0 || p.hi > 1;
+  bool labels = y.lo >= 0 && y.hi <= 1;
+  if (!labels) { c.out = {-kInf, kInf, nan}; return; }
   double lo_p = std::max(p.lo, 0.0), hi_p = std::min(p.hi, 1.0);
   double worst = std::min(lo_p, 1.0 - hi_p);
-  c.out = {0, worst <= 0 ? 100.0 : std::min(100.0, -std::log(worst)), p.nan || y.nan || p.lo < 0 || p.hi > 1};
+  c.out = {0, worst <= 0 ? 100.0 : std::min(100.0, -std::log(worst)), nan};
 }
 void bce_with_logits(IntervalContext& c) {
   const Interval &z = c.in[0], &y = c.in[1];
