@@ -1,7 +1,7 @@
 // The op table's interface: the Op enum, node attributes, and the row type that holds
 // everything about one op (shape rule, reference kernel, derivative, interval, how the
-// language reaches it) but its code generator, which the backend indexes by op
-// (backend/op_gens.cpp).
+// language reaches it, what the static checks know of it) but its code generator, which
+// the backend indexes by op (backend/op_gens.cpp).
 #pragma once
 #include "ir/types.hpp"
 #include <array>
@@ -147,6 +147,24 @@ constexpr Surface loss(std::string_view a, std::string_view b) { return {CallKin
 constexpr Surface huber(double def) { return {CallKind::huber, {}, {"a", "b", "delta"}, 2, def}; }
 }  // namespace surface
 
+// What the static checks (passes/diagnostics/) know of an op as an activation function.
+enum class ActKind : uint8_t {
+  none,
+  rectifier,   // relu's family: he_* initialisers keep the activations' scale (init-scale)
+  saturating,  // its derivative vanishes for large |x| (vanishing-gradient)
+};
+struct Activation {
+  ActKind kind = ActKind::none;
+  double max_slope = 0;   // saturating: the derivative's largest value (sigmoid: 1/4)
+  std::string_view slope;  // saturating: that bound as a note words it ("1/4")
+};
+namespace activation {
+constexpr Activation rectifier() { return {ActKind::rectifier}; }
+constexpr Activation saturating(double max_slope, std::string_view words) {
+  return {ActKind::saturating, max_slope, words};
+}
+}  // namespace activation
+
 // One op: everything about it but its code generator (the backend's, indexed by op:
 // backend/op_gens.cpp). The op table (ir/op_table.cpp) refuses, at its first use, a row
 // without its surface, or a non-leaf row without its reference kernel or interval rule, or
@@ -163,6 +181,7 @@ struct OpRow {
   GradFn grad = nullptr;
   IntervalFn interval = nullptr;
   Surface surface = {};  // how the language reaches it
+  Activation act = {};   // what the static checks know of it as an activation function
 };
 
 const OpRow& op_row(Op op);

@@ -49,6 +49,8 @@ struct Table {
       fail(fmt::format("op {}: only leaves are declared, and leaves are only declared (or internal)", r.name));
     if ((s.kind == CallKind::prefix || s.kind == CallKind::infix) && s.name.empty())
       fail(fmt::format("op {} is an operator without a symbol", r.name));
+    if (r.act.kind == ActKind::saturating && !(r.act.max_slope > 0 && !r.act.slope.empty()))
+      fail(fmt::format("op {}: a saturating activation says its largest derivative", r.name));
     if (leaf) return;
     if (!r.eval) fail(fmt::format("op {} has no reference kernel (OpRow::eval)", r.name));
     if (!r.interval) fail(fmt::format("op {} has no interval rule (OpRow::interval)", r.name));
