@@ -124,6 +124,9 @@ Value* g_gelu_grad(ElemCtx& e0, Args x0) {
 Value* g_silu(ElemCtx& e, Args x) { return e.b.CreateFMul(x[0], sigmoid(e, x[0])); }
 Value* g_softplus(ElemCtx& e, Args x) { return e.b.CreateFAdd(max0(e, x[0]), softplus_tail(e, x[0])); }
 Value* g_log_sigmoid(ElemCtx& e, Args x) { return e.b.CreateFSub(min0(e, x[0]), softplus_tail(e, x[0])); }
+Value* g_softsign(ElemCtx& e, Args x) {  // x / (1 + |x|)
+  return e.b.CreateFDiv(x[0], e.b.CreateFAdd(e.c(1), e.intrinsic(I::fabs, x.first(1))));
+}
 
 Value* g_add(ElemCtx& e, Args x) { return e.b.CreateFAdd(x[0], x[1]); }
 Value* g_sub(ElemCtx& e, Args x) { return e.b.CreateFSub(x[0], x[1]); }
@@ -209,6 +212,7 @@ std::vector<OpGenEntry> elemental_gens() {
       {Op::silu, elementwise(g_silu)},
       {Op::softplus, elementwise(g_softplus)},
       {Op::log_sigmoid, elementwise(g_log_sigmoid)},
+      {Op::softsign, elementwise(g_softsign)},
       {Op::round, elementwise(intr1<I::roundeven>)},
       {Op::floor, elementwise(intr1<I::floor>)},
       {Op::ceil, elementwise(intr1<I::ceil>)},

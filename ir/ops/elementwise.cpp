@@ -40,6 +40,7 @@ double f_gelu_grad(double x) { return 0.5 * (1.0 + std::erf(x / kSqrt2)) + x * k
 double f_silu(double x) { return x * kern::sigmoid(x); }
 double f_softplus(double x) { return kern::softplus(x); }
 double f_log_sigmoid(double x) { return -kern::softplus(-x); }
+double f_softsign(double x) { return x / (1.0 + std::fabs(x)); }  // NaN at +-inf, as PyTorch
 double f_round(double x) { return std::nearbyint(x); }  // half to even (default rounding mode)
 double f_floor(double x) { return std::floor(x); }
 double f_ceil(double x) { return std::ceil(x); }
@@ -123,6 +124,12 @@ NodeId d_silu(GradContext& c, NodeId x, NodeId) {  // s * (1 + x * (1 - s))
 }
 NodeId d_softplus(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, x); }
 NodeId d_log_sigmoid(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, c.neg(x)); }
+NodeId d_softsign(GradContext& c, NodeId x, NodeId) {  // 1 / (1 + |x|)^2
+  NodeId one = c.scalar(1);
+  NodeId ax = c.unary(Op::abs, x);
+  NodeId den = c.unary(Op::square, c.add(ax, one));
+  return c.div(c.scalar(1), den);
+}
 
 void grad_neg(GradContext& c) {
   if (c.wants(0)) c.add_grad(0, c.neg(c.gout));
@@ -216,6 +223,8 @@ std::vector<OpRow> elementwise_rows() {
        activation::rectifier()},
       {Op::softplus, "softplus", 1, C::unary, 0, false, unary_float, eval1<f_softplus>, grad1<d_softplus>, interval::softplus, surface::unary()},
       {Op::log_sigmoid, "log_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_log_sigmoid>, grad1<d_log_sigmoid>, interval::log_sigmoid, surface::unary()},
+      {Op::softsign, "softsign", 1, C::unary, 0, false, unary_float, eval1<f_softsign>, grad1<d_softsign>, interval::increasing<f_softsign>, surface::unary(),
+       activation::saturating(1.0, "1, and 1/(1 + |x|)^2 away from 0")},
       {Op::round, "round", 1, C::unary, 0, true, unary_float, eval1<f_round>, nullptr, interval::increasing<f_round>, surface::unary()},
       {Op::floor, "floor", 1, C::unary, 0, true, unary_float, eval1<f_floor>, nullptr, interval::increasing<f_floor>, surface::unary()},
       {Op::ceil, "ceil", 1, C::unary, 0, true, unary_float, eval1<f_ceil>, nullptr, interval::increasing<f_ceil>, surface::unary()},
