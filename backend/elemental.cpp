@@ -127,6 +127,10 @@ Value* g_log_sigmoid(ElemCtx& e, Args x) { return e.b.CreateFSub(min0(e, x[0]), 
 Value* g_softsign(ElemCtx& e, Args x) {  // x / (1 + |x|)
   return e.b.CreateFDiv(x[0], e.b.CreateFAdd(e.c(1), e.intrinsic(I::fabs, x.first(1))));
 }
+Value* g_hard_sigmoid(ElemCtx& e, Args x) {  // min(max(x + 3, 0), 6) / 6, as PyTorch
+  Value* relu6 = std_min(e, std_max(e, e.b.CreateFAdd(x[0], e.c(3)), e.c(0)), e.c(6));
+  return e.b.CreateFDiv(relu6, e.c(6));
+}
 
 Value* g_add(ElemCtx& e, Args x) { return e.b.CreateFAdd(x[0], x[1]); }
 Value* g_sub(ElemCtx& e, Args x) { return e.b.CreateFSub(x[0], x[1]); }
@@ -213,6 +217,7 @@ std::vector<OpGenEntry> elemental_gens() {
       {Op::softplus, elementwise(g_softplus)},
       {Op::log_sigmoid, elementwise(g_log_sigmoid)},
       {Op::softsign, elementwise(g_softsign)},
+      {Op::hard_sigmoid, elementwise(g_hard_sigmoid)},
       {Op::round, elementwise(intr1<I::roundeven>)},
       {Op::floor, elementwise(intr1<I::floor>)},
       {Op::ceil, elementwise(intr1<I::ceil>)},

@@ -17,7 +17,7 @@ enum class Op : uint8_t {
   input, param, const_, literal, state,
   // elementwise unary
   neg, exp, log, log1p, expm1, sqrt, rsqrt, square, abs, sign, sin, cos, tanh, sigmoid, relu,
-  leaky_relu, elu, gelu, silu, softplus, log_sigmoid, softsign, round, floor, ceil, stop_gradient,
+  leaky_relu, elu, gelu, silu, softplus, log_sigmoid, softsign, hard_sigmoid, round, floor, ceil, stop_gradient,
   // elementwise binary (NumPy broadcasting)
   add, sub, mul, div, pow, minimum, maximum, lt, le, gt, ge, eq, ne,
   // elementwise ternary

@@ -41,6 +41,7 @@ double f_silu(double x) { return x * kern::sigmoid(x); }
 double f_softplus(double x) { return kern::softplus(x); }
 double f_log_sigmoid(double x) { return -kern::softplus(-x); }
 double f_softsign(double x) { return x / (1.0 + std::fabs(x)); }  // NaN at +-inf, as PyTorch
+double f_hard_sigmoid(double x) { return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }  // relu6(x + 3) / 6
 double f_round(double x) { return std::nearbyint(x); }  // half to even (default rounding mode)
 double f_floor(double x) { return std::floor(x); }
 double f_ceil(double x) { return std::ceil(x); }
@@ -129,6 +130,11 @@ NodeId d_softsign(GradContext& c, NodeId x, NodeId) {  // 1 / (1 + |x|)^2
   NodeId ax = c.unary(Op::abs, x);
   NodeId den = c.unary(Op::square, c.add(ax, one));
   return c.div(c.scalar(1), den);
+}
+NodeId d_hard_sigmoid(GradContext& c, NodeId x, NodeId) {  // 1/6 on (-3, 3); 0 outside and at +-3 (PyTorch)
+  NodeId below = c.make(Op::lt, {x, c.scalar(3)});
+  NodeId above = c.make(Op::gt, {x, c.scalar(-3)});
+  return c.mul(c.mul(above, below), 1.0 / 6);
 }
 
 void grad_neg(GradContext& c) {
@@ -225,6 +231,8 @@ std::vector<OpRow> elementwise_rows() {
       {Op::log_sigmoid, "log_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_log_sigmoid>, grad1<d_log_sigmoid>, interval::log_sigmoid, surface::unary()},
       {Op::softsign, "softsign", 1, C::unary, 0, false, unary_float, eval1<f_softsign>, grad1<d_softsign>, interval::increasing<f_softsign>, surface::unary(),
        activation::saturating(1.0, "1, and 1/(1 + |x|)^2 away from 0")},
+      {Op::hard_sigmoid, "hard_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_hard_sigmoid>, grad1<d_hard_sigmoid>, interval::increasing<f_hard_sigmoid>, surface::unary(),
+       activation::saturating(1.0 / 6, "1/6, and 0 outside (-3, 3)")},
       {Op::round, "round", 1, C::unary, 0, true, unary_float, eval1<f_round>, nullptr, interval::increasing<f_round>, surface::unary()},
       {Op::floor, "floor", 1, C::unary, 0, true, unary_float, eval1<f_floor>, nullptr, interval::increasing<f_floor>, surface::unary()},
       {Op::ceil, "ceil", 1, C::unary, 0, true, unary_float, eval1<f_ceil>, nullptr, interval::increasing<f_ceil>, surface::unary()},
