@@ -1,7 +1,7 @@
 // Element generators of the elementwise ops (unary, binary, ternary, elementwise losses),
-// the elementwise loop that drives them, and the op -> generator table. Formulas mirror
-// the reference interpreter's, evaluated in the node's element type.
-#include "backend/ops.hpp"
+// the elementwise loop that drives them, and their entries of the generator table. Formulas
+// mirror the reference interpreter's, evaluated in the node's element type.
+#include "backend/op_gens.hpp"
 #include "backend/vmath.hpp"
 #include <array>
 #include <llvm/IR/Intrinsics.h>
@@ -124,6 +124,13 @@ Value* g_gelu_grad(ElemCtx& e0, Args x0) {
 Value* g_silu(ElemCtx& e, Args x) { return e.b.CreateFMul(x[0], sigmoid(e, x[0])); }
 Value* g_softplus(ElemCtx& e, Args x) { return e.b.CreateFAdd(max0(e, x[0]), softplus_tail(e, x[0])); }
 Value* g_log_sigmoid(ElemCtx& e, Args x) { return e.b.CreateFSub(min0(e, x[0]), softplus_tail(e, x[0])); }
+Value* g_softsign(ElemCtx& e, Args x) {  // x / (1 + |x|)
+  return e.b.CreateFDiv(x[0], e.b.CreateFAdd(e.c(1), e.intrinsic(I::fabs, x.first(1))));
+}
+Value* g_hard_sigmoid(ElemCtx& e, Args x) {  // min(max(x + 3, 0), 6) / 6, as PyTorch
+  Value* relu6 = std_min(e, std_max(e, e.b.CreateFAdd(x[0], e.c(3)), e.c(0)), e.c(6));
+  return e.b.CreateFDiv(relu6, e.c(6));
+}
 
 Value* g_add(ElemCtx& e, Args x) { return e.b.CreateFAdd(x[0], x[1]); }
 Value* g_sub(ElemCtx& e, Args x) { return e.b.CreateFSub(x[0], x[1]); }
@@ -182,60 +189,59 @@ void elementwise_kernel(KernelCtx& k) {
 
 }  // namespace
 
-// The generators the op rows name (ir/codegen_refs.hpp): elementwise ops run through the
-// broadcasting loop (and fuse: the element generator is what a fused loop calls).
-namespace gen {
-const OpGen neg{g_neg, elementwise_kernel};
-const OpGen exp{g_exp, elementwise_kernel};
-const OpGen log{g_log, elementwise_kernel};
-const OpGen log1p{g_log1p, elementwise_kernel};
-const OpGen expm1{g_expm1, elementwise_kernel};
-const OpGen sqrt{intr1<I::sqrt>, elementwise_kernel};
-const OpGen rsqrt{g_rsqrt, elementwise_kernel};
-const OpGen square{g_square, elementwise_kernel};
-const OpGen abs{intr1<I::fabs>, elementwise_kernel};
-const OpGen sign{g_sign, elementwise_kernel};
-const OpGen sin{intr1<I::sin>, elementwise_kernel};
-const OpGen cos{intr1<I::cos>, elementwise_kernel};
-const OpGen tanh{g_tanh, elementwise_kernel};
-const OpGen sigmoid{g_sigmoid, elementwise_kernel};
-const OpGen relu{g_relu, elementwise_kernel};
-const OpGen leaky_relu{g_leaky_relu, elementwise_kernel};
-const OpGen elu{g_elu, elementwise_kernel};
-const OpGen gelu{g_gelu, elementwise_kernel};
-const OpGen gelu_grad{g_gelu_grad, elementwise_kernel};
-const OpGen silu{g_silu, elementwise_kernel};
-const OpGen softplus{g_softplus, elementwise_kernel};
-const OpGen log_sigmoid{g_log_sigmoid, elementwise_kernel};
-const OpGen round{intr1<I::roundeven>, elementwise_kernel};
-const OpGen floor{intr1<I::floor>, elementwise_kernel};
-const OpGen ceil{intr1<I::ceil>, elementwise_kernel};
-const OpGen stop_gradient{g_id, elementwise_kernel};  // the planner fuses it like any unary op
-const OpGen add{g_add, elementwise_kernel};
-const OpGen sub{g_sub, elementwise_kernel};
-const OpGen mul{g_mul, elementwise_kernel};
-const OpGen div{g_div, elementwise_kernel};
-const OpGen pow{g_pow, elementwise_kernel};
-const OpGen minimum{g_minimum, elementwise_kernel};
-const OpGen maximum{g_maximum, elementwise_kernel};
-const OpGen lt{g_compare<P::FCMP_OLT, P::ICMP_SLT>, elementwise_kernel};
-const OpGen le{g_compare<P::FCMP_OLE, P::ICMP_SLE>, elementwise_kernel};
-const OpGen gt{g_compare<P::FCMP_OGT, P::ICMP_SGT>, elementwise_kernel};
-const OpGen ge{g_compare<P::FCMP_OGE, P::ICMP_SGE>, elementwise_kernel};
-const OpGen eq{g_compare<P::FCMP_OEQ, P::ICMP_EQ>, elementwise_kernel};
-const OpGen ne{g_compare<P::FCMP_UNE, P::ICMP_NE>, elementwise_kernel};
-const OpGen clip{g_clip, elementwise_kernel};
-const OpGen where{g_where, elementwise_kernel};
-const OpGen bce{g_bce, elementwise_kernel};
-const OpGen bce_with_logits{g_bce_with_logits, elementwise_kernel};
-const OpGen squared_error{g_squared_error, elementwise_kernel};
-const OpGen huber{g_huber, elementwise_kernel};
-}  // namespace gen
-
-const OpGen& op_gen(Op op) {
-  static const OpGen none;
-  const OpGen* g = op_row(op).codegen;
-  return g ? *g : none;
+// This file's generators (backend/op_gens.cpp): elementwise ops run through the broadcasting
+// loop, and fuse: the element generator is what a fused loop calls.
+std::vector<OpGenEntry> elemental_gens() {
+  auto elementwise = [](ElemFn f) { return OpGen{f, elementwise_kernel}; };
+  return {
+      {Op::neg, elementwise(g_neg)},
+      {Op::exp, elementwise(g_exp)},
+      {Op::log, elementwise(g_log)},
+      {Op::log1p, elementwise(g_log1p)},
+      {Op::expm1, elementwise(g_expm1)},
+      {Op::sqrt, elementwise(intr1<I::sqrt>)},
+      {Op::rsqrt, elementwise(g_rsqrt)},
+      {Op::square, elementwise(g_square)},
+      {Op::abs, elementwise(intr1<I::fabs>)},
+      {Op::sign, elementwise(g_sign)},
+      {Op::sin, elementwise(intr1<I::sin>)},
+      {Op::cos, elementwise(intr1<I::cos>)},
+      {Op::tanh, elementwise(g_tanh)},
+      {Op::sigmoid, elementwise(g_sigmoid)},
+      {Op::relu, elementwise(g_relu)},
+      {Op::leaky_relu, elementwise(g_leaky_relu)},
+      {Op::elu, elementwise(g_elu)},
+      {Op::gelu, elementwise(g_gelu)},
+      {Op::gelu_grad, elementwise(g_gelu_grad)},
+      {Op::silu, elementwise(g_silu)},
+      {Op::softplus, elementwise(g_softplus)},
+      {Op::log_sigmoid, elementwise(g_log_sigmoid)},
+      {Op::softsign, elementwise(g_softsign)},
+      {Op::hard_sigmoid, elementwise(g_hard_sigmoid)},
+      {Op::round, elementwise(intr1<I::roundeven>)},
+      {Op::floor, elementwise(intr1<I::floor>)},
+      {Op::ceil, elementwise(intr1<I::ceil>)},
+      {Op::stop_gradient, elementwise(g_id)},  // the planner fuses it like any unary op
+      {Op::add, elementwise(g_add)},
+      {Op::sub, elementwise(g_sub)},
+      {Op::mul, elementwise(g_mul)},
+      {Op::div, elementwise(g_div)},
+      {Op::pow, elementwise(g_pow)},
+      {Op::minimum, elementwise(g_minimum)},
+      {Op::maximum, elementwise(g_maximum)},
+      {Op::lt, elementwise(g_compare<P::FCMP_OLT, P::ICMP_SLT>)},
+      {Op::le, elementwise(g_compare<P::FCMP_OLE, P::ICMP_SLE>)},
+      {Op::gt, elementwise(g_compare<P::FCMP_OGT, P::ICMP_SGT>)},
+      {Op::ge, elementwise(g_compare<P::FCMP_OGE, P::ICMP_SGE>)},
+      {Op::eq, elementwise(g_compare<P::FCMP_OEQ, P::ICMP_EQ>)},
+      {Op::ne, elementwise(g_compare<P::FCMP_UNE, P::ICMP_NE>)},
+      {Op::clip, elementwise(g_clip)},
+      {Op::where, elementwise(g_where)},
+      {Op::bce, elementwise(g_bce)},
+      {Op::bce_with_logits, elementwise(g_bce_with_logits)},
+      {Op::squared_error, elementwise(g_squared_error)},
+      {Op::huber, elementwise(g_huber)},
+  };
 }
 
 }  // namespace kiln::backend

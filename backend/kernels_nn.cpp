@@ -1,6 +1,6 @@
 // Kernel generators of softmax and log_softmax (stable, along one axis) and of
 // softmax_cross_entropy (one-hot/probability labels or i32 class indices).
-#include "backend/ops.hpp"
+#include "backend/op_gens.hpp"
 #include "backend/vmath.hpp"
 #include <llvm/IR/Intrinsics.h>
 
@@ -109,10 +109,13 @@ void sce_kernel(KernelCtx& k) {
 
 }  // namespace
 
-namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
-const OpGen softmax{nullptr, softmax_kernel, softmax_scratch};
-const OpGen log_softmax{nullptr, softmax_kernel, softmax_scratch};
-const OpGen softmax_cross_entropy{nullptr, sce_kernel};
-}  // namespace gen
+// This file's generators (backend/op_gens.cpp).
+std::vector<OpGenEntry> nn_gens() {
+  return {
+      {Op::softmax, {nullptr, softmax_kernel, softmax_scratch}},
+      {Op::log_softmax, {nullptr, softmax_kernel, softmax_scratch}},
+      {Op::softmax_cross_entropy, {nullptr, sce_kernel}},
+  };
+}
 
 }  // namespace kiln::backend

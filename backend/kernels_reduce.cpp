@@ -1,6 +1,6 @@
 // Kernel generators of the reductions (sum, mean, max, min, logsumexp over any axes, with
 // keepdims), sum_to, and argmax. One accumulation loop walks the input in row-major order.
-#include "backend/ops.hpp"
+#include "backend/op_gens.hpp"
 #include "backend/vmath.hpp"
 #include <algorithm>
 #include <cmath>
@@ -188,14 +188,17 @@ void argmax_kernel(KernelCtx& k) {
 
 }  // namespace
 
-namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
-const OpGen sum{nullptr, reduce_kernel, reduce_scratch};
-const OpGen mean{nullptr, reduce_kernel, reduce_scratch};
-const OpGen max{nullptr, reduce_kernel, reduce_scratch};
-const OpGen min{nullptr, reduce_kernel, reduce_scratch};
-const OpGen logsumexp{nullptr, reduce_kernel, reduce_scratch};
-const OpGen sum_to{nullptr, sum_to_kernel};
-const OpGen argmax{nullptr, argmax_kernel};
-}  // namespace gen
+// This file's generators (backend/op_gens.cpp).
+std::vector<OpGenEntry> reduce_gens() {
+  return {
+      {Op::sum, {nullptr, reduce_kernel, reduce_scratch}},
+      {Op::mean, {nullptr, reduce_kernel, reduce_scratch}},
+      {Op::max, {nullptr, reduce_kernel, reduce_scratch}},
+      {Op::min, {nullptr, reduce_kernel, reduce_scratch}},
+      {Op::logsumexp, {nullptr, reduce_kernel, reduce_scratch}},
+      {Op::sum_to, {nullptr, sum_to_kernel}},
+      {Op::argmax, {nullptr, argmax_kernel}},
+  };
+}
 
 }  // namespace kiln::backend

@@ -1,6 +1,6 @@
 // Kernel generators of the shape ops: transpose and broadcast_to (strided copies through
 // the elementwise loop), concat, one_hot; reshape is an alias of its operand's storage.
-#include "backend/ops.hpp"
+#include "backend/op_gens.hpp"
 
 namespace kiln::backend {
 
@@ -72,13 +72,16 @@ void slice_kernel(KernelCtx& k) {
 
 }  // namespace
 
-namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
-const OpGen transpose{nullptr, transpose_kernel};
-const OpGen broadcast_to{nullptr, broadcast_to_kernel};
-const OpGen concat{nullptr, concat_kernel};
-const OpGen one_hot{nullptr, one_hot_kernel};
-const OpGen slice{nullptr, slice_kernel};
-const OpGen reshape{nullptr, nullptr, nullptr, true};  // an alias: the operand's storage, reinterpreted
-}  // namespace gen
+// This file's generators (backend/op_gens.cpp).
+std::vector<OpGenEntry> shape_gens() {
+  return {
+      {Op::transpose, {nullptr, transpose_kernel}},
+      {Op::broadcast_to, {nullptr, broadcast_to_kernel}},
+      {Op::concat, {nullptr, concat_kernel}},
+      {Op::one_hot, {nullptr, one_hot_kernel}},
+      {Op::slice, {nullptr, slice_kernel}},
+      {Op::reshape, {nullptr, nullptr, nullptr, true}},  // an alias: the operand's storage, reinterpreted
+  };
+}
 
 }  // namespace kiln::backend

@@ -3,7 +3,7 @@
 // multiply-adds), K blocked for cache, B packed per k block into contiguous zero-padded
 // column panels (when M is large enough to amortise it), masked vectors on ragged column
 // edges; matrix-vector products as vectorised dot products.
-#include "backend/ops.hpp"
+#include "backend/op_gens.hpp"
 #include "backend/parallel.hpp"
 #include "passes/kernel_plan.hpp"
 #include <llvm/IR/Intrinsics.h>
@@ -311,8 +311,7 @@ int64_t matmul_scratch(const Graph& g, const Node& n, const Kernel& k) {
 
 }  // namespace
 
-namespace gen {  // named by the op rows (ir/codegen_refs.hpp)
-const OpGen matmul{nullptr, matmul_kernel, matmul_scratch, false, matmul_parts};
-}  // namespace gen
+// This file's generator (backend/op_gens.cpp).
+std::vector<OpGenEntry> matmul_gens() { return {{Op::matmul, {nullptr, matmul_kernel, matmul_scratch, false, matmul_parts}}}; }
 
 }  // namespace kiln::backend

@@ -1,9 +1,8 @@
 // The backend's per-op generators: an element generator for elementwise ops (composable:
 // a fused loop chains them) or a kernel generator that emits a whole loop nest for the
-// node. Each op's row names its generator (OpRow::codegen; declared in ir/codegen_refs.hpp,
-// defined in the generator files here: elemental.cpp, kernels_*.cpp, matmul.cpp).
+// node. The generator files (elemental.cpp, kernels_*.cpp, matmul.cpp) list their
+// generators by op; backend/op_gens.cpp collects them into the table that op_gen() reads.
 #pragma once
-#include "ir/codegen_refs.hpp"
 #include <functional>
 #include "backend/emit.hpp"
 #include "ir/graph.hpp"
@@ -82,8 +81,7 @@ struct OpGen {
   PartsFn parts = nullptr;    // kernels that may run in parallel (backend/parallel.hpp)
 };
 
-// The generator of an op: the one its row names (OpRow::codegen, ir/codegen_refs.hpp);
-// all members empty for leaves.
+// The generator of an op (backend/op_gens.cpp); all members empty for leaves.
 const OpGen& op_gen(Op op);
 
 

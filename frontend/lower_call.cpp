@@ -1,62 +1,62 @@
-// Semantic lowering, calls: the builtin function table (name -> op and signature),
-// argument binding with keywords and defaults, and inline expansion of user fns.
+// Semantic lowering, calls: the builtin functions (name -> op and signature, from the op
+// table's rows), argument binding with keywords and defaults, and inline expansion of user fns.
 #include "frontend/lower_impl.hpp"
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace kiln::lower {
 
 namespace {
-enum class Sig : uint8_t {
-  unary,      // f(x)
-  alpha,      // f(x, alpha=default)
-  binary,     // f(a, b)
-  huber,      // huber(a, b, delta=1)
-  ternary,    // clip(x, lo, hi), where(cond, a, b)
-  reduce,     // f(x, axis=all, keepdims=false)
-  argmax,     // argmax(x, axis)
-  reshape,    // reshape(x, [dims])
-  concat,     // concat([a, b, ...], axis=0)
-  one_hot,    // one_hot(labels, n)
-  softmax,    // f(x, axis=-1)
-};
-
 struct Builtin {
   std::string_view name;
   Op op;
-  Sig sig;
+  CallKind sig;  // how its arguments are bound (the switch in Lowerer::call)
   std::vector<std::string> params;
   size_t required;
   double alpha = 0;  // default alpha (leaky_relu, elu, huber)
 };
 
+// The parameters a kind of call binds below, and how many are required: a row whose
+// surface disagrees is an internal error (its call would read a missing argument).
+std::pair<size_t, size_t> kind_params(CallKind k) {
+  switch (k) {
+    case CallKind::unary: return {1, 1};
+    case CallKind::alpha: return {2, 1};
+    case CallKind::binary: case CallKind::loss: return {2, 2};
+    case CallKind::ternary: return {3, 3};
+    case CallKind::reduce: return {3, 1};
+    case CallKind::argmax: case CallKind::reshape: case CallKind::one_hot: return {2, 2};
+    case CallKind::concat: case CallKind::softmax: return {2, 1};
+    case CallKind::huber: return {3, 2};
+    default: return {0, 0};
+  }
+}
+
+// The callable ops, from the op table's rows (OpRow::surface): by kind (CallKind's order),
+// each kind's rows in table order. "did you mean" suggestions take the first of equally
+// close names, so this order is part of the messages.
 const std::vector<Builtin>& builtins() {
   static const std::vector<Builtin> t = [] {
     std::vector<Builtin> b;
-    for (Op op : {Op::exp, Op::log, Op::log1p, Op::expm1, Op::sqrt, Op::rsqrt, Op::square, Op::abs, Op::sign, Op::sin,
-                  Op::cos, Op::tanh, Op::sigmoid, Op::relu, Op::gelu, Op::silu, Op::softplus, Op::log_sigmoid,
-                  Op::round, Op::floor, Op::ceil, Op::stop_gradient, Op::transpose})
-      b.push_back({op_name(op), op, Sig::unary, {"x"}, 1});
-    b.push_back({"leaky_relu", Op::leaky_relu, Sig::alpha, {"x", "alpha"}, 1, 0.01});
-    b.push_back({"elu", Op::elu, Sig::alpha, {"x", "alpha"}, 1, 1.0});
-    b.push_back({"minimum", Op::minimum, Sig::binary, {"a", "b"}, 2});
-    b.push_back({"maximum", Op::maximum, Sig::binary, {"a", "b"}, 2});
-    b.push_back({"clip", Op::clip, Sig::ternary, {"x", "lo", "hi"}, 3});
-    b.push_back({"where", Op::where, Sig::ternary, {"cond", "a", "b"}, 3});
-    for (Op op : {Op::sum, Op::mean, Op::max, Op::min, Op::logsumexp})
-      b.push_back({op_name(op), op, Sig::reduce, {"x", "axis", "keepdims"}, 1});
-    b.push_back({"argmax", Op::argmax, Sig::argmax, {"x", "axis"}, 2});
-    b.push_back({"reshape", Op::reshape, Sig::reshape, {"x", "shape"}, 2});
-    b.push_back({"concat", Op::concat, Sig::concat, {"values", "axis"}, 1});
-    b.push_back({"one_hot", Op::one_hot, Sig::one_hot, {"labels", "n"}, 2});
-    b.push_back({"softmax", Op::softmax, Sig::softmax, {"x", "axis"}, 1});
-    b.push_back({"log_softmax", Op::log_softmax, Sig::softmax, {"x", "axis"}, 1});
-    b.push_back({"bce", Op::bce, Sig::binary, {"p", "y"}, 2});
-    b.push_back({"bce_with_logits", Op::bce_with_logits, Sig::binary, {"z", "y"}, 2});
-    b.push_back({"softmax_cross_entropy", Op::softmax_cross_entropy, Sig::binary, {"logits", "labels"}, 2});
-    b.push_back({"squared_error", Op::squared_error, Sig::binary, {"a", "b"}, 2});
-    b.push_back({"huber", Op::huber, Sig::huber, {"a", "b", "delta"}, 2, 1.0});
+    for (int i = 0; i < kNumOps; ++i) {
+      const OpRow& r = op_row(Op(i));
+      const Surface& s = r.surface;
+      if (!is_call(s.kind)) continue;
+      std::vector<std::string> params;
+      for (std::string_view p : s.params)
+        if (!p.empty()) params.emplace_back(p);
+      if (kind_params(s.kind) != std::pair<size_t, size_t>{params.size(), size_t(s.required)}) {
+        std::fprintf(stderr, "kiln: internal error: the call signature of op %s does not fit its kind\n",
+                     std::string(r.name).c_str());
+        std::abort();
+      }
+      b.push_back({s.name, r.op, s.kind, std::move(params), size_t(s.required), s.alpha});
+    }
+    std::stable_sort(b.begin(), b.end(), [](const Builtin& x, const Builtin& y) { return x.sig < y.sig; });
     return b;
   }();
   return t;
@@ -228,8 +228,8 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
   };
   auto what = [&](size_t i) { return fmt::format("{}'s {}", name, b->params[i]); };
   switch (b->sig) {
-    case Sig::unary: tensors({0}); break;
-    case Sig::alpha: {
+    case CallKind::unary: tensors({0}); break;
+    case CallKind::alpha: {
       tensors({0});
       attrs.alpha = b->alpha;
       if (a[1]) {
@@ -239,8 +239,8 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       }
       break;
     }
-    case Sig::binary: tensors({0, 1}); break;
-    case Sig::huber: {
+    case CallKind::binary: case CallKind::loss: tensors({0, 1}); break;
+    case CallKind::huber: {
       tensors({0, 1});
       attrs.alpha = b->alpha;
       if (a[2]) {
@@ -254,8 +254,8 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       }
       break;
     }
-    case Sig::ternary: tensors({0, 1, 2}); break;
-    case Sig::reduce: {
+    case CallKind::ternary: tensors({0, 1, 2}); break;
+    case CallKind::reduce: {
       tensors({0});
       if (a[1]) {
         auto axes = const_ints(*a[1], what(1), "call");
@@ -269,8 +269,8 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       }
       break;
     }
-    case Sig::argmax:
-    case Sig::softmax: {
+    case CallKind::argmax:
+    case CallKind::softmax: {
       tensors({0});
       attrs.axes = {-1};
       if (a[1]) {
@@ -280,7 +280,7 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       }
       break;
     }
-    case Sig::reshape: {
+    case CallKind::reshape: {
       tensors({0});
       auto dims = const_ints(*a[1], what(1), "call");
       const ast::Operand* o = single(*a[1]);
@@ -310,7 +310,7 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       attrs.shape = *dims;
       break;
     }
-    case Sig::concat: {
+    case CallKind::concat: {
       const ast::Operand* o = single(*a[0]);
       const ast::ListLiteral* l = o ? as<ast::ListLiteral>(*o) : nullptr;
       if (!l) {
@@ -335,7 +335,7 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       }
       break;
     }
-    case Sig::one_hot: {
+    case CallKind::one_hot: {
       tensors({0});
       auto n = const_int(*a[1], what(1), "call");
       if (n && *n > (int64_t(1) << 31) - 1) {
@@ -350,6 +350,9 @@ std::optional<Value> Lowerer::call(const ast::Call& c) {
       else ok = false;
       break;
     }
+    case CallKind::unset: case CallKind::internal: case CallKind::declaration: case CallKind::prefix:
+    case CallKind::infix:
+      std::abort();  // not calls: builtins() holds none
   }
   if (!ok) return std::nullopt;
   if (labels.size() == 1) labels[0] = "the argument";

@@ -1,7 +1,9 @@
 // Semantic lowering, expressions: operators by precedence, names (with fn-parameter
 // scopes), numbers and literals, and the one place where ops are added to the graph.
 #include "frontend/lower_impl.hpp"
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -13,18 +15,46 @@ constexpr int kMaxDepth = 400;
 
 struct BinOp {
   std::string_view text;
-  Op op;
   int prec;
+  Op op = Op::count_;  // the row whose surface is this infix symbol
 };
-constexpr BinOp kBinOps[] = {
-    {"<", Op::lt, 1}, {"<=", Op::le, 1}, {">", Op::gt, 1},   {">=", Op::ge, 1},   {"==", Op::eq, 1},
-    {"!=", Op::ne, 1}, {"+", Op::add, 2}, {"-", Op::sub, 2},  {"*", Op::mul, 3},   {"/", Op::div, 3},
-    {"@", Op::matmul, 4}, {"^", Op::pow, 6},
-};
+[[noreturn]] void operator_mismatch(std::string_view what, std::string_view symbol) {
+  std::fprintf(stderr, "kiln: internal error: operator '%.*s' %.*s\n", int(symbol.size()), symbol.data(),
+               int(what.size()), what.data());
+  std::abort();
+}
+// The grammar's infix operators by precedence, each the op whose row has that symbol as its
+// surface (checked both ways on first use).
+const std::vector<BinOp>& binops() {
+  static const std::vector<BinOp> t = [] {
+    std::vector<BinOp> v = {{"<", 1}, {"<=", 1}, {">", 1}, {">=", 1}, {"==", 1}, {"!=", 1},
+                            {"+", 2}, {"-", 2},  {"*", 3}, {"/", 3},  {"@", 4},  {"^", 6}};
+    for (int i = 0; i < kNumOps; ++i) {
+      const Surface& s = op_row(Op(i)).surface;
+      if (s.kind != CallKind::infix) continue;
+      auto it = std::find_if(v.begin(), v.end(), [&](const BinOp& b) { return b.text == s.name; });
+      if (it == v.end()) operator_mismatch("of the op table has no precedence in the front end", s.name);
+      it->op = Op(i);
+    }
+    for (const BinOp& b : v)
+      if (b.op == Op::count_) operator_mismatch("is no op's surface in the op table", b.text);
+    return v;
+  }();
+  return t;
+}
 const BinOp* find_binop(std::string_view s) {
-  for (auto& b : kBinOps)
+  for (auto& b : binops())
     if (b.text == s) return &b;
   return nullptr;
+}
+// The op of the prefix operator `-`.
+Op negation() {
+  static const Op op = [] {
+    for (int i = 0; i < kNumOps; ++i)
+      if (const Surface& s = op_row(Op(i)).surface; s.kind == CallKind::prefix && s.name == "-") return Op(i);
+    operator_mismatch("(prefix) is no op's surface in the op table", "-");
+  }();
+  return op;
 }
 
 std::optional<double> fold(Op op, double a, double b) {
@@ -195,7 +225,7 @@ std::optional<Value> Lowerer::unary(const ast::Unary& u) {
     v->loc = loc;
     return v;
   }
-  return apply(Op::neg, {*v}, {}, loc, {"operand"});
+  return apply(negation(), {*v}, {}, loc, {"operand"});
 }
 
 std::optional<Value> Lowerer::binary(const std::string& text, const Value& a, const Value& b) {

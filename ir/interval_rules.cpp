@@ -90,9 +90,6 @@ void abs(IntervalContext& c) {
   double a = std::fabs(x.lo), b = std::fabs(x.hi);
   c.out = {x.contains_zero() ? 0.0 : std::min(a, b), std::max(a, b), x.nan};
 }
-void sign(IntervalContext& c) {
-  monotone(c, [](double x) { return double(x > 0) - double(x < 0); });
-}
 void sin_cos(IntervalContext& c) { c.out = {-1, 1, c.in[0].nan || std::isinf(c.in[0].lo) || std::isinf(c.in[0].hi)}; }
 void tanh(IntervalContext& c) {
   const FloatLimits& L = c.limits();
@@ -101,9 +98,6 @@ void tanh(IntervalContext& c) {
 void sigmoid(IntervalContext& c) {
   const FloatLimits& L = c.limits();
   monotone(c, [&](double x) { return x > L.sigmoid_one ? 1.0 : x < L.sigmoid_zero ? 0.0 : 1.0 / (1.0 + std::exp(-x)); });
-}
-void relu(IntervalContext& c) {
-  monotone(c, [](double x) { return std::max(x, 0.0); });
 }
 void leaky_relu(IntervalContext& c) {
   double a = c.node().attrs.alpha;
@@ -125,15 +119,6 @@ void softplus(IntervalContext& c) {
 void log_sigmoid(IntervalContext& c) {
   const FloatLimits& L = c.limits();
   monotone(c, [&](double x) { return -softplus_lim(L, -x); });
-}
-void round(IntervalContext& c) {
-  monotone(c, [](double x) { return std::nearbyint(x); });
-}
-void floor(IntervalContext& c) {
-  monotone(c, [](double x) { return std::floor(x); });
-}
-void ceil(IntervalContext& c) {
-  monotone(c, [](double x) { return std::ceil(x); });
 }
 
 void add(IntervalContext& c) {
@@ -257,12 +242,13 @@ void log_softmax(IntervalContext& c) {
 // Losses on labels y in [0, 1] are non-negative; labels outside [0, 1] make them unbounded.
 void bce(IntervalContext& c) {
   const Interval &p = c.in[0], &y = c.in[1];
-  bool labels = y.lo >= 0 && y.hi <= 1;
-  if (!labels) { c.out = {-kInf, kInf, p.nan || y.nan}; return; }
   // eval clamps each log at -100 (PyTorch's BCELoss); p outside [0, 1] gives NaN.
+  bool nan = p.nan || y.nan || p.lo < 0 || p.hi > 1;
+  bool labels = y.lo >= 0 && y.hi <= 1;
+  if (!labels) { c.out = {-kInf, kInf, nan}; return; }
   double lo_p = std::max(p.lo, 0.0), hi_p = std::min(p.hi, 1.0);
   double worst = std::min(lo_p, 1.0 - hi_p);
-  c.out = {0, worst <= 0 ? 100.0 : std::min(100.0, -std::log(worst)), p.nan || y.nan || p.lo < 0 || p.hi > 1};
+  c.out = {0, worst <= 0 ? 100.0 : std::min(100.0, -std::log(worst)), nan};
 }
 void bce_with_logits(IntervalContext& c) {
   const Interval &z = c.in[0], &y = c.in[1];

@@ -2,8 +2,28 @@
 // (OpRow::interval in ir/ops/*.cpp). Each sets ctx.out from ctx.in (ir/interval.hpp).
 #pragma once
 #include "ir/interval.hpp"
+#include <cmath>
 
 namespace kiln::interval {
+
+// The rule of an elementwise op whose reference function F is non-decreasing: F at both
+// ends. A row names it with its own function (relu's is `interval::increasing<f_relu>`), so
+// a monotone op needs no rule of its own. At an infinite end where F is NaN (inf / inf),
+// F's limit there, and the result may be NaN.
+template <double (*F)(double)>
+void increasing(IntervalContext& c) {
+  const Interval& x = c.in[0];
+  bool nan = x.nan;
+  auto at = [&](double v) {
+    double y = F(v);
+    if (std::isnan(y) && std::isinf(v)) {
+      nan = true;
+      y = F(std::copysign(std::numeric_limits<double>::max(), v));
+    }
+    return y;
+  };
+  c.out = {at(x.lo), at(x.hi), nan};
+}
 
 void leaf(IntervalContext& c);  // never called: leaves are bounded by leaf_range
 void identity(IntervalContext& c);  // stop_gradient, transpose, reshape, broadcast_to, slice, max, min, mean
@@ -16,11 +36,9 @@ void sqrt(IntervalContext& c);
 void rsqrt(IntervalContext& c);
 void square(IntervalContext& c);
 void abs(IntervalContext& c);
-void sign(IntervalContext& c);
 void sin_cos(IntervalContext& c);
 void tanh(IntervalContext& c);
 void sigmoid(IntervalContext& c);
-void relu(IntervalContext& c);
 void leaky_relu(IntervalContext& c);
 void elu(IntervalContext& c);
 void gelu(IntervalContext& c);
@@ -28,9 +46,6 @@ void gelu_grad(IntervalContext& c);
 void silu(IntervalContext& c);
 void softplus(IntervalContext& c);
 void log_sigmoid(IntervalContext& c);
-void round(IntervalContext& c);
-void floor(IntervalContext& c);
-void ceil(IntervalContext& c);
 void add(IntervalContext& c);
 void sub(IntervalContext& c);
 void mul(IntervalContext& c);

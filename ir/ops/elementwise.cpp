@@ -2,7 +2,6 @@
 // reference kernels and derivative rules (choices at kinks: docs/autodiff.md).
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "ir/codegen_refs.hpp"
 #include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
@@ -41,6 +40,8 @@ double f_gelu_grad(double x) { return 0.5 * (1.0 + std::erf(x / kSqrt2)) + x * k
 double f_silu(double x) { return x * kern::sigmoid(x); }
 double f_softplus(double x) { return kern::softplus(x); }
 double f_log_sigmoid(double x) { return -kern::softplus(-x); }
+double f_softsign(double x) { return x / (1.0 + std::fabs(x)); }  // NaN at +-inf, as PyTorch
+double f_hard_sigmoid(double x) { return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }  // relu6(x + 3) / 6
 double f_round(double x) { return std::nearbyint(x); }  // half to even (default rounding mode)
 double f_floor(double x) { return std::floor(x); }
 double f_ceil(double x) { return std::ceil(x); }
@@ -124,6 +125,17 @@ NodeId d_silu(GradContext& c, NodeId x, NodeId) {  // s * (1 + x * (1 - s))
 }
 NodeId d_softplus(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, x); }
 NodeId d_log_sigmoid(GradContext& c, NodeId x, NodeId) { return c.unary(Op::sigmoid, c.neg(x)); }
+NodeId d_softsign(GradContext& c, NodeId x, NodeId) {  // 1 / (1 + |x|)^2
+  NodeId one = c.scalar(1);
+  NodeId ax = c.unary(Op::abs, x);
+  NodeId den = c.unary(Op::square, c.add(ax, one));
+  return c.div(c.scalar(1), den);
+}
+NodeId d_hard_sigmoid(GradContext& c, NodeId x, NodeId) {  // 1/6 on (-3, 3); 0 outside and at +-3 (PyTorch)
+  NodeId below = c.make(Op::lt, {x, c.scalar(3)});
+  NodeId above = c.make(Op::gt, {x, c.scalar(-3)});
+  return c.mul(c.mul(above, below), 1.0 / 6);
+}
 
 void grad_neg(GradContext& c) {
   if (c.wants(0)) c.add_grad(0, c.neg(c.gout));
@@ -189,49 +201,60 @@ std::vector<OpRow> elementwise_rows() {
   using C = OpClass;
   using namespace rules;
   return {
-      {Op::neg, "neg", 1, C::unary, 0, false, unary_float, eval1<f_neg>, grad_neg, interval::neg, &backend::gen::neg},
-      {Op::exp, "exp", 1, C::unary, 0, false, unary_float, eval1<f_exp>, grad1<d_exp>, interval::exp, &backend::gen::exp},
-      {Op::log, "log", 1, C::unary, 0, false, unary_float, eval1<f_log>, grad_log, interval::log, &backend::gen::log},
-      {Op::log1p, "log1p", 1, C::unary, 0, false, unary_float, eval1<f_log1p>, grad1<d_log1p>, interval::log1p, &backend::gen::log1p},
-      {Op::expm1, "expm1", 1, C::unary, 0, false, unary_float, eval1<f_expm1>, grad1<d_expm1>, interval::expm1, &backend::gen::expm1},
-      {Op::sqrt, "sqrt", 1, C::unary, 0, false, unary_float, eval1<f_sqrt>, grad_sqrt, interval::sqrt, &backend::gen::sqrt},
-      {Op::rsqrt, "rsqrt", 1, C::unary, 0, false, unary_float, eval1<f_rsqrt>, grad1<d_rsqrt>, interval::rsqrt, &backend::gen::rsqrt},
-      {Op::square, "square", 1, C::unary, 0, false, unary_float, eval1<f_square>, grad1<d_square>, interval::square, &backend::gen::square},
-      {Op::abs, "abs", 1, C::unary, 0, false, unary_float, eval1<f_abs>, grad1<d_abs>, interval::abs, &backend::gen::abs},
-      {Op::sign, "sign", 1, C::unary, 0, true, unary_float, eval1<f_sign>, nullptr, interval::sign, &backend::gen::sign},
-      {Op::sin, "sin", 1, C::unary, 0, false, unary_float, eval1<f_sin>, grad1<d_sin>, interval::sin_cos, &backend::gen::sin},
-      {Op::cos, "cos", 1, C::unary, 0, false, unary_float, eval1<f_cos>, grad1<d_cos>, interval::sin_cos, &backend::gen::cos},
-      {Op::tanh, "tanh", 1, C::unary, 0, false, unary_float, eval1<f_tanh>, grad1<d_tanh>, interval::tanh, &backend::gen::tanh},
-      {Op::sigmoid, "sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_sigmoid>, grad1<d_sigmoid>, interval::sigmoid, &backend::gen::sigmoid},
-      {Op::relu, "relu", 1, C::unary, 0, false, unary_float, eval1<f_relu>, grad1<d_relu>, interval::relu, &backend::gen::relu},
-      {Op::leaky_relu, "leaky_relu", 1, C::unary, kAlpha, false, unary_float, eval_leaky_relu, grad1<d_leaky_relu>, interval::leaky_relu, &backend::gen::leaky_relu},
-      {Op::elu, "elu", 1, C::unary, kAlpha, false, unary_float, eval_elu, grad1<d_elu>, interval::elu, &backend::gen::elu},
-      {Op::gelu, "gelu", 1, C::unary, 0, false, unary_float, eval1<f_gelu>, grad1<d_gelu>, interval::gelu, &backend::gen::gelu},
-      {Op::silu, "silu", 1, C::unary, 0, false, unary_float, eval1<f_silu>, grad1<d_silu>, interval::silu, &backend::gen::silu},
-      {Op::softplus, "softplus", 1, C::unary, 0, false, unary_float, eval1<f_softplus>, grad1<d_softplus>, interval::softplus, &backend::gen::softplus},
-      {Op::log_sigmoid, "log_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_log_sigmoid>, grad1<d_log_sigmoid>, interval::log_sigmoid, &backend::gen::log_sigmoid},
-      {Op::round, "round", 1, C::unary, 0, true, unary_float, eval1<f_round>, nullptr, interval::round, &backend::gen::round},
-      {Op::floor, "floor", 1, C::unary, 0, true, unary_float, eval1<f_floor>, nullptr, interval::floor, &backend::gen::floor},
-      {Op::ceil, "ceil", 1, C::unary, 0, true, unary_float, eval1<f_ceil>, nullptr, interval::ceil, &backend::gen::ceil},
-      {Op::stop_gradient, "stop_gradient", 1, C::unary, 0, true, unary_any, eval1<f_id>, nullptr, interval::identity, &backend::gen::stop_gradient},
-      {Op::gelu_grad, "gelu_grad", 1, C::unary, 0, false, unary_float, eval1<f_gelu_grad>, grad1<d_gelu_grad>, interval::gelu_grad, &backend::gen::gelu_grad},
+      {Op::neg, "neg", 1, C::unary, 0, false, unary_float, eval1<f_neg>, grad_neg, interval::neg, surface::prefix("-")},
+      {Op::exp, "exp", 1, C::unary, 0, false, unary_float, eval1<f_exp>, grad1<d_exp>, interval::exp, surface::unary()},
+      {Op::log, "log", 1, C::unary, 0, false, unary_float, eval1<f_log>, grad_log, interval::log, surface::unary()},
+      {Op::log1p, "log1p", 1, C::unary, 0, false, unary_float, eval1<f_log1p>, grad1<d_log1p>, interval::log1p, surface::unary()},
+      {Op::expm1, "expm1", 1, C::unary, 0, false, unary_float, eval1<f_expm1>, grad1<d_expm1>, interval::expm1, surface::unary()},
+      {Op::sqrt, "sqrt", 1, C::unary, 0, false, unary_float, eval1<f_sqrt>, grad_sqrt, interval::sqrt, surface::unary()},
+      {Op::rsqrt, "rsqrt", 1, C::unary, 0, false, unary_float, eval1<f_rsqrt>, grad1<d_rsqrt>, interval::rsqrt, surface::unary()},
+      {Op::square, "square", 1, C::unary, 0, false, unary_float, eval1<f_square>, grad1<d_square>, interval::square, surface::unary()},
+      {Op::abs, "abs", 1, C::unary, 0, false, unary_float, eval1<f_abs>, grad1<d_abs>, interval::abs, surface::unary()},
+      {Op::sign, "sign", 1, C::unary, 0, true, unary_float, eval1<f_sign>, nullptr, interval::increasing<f_sign>, surface::unary()},
+      {Op::sin, "sin", 1, C::unary, 0, false, unary_float, eval1<f_sin>, grad1<d_sin>, interval::sin_cos, surface::unary()},
+      {Op::cos, "cos", 1, C::unary, 0, false, unary_float, eval1<f_cos>, grad1<d_cos>, interval::sin_cos, surface::unary()},
+      {Op::tanh, "tanh", 1, C::unary, 0, false, unary_float, eval1<f_tanh>, grad1<d_tanh>, interval::tanh, surface::unary(),
+       activation::saturating(1.0, "1, and near 0 once saturated")},
+      {Op::sigmoid, "sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_sigmoid>, grad1<d_sigmoid>, interval::sigmoid, surface::unary(),
+       activation::saturating(0.25, "1/4")},
+      {Op::relu, "relu", 1, C::unary, 0, false, unary_float, eval1<f_relu>, grad1<d_relu>, interval::increasing<f_relu>, surface::unary(),
+       activation::rectifier()},
+      {Op::leaky_relu, "leaky_relu", 1, C::unary, kAlpha, false, unary_float, eval_leaky_relu, grad1<d_leaky_relu>, interval::leaky_relu, surface::alpha(0.01),
+       activation::rectifier()},
+      {Op::elu, "elu", 1, C::unary, kAlpha, false, unary_float, eval_elu, grad1<d_elu>, interval::elu, surface::alpha(1.0),
+       activation::rectifier()},
+      {Op::gelu, "gelu", 1, C::unary, 0, false, unary_float, eval1<f_gelu>, grad1<d_gelu>, interval::gelu, surface::unary(),
+       activation::rectifier()},
+      {Op::silu, "silu", 1, C::unary, 0, false, unary_float, eval1<f_silu>, grad1<d_silu>, interval::silu, surface::unary(),
+       activation::rectifier()},
+      {Op::softplus, "softplus", 1, C::unary, 0, false, unary_float, eval1<f_softplus>, grad1<d_softplus>, interval::softplus, surface::unary()},
+      {Op::log_sigmoid, "log_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_log_sigmoid>, grad1<d_log_sigmoid>, interval::log_sigmoid, surface::unary()},
+      {Op::softsign, "softsign", 1, C::unary, 0, false, unary_float, eval1<f_softsign>, grad1<d_softsign>, interval::increasing<f_softsign>, surface::unary(),
+       activation::saturating(1.0, "1, and 1/(1 + |x|)^2 away from 0")},
+      {Op::hard_sigmoid, "hard_sigmoid", 1, C::unary, 0, false, unary_float, eval1<f_hard_sigmoid>, grad1<d_hard_sigmoid>, interval::increasing<f_hard_sigmoid>, surface::unary(),
+       activation::saturating(1.0 / 6, "1/6, and 0 outside (-3, 3)")},
+      {Op::round, "round", 1, C::unary, 0, true, unary_float, eval1<f_round>, nullptr, interval::increasing<f_round>, surface::unary()},
+      {Op::floor, "floor", 1, C::unary, 0, true, unary_float, eval1<f_floor>, nullptr, interval::increasing<f_floor>, surface::unary()},
+      {Op::ceil, "ceil", 1, C::unary, 0, true, unary_float, eval1<f_ceil>, nullptr, interval::increasing<f_ceil>, surface::unary()},
+      {Op::stop_gradient, "stop_gradient", 1, C::unary, 0, true, unary_any, eval1<f_id>, nullptr, interval::identity, surface::unary()},
+      {Op::gelu_grad, "gelu_grad", 1, C::unary, 0, false, unary_float, eval1<f_gelu_grad>, grad1<d_gelu_grad>, interval::gelu_grad, surface::internal()},
 
-      {Op::add, "add", 2, C::binary, 0, false, broadcast_float, eval2<f_add>, grad_add, interval::add, &backend::gen::add},
-      {Op::sub, "sub", 2, C::binary, 0, false, broadcast_float, eval2<f_sub>, grad_sub, interval::sub, &backend::gen::sub},
-      {Op::mul, "mul", 2, C::binary, 0, false, broadcast_float, eval2<f_mul>, grad_mul, interval::mul, &backend::gen::mul},
-      {Op::div, "div", 2, C::binary, 0, false, broadcast_float, eval2<f_div>, grad_div, interval::div, &backend::gen::div},
-      {Op::pow, "pow", 2, C::binary, 0, false, broadcast_float, eval2<f_pow>, grad_pow, interval::pow, &backend::gen::pow},
-      {Op::minimum, "minimum", 2, C::binary, 0, false, broadcast_float, eval2<f_minimum>, grad_extremum<Op::lt>, interval::minimum, &backend::gen::minimum},
-      {Op::maximum, "maximum", 2, C::binary, 0, false, broadcast_float, eval2<f_maximum>, grad_extremum<Op::gt>, interval::maximum, &backend::gen::maximum},
-      {Op::lt, "lt", 2, C::binary, 0, true, compare, eval2<f_lt>, nullptr, interval::compare, &backend::gen::lt},
-      {Op::le, "le", 2, C::binary, 0, true, compare, eval2<f_le>, nullptr, interval::compare, &backend::gen::le},
-      {Op::gt, "gt", 2, C::binary, 0, true, compare, eval2<f_gt>, nullptr, interval::compare, &backend::gen::gt},
-      {Op::ge, "ge", 2, C::binary, 0, true, compare, eval2<f_ge>, nullptr, interval::compare, &backend::gen::ge},
-      {Op::eq, "eq", 2, C::binary, 0, true, compare, eval2<f_eq>, nullptr, interval::compare, &backend::gen::eq},
-      {Op::ne, "ne", 2, C::binary, 0, true, compare, eval2<f_ne>, nullptr, interval::compare, &backend::gen::ne},
+      {Op::add, "add", 2, C::binary, 0, false, broadcast_float, eval2<f_add>, grad_add, interval::add, surface::infix("+")},
+      {Op::sub, "sub", 2, C::binary, 0, false, broadcast_float, eval2<f_sub>, grad_sub, interval::sub, surface::infix("-")},
+      {Op::mul, "mul", 2, C::binary, 0, false, broadcast_float, eval2<f_mul>, grad_mul, interval::mul, surface::infix("*")},
+      {Op::div, "div", 2, C::binary, 0, false, broadcast_float, eval2<f_div>, grad_div, interval::div, surface::infix("/")},
+      {Op::pow, "pow", 2, C::binary, 0, false, broadcast_float, eval2<f_pow>, grad_pow, interval::pow, surface::infix("^")},
+      {Op::minimum, "minimum", 2, C::binary, 0, false, broadcast_float, eval2<f_minimum>, grad_extremum<Op::lt>, interval::minimum, surface::binary("a", "b")},
+      {Op::maximum, "maximum", 2, C::binary, 0, false, broadcast_float, eval2<f_maximum>, grad_extremum<Op::gt>, interval::maximum, surface::binary("a", "b")},
+      {Op::lt, "lt", 2, C::binary, 0, true, compare, eval2<f_lt>, nullptr, interval::compare, surface::infix("<")},
+      {Op::le, "le", 2, C::binary, 0, true, compare, eval2<f_le>, nullptr, interval::compare, surface::infix("<=")},
+      {Op::gt, "gt", 2, C::binary, 0, true, compare, eval2<f_gt>, nullptr, interval::compare, surface::infix(">")},
+      {Op::ge, "ge", 2, C::binary, 0, true, compare, eval2<f_ge>, nullptr, interval::compare, surface::infix(">=")},
+      {Op::eq, "eq", 2, C::binary, 0, true, compare, eval2<f_eq>, nullptr, interval::compare, surface::infix("==")},
+      {Op::ne, "ne", 2, C::binary, 0, true, compare, eval2<f_ne>, nullptr, interval::compare, surface::infix("!=")},
 
-      {Op::clip, "clip", 3, C::ternary, 0, false, broadcast_float, eval_clip, grad_clip, interval::clip, &backend::gen::clip},
-      {Op::where, "where", 3, C::ternary, 0, false, rules::where, eval_where, grad_where, interval::where, &backend::gen::where},
+      {Op::clip, "clip", 3, C::ternary, 0, false, broadcast_float, eval_clip, grad_clip, interval::clip, surface::ternary("x", "lo", "hi")},
+      {Op::where, "where", 3, C::ternary, 0, false, rules::where, eval_where, grad_where, interval::where, surface::ternary("cond", "a", "b")},
   };
 }
 

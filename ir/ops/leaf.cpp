@@ -9,11 +9,11 @@ namespace kiln::ops {
 std::vector<OpRow> leaf_rows() {
   using C = OpClass;
   return {
-      {Op::input, "input", 0, C::leaf, kNormalize, true, rules::leaf, nullptr, nullptr, interval::leaf},
-      {Op::param, "param", 0, C::leaf, kInit, false, rules::leaf, nullptr, nullptr, interval::leaf},
-      {Op::const_, "const", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf},
-      {Op::literal, "literal", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf},
-      {Op::state, "state", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf},
+      {Op::input, "input", 0, C::leaf, kNormalize, true, rules::leaf, nullptr, nullptr, interval::leaf, surface::declaration()},
+      {Op::param, "param", 0, C::leaf, kInit, false, rules::leaf, nullptr, nullptr, interval::leaf, surface::declaration()},
+      {Op::const_, "const", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf, surface::declaration()},
+      {Op::literal, "literal", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf, surface::declaration()},
+      {Op::state, "state", 0, C::leaf, kInit, true, rules::leaf, nullptr, nullptr, interval::leaf, surface::internal()},
   };
 }
 

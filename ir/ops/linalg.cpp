@@ -2,7 +2,6 @@
 // kernels and derivative rules.
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "ir/codegen_refs.hpp"
 #include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
@@ -159,14 +158,14 @@ std::vector<OpRow> linalg_rows() {
   using C = OpClass;
   using namespace rules;
   return {
-      {Op::matmul, "matmul", 2, C::matmul, 0, false, matmul_rule, eval_matmul, grad_matmul, interval::matmul, &backend::gen::matmul},
-      {Op::sum, "sum", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::sum>, grad_sum, interval::sum, &backend::gen::sum},
-      {Op::mean, "mean", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::mean>, grad_mean, interval::identity, &backend::gen::mean},
-      {Op::max, "max", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::max>, grad_extremum, interval::identity, &backend::gen::max},
-      {Op::min, "min", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::min>, grad_extremum, interval::identity, &backend::gen::min},
+      {Op::matmul, "matmul", 2, C::matmul, 0, false, matmul_rule, eval_matmul, grad_matmul, interval::matmul, surface::infix("@")},
+      {Op::sum, "sum", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::sum>, grad_sum, interval::sum, surface::reduce()},
+      {Op::mean, "mean", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::mean>, grad_mean, interval::identity, surface::reduce()},
+      {Op::max, "max", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::max>, grad_extremum, interval::identity, surface::reduce()},
+      {Op::min, "min", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::min>, grad_extremum, interval::identity, surface::reduce()},
       {Op::logsumexp, "logsumexp", 1, C::reduce, kAxes | kKeepdims, false, reduce, eval_reduce<Red::logsumexp>,
-       grad_logsumexp, interval::logsumexp, &backend::gen::logsumexp},
-      {Op::argmax, "argmax", 1, C::reduce, kAxes, true, rules::argmax, eval_argmax, nullptr, interval::argmax, &backend::gen::argmax},
+       grad_logsumexp, interval::logsumexp, surface::reduce()},
+      {Op::argmax, "argmax", 1, C::reduce, kAxes, true, rules::argmax, eval_argmax, nullptr, interval::argmax, surface::argmax()},
   };
 }
 

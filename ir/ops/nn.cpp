@@ -2,7 +2,6 @@
 // kernels (stable forms) and derivative rules.
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "ir/codegen_refs.hpp"
 #include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
@@ -176,15 +175,15 @@ std::vector<OpRow> nn_rows() {
   using C = OpClass;
   using namespace rules;
   return {
-      {Op::softmax, "softmax", 1, C::nn, kAxes, false, along_axis, eval_softmax<false>, grad_softmax, interval::softmax, &backend::gen::softmax},
-      {Op::log_softmax, "log_softmax", 1, C::nn, kAxes, false, along_axis, eval_softmax<true>, grad_log_softmax, interval::log_softmax, &backend::gen::log_softmax},
-      {Op::bce, "bce", 2, C::loss, 0, false, broadcast_float, eval_bce, grad_bce, interval::bce, &backend::gen::bce},
+      {Op::softmax, "softmax", 1, C::nn, kAxes, false, along_axis, eval_softmax<false>, grad_softmax, interval::softmax, surface::softmax()},
+      {Op::log_softmax, "log_softmax", 1, C::nn, kAxes, false, along_axis, eval_softmax<true>, grad_log_softmax, interval::log_softmax, surface::softmax()},
+      {Op::bce, "bce", 2, C::loss, 0, false, broadcast_float, eval_bce, grad_bce, interval::bce, surface::loss("p", "y")},
       {Op::bce_with_logits, "bce_with_logits", 2, C::loss, 0, false, broadcast_float, eval_bce_with_logits,
-       grad_bce_with_logits, interval::bce_with_logits, &backend::gen::bce_with_logits},
-      {Op::softmax_cross_entropy, "softmax_cross_entropy", 2, C::loss, 0, false, sce_rule, eval_sce, grad_sce, interval::softmax_cross_entropy, &backend::gen::softmax_cross_entropy},
+       grad_bce_with_logits, interval::bce_with_logits, surface::loss("z", "y")},
+      {Op::softmax_cross_entropy, "softmax_cross_entropy", 2, C::loss, 0, false, sce_rule, eval_sce, grad_sce, interval::softmax_cross_entropy, surface::loss("logits", "labels")},
       {Op::squared_error, "squared_error", 2, C::loss, 0, false, broadcast_float, eval_squared_error,
-       grad_squared_error, interval::squared_error, &backend::gen::squared_error},
-      {Op::huber, "huber", 2, C::loss, kAlpha, false, broadcast_float, eval_huber, grad_huber, interval::huber, &backend::gen::huber},
+       grad_squared_error, interval::squared_error, surface::loss("a", "b")},
+      {Op::huber, "huber", 2, C::loss, kAlpha, false, broadcast_float, eval_huber, grad_huber, interval::huber, surface::huber(1.0)},
   };
 }
 

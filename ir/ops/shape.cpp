@@ -2,7 +2,6 @@
 // and the internal slice, with their reference kernels and derivative rules.
 #include "ir/grad_context.hpp"
 #include "ir/ops/groups.hpp"
-#include "ir/codegen_refs.hpp"
 #include "ir/interval_rules.hpp"
 #include "ir/ops/kernels.hpp"
 #include "ir/ops/rules.hpp"
@@ -211,14 +210,14 @@ void grad_slice(GradContext& c) {  // the gradient padded with zeros along the a
 std::vector<OpRow> shape_rows() {
   using C = OpClass;
   return {
-      {Op::transpose, "transpose", 1, C::shape, 0, false, transpose_rule, eval_transpose, grad_transpose, interval::identity, &backend::gen::transpose},
-      {Op::reshape, "reshape", 1, C::shape, kShape, false, reshape_rule, eval_copy, grad_reshape, interval::identity, &backend::gen::reshape},
-      {Op::concat, "concat", -1, C::shape, kAxes, false, concat_rule, eval_concat, grad_concat, interval::concat, &backend::gen::concat},
-      {Op::one_hot, "one_hot", 1, C::shape, kN, true, one_hot_rule, eval_one_hot, nullptr, interval::one_hot, &backend::gen::one_hot},
+      {Op::transpose, "transpose", 1, C::shape, 0, false, transpose_rule, eval_transpose, grad_transpose, interval::identity, surface::unary()},
+      {Op::reshape, "reshape", 1, C::shape, kShape, false, reshape_rule, eval_copy, grad_reshape, interval::identity, surface::reshape()},
+      {Op::concat, "concat", -1, C::shape, kAxes, false, concat_rule, eval_concat, grad_concat, interval::concat, surface::concat()},
+      {Op::one_hot, "one_hot", 1, C::shape, kN, true, one_hot_rule, eval_one_hot, nullptr, interval::one_hot, surface::one_hot()},
       {Op::broadcast_to, "broadcast_to", 1, C::shape, kShape, false, broadcast_to_rule, eval_broadcast_to,
-       grad_broadcast_to, interval::identity, &backend::gen::broadcast_to},
-      {Op::sum_to, "sum_to", 1, C::shape, kShape, false, sum_to_rule, eval_sum_to, grad_sum_to, interval::sum, &backend::gen::sum_to},
-      {Op::slice, "slice", 1, C::shape, kAxes | kN | kShape, false, slice_rule, eval_slice, grad_slice, interval::identity, &backend::gen::slice},
+       grad_broadcast_to, interval::identity, surface::internal()},
+      {Op::sum_to, "sum_to", 1, C::shape, kShape, false, sum_to_rule, eval_sum_to, grad_sum_to, interval::sum, surface::internal()},
+      {Op::slice, "slice", 1, C::shape, kAxes | kN | kShape, false, slice_rule, eval_slice, grad_slice, interval::identity, surface::internal()},
   };
 }
 

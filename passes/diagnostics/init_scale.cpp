@@ -7,11 +7,12 @@
 namespace kiln {
 
 namespace {
-// True when the matmul's output goes (through a bias add) into a relu-family activation.
+// True when the matmul's output goes (through a bias add) into a relu-family activation
+// (its row's OpRow::act says rectifier).
 bool feeds_relu(const CheckContext& c, NodeId m) {
   for (NodeId u : c.users[m]) {
     Op op = c.g[u].op;
-    if (op == Op::relu || op == Op::leaky_relu || op == Op::elu || op == Op::gelu || op == Op::silu) return true;
+    if (op_row(op).act.kind == ActKind::rectifier) return true;
     if (op == Op::add && feeds_relu(c, u)) return true;
   }
   return false;

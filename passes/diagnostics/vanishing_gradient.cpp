@@ -1,5 +1,6 @@
-// Check vanishing-gradient: three or more saturating activations (sigmoid, tanh) between a
-// param and the loss; estimates how much the gradient shrinks on its way back.
+// Check vanishing-gradient: three or more saturating activations (the ops whose row says so:
+// sigmoid, tanh, ...) between a param and the loss; estimates how much the gradient shrinks
+// on its way back (by each one's largest derivative, OpRow::act).
 #include "passes/diagnostics/check.hpp"
 #include <cmath>
 #include <fmt/format.h>
@@ -7,7 +8,7 @@
 namespace kiln {
 
 namespace {
-bool saturating(Op op) { return op == Op::sigmoid || op == Op::tanh; }
+bool saturating(Op op) { return op_row(op).act.kind == ActKind::saturating; }
 }
 
 void check_vanishing_gradient(CheckContext& c) {
@@ -42,7 +43,7 @@ void check_vanishing_gradient(CheckContext& c) {
     const Node& un = g[u];
     if (saturating(un.op)) {
       acts.push_back(u);
-      factor *= un.op == Op::sigmoid ? 0.25 : 1.0;
+      factor *= op_row(un.op).act.max_slope;
       std::string k(op_name(un.op));
       if (kinds.find(k) == std::string::npos) kinds += (kinds.empty() ? "" : ", ") + k;
     }
@@ -67,9 +68,7 @@ void check_vanishing_gradient(CheckContext& c) {
                                             p.name, acts.size(), kinds, effect));
   if (!d) return;
   for (NodeId a : acts)
-    d->notes.push_back({fmt::format("{}: its derivative is at most {}", c.describe(a),
-                                    g[a].op == Op::sigmoid ? "1/4" : "1, and near 0 once saturated"),
-                        g[a].loc});
+    d->notes.push_back({fmt::format("{}: its derivative is at most {}", c.describe(a), op_row(g[a].op).act.slope), g[a].loc});
   d->notes.push_back({fmt::format("'{}' is declared here (the estimate scales by the initialisers' statistics)", p.name), p.loc});
   c.add_fixit(d, {"use relu-family activations (relu, leaky_relu, gelu, silu) with he_* initialisers", {}, ""});
 }
