@@ -1,5 +1,7 @@
 // Initial values of params, consts and states from their initialisers (ir/interpreter.hpp:
-// initial_values), with a generator seeded from (seed, leaf name).
+// initial_values), with a generator seeded from (seed, leaf name); and what each
+// initialiser draws from (ir/init_dist.hpp), the one place of their formulas.
+#include "ir/init_dist.hpp"
 #include "ir/fans.hpp"
 #include "ir/interpreter.hpp"
 #include <cmath>
@@ -23,40 +25,25 @@ uint64_t leaf_seed(uint64_t seed, const std::string& name) {
 Tensor initial_value(const Graph& g, NodeId id, uint64_t seed) {
   const Node& n = g[id];
   Tensor t(n.dtype, n.shape);
-  const Init& in = n.attrs.init;
   std::mt19937_64 rng(leaf_seed(seed, n.name));
-  const Fans f = fans(g, id);
-  const double fan_in = f.in, fan_out = f.out;
-  auto normal = [&](double mean, double sd) {
-    std::normal_distribution<double> dist(mean, sd);
-    for (double& v : t.data) v = dist(rng);
-  };
-  auto uniform = [&](double lo, double hi) {
-    std::uniform_real_distribution<double> dist(lo, hi);
-    for (double& v : t.data) v = dist(rng);
-  };
-  switch (in.kind) {
-    case InitKind::none:
-    case InitKind::zeros: break;
-    case InitKind::ones: std::fill(t.data.begin(), t.data.end(), 1.0); break;
-    case InitKind::constant: std::fill(t.data.begin(), t.data.end(), in.a); break;
-    case InitKind::normal: normal(in.a, in.b); break;
-    case InitKind::uniform: uniform(in.a, in.b); break;
-    case InitKind::glorot_uniform: {
-      double limit = std::sqrt(6.0 / (fan_in + fan_out));
-      uniform(-limit, limit);
+  const InitDist d = init_dist(g, id);
+  switch (d.kind) {
+    case InitDist::unset: break;
+    case InitDist::constant:
+      std::fill(t.data.begin(), t.data.end(), d.a);
+      break;
+    case InitDist::normal: {
+      std::normal_distribution<double> dist(d.a, d.b);
+      for (double& v : t.data) v = dist(rng);
       break;
     }
-    case InitKind::glorot_normal: normal(0, std::sqrt(2.0 / (fan_in + fan_out))); break;
-    case InitKind::he_normal: normal(0, std::sqrt(2.0 / fan_in)); break;
-    case InitKind::he_uniform: {
-      double limit = std::sqrt(6.0 / fan_in);
-      uniform(-limit, limit);
+    case InitDist::uniform: {
+      std::uniform_real_distribution<double> dist(d.a, d.b);
+      for (double& v : t.data) v = dist(rng);
       break;
     }
-    case InitKind::lecun_normal: normal(0, std::sqrt(1.0 / fan_in)); break;
-    case InitKind::literal:
-      for (size_t i = 0; i < t.data.size() && i < in.data.size(); ++i) t.data[i] = in.data[i];
+    case InitDist::literal:
+      for (size_t i = 0; i < t.data.size() && i < d.data->size(); ++i) t.data[i] = (*d.data)[i];
       break;
   }
   if (n.dtype == DType::i32)
@@ -65,6 +52,36 @@ Tensor initial_value(const Graph& g, NodeId id, uint64_t seed) {
 }
 
 }  // namespace
+
+InitDist init_dist(const Graph& g, NodeId id) {
+  const Init& in = g[id].attrs.init;
+  const Fans f = fans(g, id);
+  auto normal = [](double mean, double var) { return InitDist{InitDist::normal, mean, std::sqrt(var), var}; };
+  auto uniform = [](double lo, double hi, double var) { return InitDist{InitDist::uniform, lo, hi, var}; };
+  auto symmetric_uniform = [](double denom, double var) {  // limit sqrt(6 / denom), var = limit^2 / 3
+    double limit = std::sqrt(6.0 / denom);
+    return InitDist{InitDist::uniform, -limit, limit, var};
+  };
+  switch (in.kind) {
+    case InitKind::none: return {};
+    case InitKind::zeros: return {InitDist::constant, 0, 0, 0};
+    case InitKind::ones: return {InitDist::constant, 1, 0, 0};
+    case InitKind::constant: return {InitDist::constant, in.a, 0, 0};
+    case InitKind::normal: return {InitDist::normal, in.a, in.b, in.b * in.b};
+    case InitKind::uniform: return uniform(in.a, in.b, (in.b - in.a) * (in.b - in.a) / 12);
+    case InitKind::glorot_uniform: return symmetric_uniform(f.in + f.out, 2.0 / (f.in + f.out));
+    case InitKind::glorot_normal: return normal(0, 2.0 / (f.in + f.out));
+    case InitKind::he_normal: return normal(0, 2.0 / f.in);
+    case InitKind::he_uniform: return symmetric_uniform(f.in, 2.0 / f.in);
+    case InitKind::lecun_normal: return normal(0, 1.0 / f.in);
+    case InitKind::literal: {
+      InitDist d{InitDist::literal};
+      d.data = &in.data;
+      return d;
+    }
+  }
+  return {};
+}
 
 ValueMap initial_values(const Graph& g, uint64_t seed) {
   ValueMap m;

@@ -9,7 +9,7 @@
 //  2. Other nodes, in id order (operands come first): the row's interval function, then
 //     both ends rounded to the element type (f32: a float cast, so sigmoid(20) is exactly 1).
 #include "passes/range.hpp"
-#include "ir/fans.hpp"
+#include "ir/init_dist.hpp"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -22,53 +22,35 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 }
 
 void init_moments(const Graph& g, NodeId leaf, double& mean, double& var) {
-  const Init& in = g[leaf].attrs.init;
-  const Fans f = fans(g, leaf);
-  const double fi = f.in, fo = f.out;
+  const InitDist d = init_dist(g, leaf);
   mean = 0;
   var = 0;
-  switch (in.kind) {
-    case InitKind::none: case InitKind::zeros: break;
-    case InitKind::ones: mean = 1; break;
-    case InitKind::constant: mean = in.a; break;
-    case InitKind::normal: mean = in.a; var = in.b * in.b; break;
-    case InitKind::uniform: mean = (in.a + in.b) / 2; var = (in.b - in.a) * (in.b - in.a) / 12; break;
-    case InitKind::glorot_uniform: case InitKind::glorot_normal: var = 2.0 / (fi + fo); break;
-    case InitKind::he_normal: case InitKind::he_uniform: var = 2.0 / fi; break;
-    case InitKind::lecun_normal: var = 1.0 / fi; break;
-    case InitKind::literal: {
-      if (in.data.empty()) break;
-      for (double v : in.data) mean += v;
-      mean /= double(in.data.size());
-      for (double v : in.data) var += (v - mean) * (v - mean);
-      var /= double(in.data.size());
+  switch (d.kind) {
+    case InitDist::unset: break;
+    case InitDist::constant: mean = d.a; break;
+    case InitDist::normal: mean = d.a; var = d.var; break;
+    case InitDist::uniform: mean = (d.a + d.b) / 2; var = d.var; break;
+    case InitDist::literal: {
+      if (d.data->empty()) break;
+      for (double v : *d.data) mean += v;
+      mean /= double(d.data->size());
+      for (double v : *d.data) var += (v - mean) * (v - mean);
+      var /= double(d.data->size());
       break;
     }
   }
 }
 
 Interval init_range(const Graph& g, NodeId leaf) {
-  const Init& in = g[leaf].attrs.init;
-  const Fans f = fans(g, leaf);
-  const double fi = f.in, fo = f.out;
-  switch (in.kind) {
-    case InitKind::none: return Interval::all();
-    case InitKind::zeros: return Interval::point(0);
-    case InitKind::ones: return Interval::point(1);
-    case InitKind::constant: return Interval::point(in.a);
-    case InitKind::normal: return {in.a - 6 * std::fabs(in.b), in.a + 6 * std::fabs(in.b), false};
-    case InitKind::uniform: return {std::min(in.a, in.b), std::max(in.a, in.b), false};
-    case InitKind::glorot_uniform: { double l = std::sqrt(6.0 / (fi + fo)); return {-l, l, false}; }
-    case InitKind::he_uniform: { double l = std::sqrt(6.0 / fi); return {-l, l, false}; }
-    case InitKind::glorot_normal: case InitKind::he_normal: case InitKind::lecun_normal: {
-      double mean, var;
-      init_moments(g, leaf, mean, var);
-      double l = 6 * std::sqrt(var);
-      return {-l, l, false};
-    }
-    case InitKind::literal: {
-      if (in.data.empty()) return Interval::point(0);
-      auto [mn, mx] = std::minmax_element(in.data.begin(), in.data.end());
+  const InitDist d = init_dist(g, leaf);
+  switch (d.kind) {
+    case InitDist::unset: return Interval::all();
+    case InitDist::constant: return Interval::point(d.a);
+    case InitDist::normal: return {d.a - 6 * std::fabs(d.b), d.a + 6 * std::fabs(d.b), false};  // 6 sd
+    case InitDist::uniform: return {std::min(d.a, d.b), std::max(d.a, d.b), false};
+    case InitDist::literal: {
+      if (d.data->empty()) return Interval::point(0);
+      auto [mn, mx] = std::minmax_element(d.data->begin(), d.data->end());
       return {*mn, *mx, false};
     }
   }

@@ -1,17 +1,15 @@
 // Check const-as-param: a const drawn from a random initialiser meets the data on the way to
 // the loss; it looks like a weight that was meant to be a param.
 #include "passes/diagnostics/check.hpp"
+#include "ir/init_dist.hpp"
 #include <fmt/format.h>
 
 namespace kiln {
 
 namespace {
-bool random_init(InitKind k) {
-  switch (k) {
-    case InitKind::normal: case InitKind::uniform: case InitKind::glorot_uniform: case InitKind::glorot_normal:
-    case InitKind::he_normal: case InitKind::he_uniform: case InitKind::lecun_normal: return true;
-    default: return false;
-  }
+bool random_init(const Graph& g, NodeId id) {  // drawn, not a fixed value
+  const InitDist d = init_dist(g, id);
+  return d.kind == InitDist::normal || d.kind == InitDist::uniform;
 }
 }  // namespace
 
@@ -20,7 +18,7 @@ void check_const_as_param(CheckContext& c) {
   const Graph& g = c.g;
   for (NodeId k : g.consts) {
     const Node& cn = g[k];
-    if (!c.feeds_loss[k] || !random_init(cn.attrs.init.kind)) continue;
+    if (!c.feeds_loss[k] || !random_init(g, k)) continue;
     // A use (through shape ops) that multiplies or is added to a value depending on an input.
     NodeId use = -1;
     std::vector<NodeId> frontier{k};

@@ -1,5 +1,5 @@
 // The fans of a param (ir/fans.hpp, "[fans]"): the shape rule, and that the initial values
-// (ir/init.cpp) and the range analysis (passes/range.cpp) scale by the same fans.
+// (ir/init.cpp, drawing from ir/init_dist.hpp) and the range analysis (passes/range.cpp, reading its bounds and moments) agree.
 #include "ir/fans.hpp"
 #include "ir/interpreter.hpp"
 #include "passes/range.hpp"
