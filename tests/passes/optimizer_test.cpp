@@ -4,6 +4,7 @@
 #include "ir/interpreter.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
+#include "passes/monitor_ir.hpp"
 #include "passes/simplify.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
@@ -494,4 +495,41 @@ TEST_CASE("training the diabetes linear regression in the interpreter converges 
     CHECK(std::abs(vals.at("w").data[j] - theta[j]) <= 1e-4 * std::abs(theta[j]));
   }
   CHECK(std::abs(vals.at("b").data[0] - theta[f]) <= 1e-4 * std::abs(theta[f]));
+}
+
+// The schedule exists once, as the step's IR: the lr-decay check evaluates that IR
+// (ScheduleEvaluator) and the runtime reads the step's value back from a metric cell.
+TEST_CASE("the schedule's IR is what the checks evaluate and what the step hands back", "[optim]") {
+  ScheduleSpec sc;
+  sc.kind = kiln::ScheduleKind::exponential_decay;
+  sc.rate = 0.5;
+  sc.every = 100;
+  kiln::ScheduleEvaluator ev(sc);
+  CHECK(ev.factor(0) == 1);
+  CHECK(ev.factor(100) == 0.5);
+  CHECK(std::abs(ev.factor(50) - std::sqrt(0.5)) < 1e-15);
+  // 0.5^(s/100) < 0.01 from s > 100 log2(100) = 664.4
+  CHECK(ev.first_below(0.01, 100000) == 665);
+  CHECK(ev.first_below(0.01, 665) == std::nullopt);
+  CHECK(ev.first_below(0.01, 666) == 665);
+  sc.kind = kiln::ScheduleKind::step_decay;
+  CHECK(kiln::ScheduleEvaluator(sc).first_below(0.01, 100000) == 700);  // 0.5^7 < 1%
+  sc.kind = kiln::ScheduleKind::cosine;
+  sc.total = 1000;
+  kiln::ScheduleEvaluator cos(sc);
+  CHECK(cos.factor(1000) == 0);
+  CHECK(cos.factor(5000) == 0);
+  CHECK(std::abs(cos.factor(500) - 0.5) < 1e-15);
+  sc.kind = kiln::ScheduleKind::constant;
+  CHECK(kiln::ScheduleEvaluator(sc).first_below(0.01, 100000) == std::nullopt);
+
+  Quadratic q({{1.0}}, {{0.0}});
+  q.g.train.schedule.kind = kiln::ScheduleKind::cosine;
+  q.g.train.schedule.total = 10;
+  Diagnostics d;
+  REQUIRE(add_optimizer(q.g, d).ok);
+  REQUIRE(!q.g.train.metrics.empty());
+  CHECK(q.g.train.metrics.back().first == kiln::kLearningRateMetric);
+  CHECK(kiln::user_metric_count(q.g) == q.g.train.metrics.size() - 1);
+  CHECK_FALSE(kiln::lagged_metric(q.g, q.g.train.metrics.size() - 1));  // the counter before the update
 }
