@@ -180,8 +180,9 @@ void Lowerer::declare_dims() {
     e.dim = opts.batch.value_or(32);
     globals.emplace("batch", e);
   }
-  if (opts.batch && *opts.batch <= 0)
-    diags.error("shape", {}, fmt::format("the batch size must be positive, got {}", *opts.batch));
+  if (opts.batch)  // (the command line checked --batch already, with the same limits)
+    if (auto bad = setting_error(Setting::batch, double(*opts.batch)))
+      diags.error("shape", {}, fmt::format("the batch size {}", *bad));
   g.batch = globals["batch"].dim;
 }
 

@@ -9,34 +9,6 @@ namespace kiln::lower {
 namespace {
 const std::vector<std::string> kSettings = {"optimizer", "schedule", "clip_norm", "epochs", "seed"};
 
-// One kind of optimizer or schedule: its name, its parameters in positional order, and how
-// many of them (from the front) are required.
-struct KindRow {
-  std::string_view name;
-  std::vector<std::string> params;
-  size_t required = 0;
-};
-const std::vector<KindRow>& optimizers() {
-  static const std::vector<KindRow> t = {
-      {"sgd", {"lr", "momentum", "nesterov"}},
-      {"adam", {"lr", "beta1", "beta2", "eps"}},
-      {"adamw", {"lr", "weight_decay", "beta1", "beta2", "eps"}},
-      {"rmsprop", {"lr", "rho", "eps"}},
-      {"adagrad", {"lr", "eps"}},
-  };
-  return t;
-}
-
-const std::vector<KindRow>& schedules() {
-  static const std::vector<KindRow> t = {
-      {"constant", {}, 0},
-      {"exponential_decay", {"rate", "every"}, 1},
-      {"step_decay", {"rate", "every"}, 1},
-      {"cosine", {"total"}, 1},
-  };
-  return t;
-}
-
 // The name and call of a setting's value: `adam` or `adam(lr = 0.01)`.
 bool callee(const ast::Expression& e, std::string& name, const ast::Call*& call) {
   const ast::Operand* o = single(e);
@@ -70,25 +42,40 @@ static const KindRow* setting_kind(Lowerer& L, const ast::Setting& s, const std:
 // where `what` is "adam's lr" for messages; true when every visit succeeded.
 template <typename Visit>
 static bool visit_args(Lowerer& L, const ast::Call& call, const std::string& name, const KindRow& row, Visit visit) {
-  auto bound = L.bind_args(call, name, row.params, row.required, "train");
+  const std::vector<std::string> params(row.params.begin(), row.params.end());
+  auto bound = L.bind_args(call, name, params, row.required, "train");
   if (!bound) return false;
   bool ok = true;
-  for (size_t i = 0; i < row.params.size(); ++i)
+  for (size_t i = 0; i < params.size(); ++i)
     if (const ast::Expression* a = (*bound)[i])
-      ok = visit(row.params[i], *a, fmt::format("{}'s {}", name, row.params[i])) && ok;
+      ok = visit(params[i], *a, fmt::format("{}'s {}", name, params[i])) && ok;
   return ok;
+}
+
+// A numeric argument's value against its limits (ir/train_settings.hpp), reported at the
+// argument: "adam's lr must be positive, got 0".
+static std::optional<double> checked_number(Lowerer& L, Setting which, const ast::Expression& a, const std::string& what) {
+  std::optional<double> v;
+  if (integer_setting(which)) {
+    if (auto i = L.const_int(a, what, "train")) v = double(*i);
+  } else {
+    v = L.const_number(a, what, "train");
+  }
+  if (!v) return std::nullopt;
+  if (auto bad = setting_error(which, *v)) {
+    L.diags.error("train", L.range(a), fmt::format("{} {}", what, *bad));
+    return std::nullopt;
+  }
+  return v;
 }
 
 void Lowerer::optimizer(const ast::Setting& s) {
   std::string name;
   const ast::Call* call = nullptr;
-  const KindRow* row = setting_kind(*this, s, optimizers(), "optimizer", ", e.g. optimizer = adam(lr = 0.01)", name, call);
+  const KindRow* row = setting_kind(*this, s, optimizer_rows(), "optimizer", ", e.g. optimizer = adam(lr = 0.01)", name, call);
   if (!row) return;
-  OptimizerSpec o;
-  o.kind = name;
+  OptimizerSpec o = default_optimizer(*optimizer_kind(name));
   o.loc = range(s);
-  if (name == "adamw") o.weight_decay = 0.01;
-  if (name == "rmsprop" || name == "adagrad") o.eps = 1e-7;
   if (call) {
     bool ok = visit_args(*this, *call, name, *row, [&](const std::string& p, const ast::Expression& a,
                                                       const std::string& what) {
@@ -97,29 +84,21 @@ void Lowerer::optimizer(const ast::Setting& s) {
         if (v) o.nesterov = *v;
         return v.has_value();
       }
-      auto v = const_number(a, what, "train");
+      const Setting which = *setting_of(p);
+      auto v = checked_number(*this, which, a, what);
       if (!v) return false;
-      std::string bad;
-      if ((p == "lr" || p == "eps") && !(*v > 0)) bad = "must be positive";
-      else if ((p == "momentum" || p == "beta1" || p == "beta2" || p == "rho") && !(*v >= 0 && *v < 1))
-        bad = "must be in [0, 1)";
-      else if (p == "weight_decay" && !(*v >= 0)) bad = "must not be negative";
-      if (!bad.empty()) {
-        diags.error("train", range(a), fmt::format("{} {}, got {}", what, bad, *v));
-        return false;
-      }
-      if (p == "lr") o.lr = *v;
-      else if (p == "momentum") o.momentum = *v;
-      else if (p == "beta1") o.beta1 = *v;
-      else if (p == "beta2") o.beta2 = *v;
-      else if (p == "eps") o.eps = *v;
-      else if (p == "weight_decay") o.weight_decay = *v;
-      else if (p == "rho") o.rho = *v;
+      if (which == Setting::lr) o.lr = *v;
+      else if (which == Setting::momentum) o.momentum = *v;
+      else if (which == Setting::beta1) o.beta1 = *v;
+      else if (which == Setting::beta2) o.beta2 = *v;
+      else if (which == Setting::eps) o.eps = *v;
+      else if (which == Setting::weight_decay) o.weight_decay = *v;
+      else if (which == Setting::rho) o.rho = *v;
       return true;
     });
     if (!ok) return;
-    if (o.nesterov && o.momentum == 0) {
-      diags.error("train", range(s.value), "nesterov = true needs a momentum above 0, e.g. sgd(lr = 0.1, momentum = 0.9, nesterov = true)");
+    if (auto bad = optimizer_error(o)) {  // (every argument is within its limits: a rule between them)
+      diags.error("train", range(s.value), *bad);
       return;
     }
   }
@@ -129,10 +108,10 @@ void Lowerer::optimizer(const ast::Setting& s) {
 void Lowerer::schedule(const ast::Setting& s) {
   std::string name;
   const ast::Call* call = nullptr;
-  const KindRow* row = setting_kind(*this, s, schedules(), "schedule", "", name, call);
+  const KindRow* row = setting_kind(*this, s, schedule_rows(), "schedule", "", name, call);
   if (!row) return;
   ScheduleSpec sc;
-  sc.kind = name;
+  sc.kind = *schedule_kind(name);
   sc.loc = range(s);
   if (!call && row->required > 0) {
     diags.error("train", range(s.value),
@@ -142,23 +121,13 @@ void Lowerer::schedule(const ast::Setting& s) {
   if (call) {
     bool ok = visit_args(*this, *call, name, *row, [&](const std::string& p, const ast::Expression& a,
                                                       const std::string& what) {
-      if (p == "rate") {
-        auto v = const_number(a, what, "train");
-        if (v && !(*v > 0 && *v <= 1)) {
-          diags.error("train", range(a), fmt::format("{} must be in (0, 1], got {}", what, *v));
-          return false;
-        }
-        if (v) sc.rate = *v;
-        return v.has_value();
-      }
-      auto v = const_int(a, what, "train");
-      if (v && *v < 1) {
-        diags.error("train", range(a), fmt::format("{} must be at least 1, got {}", what, *v));
-        return false;
-      }
-      if (v && p == "every") sc.every = *v;
-      else if (v) sc.total = *v;
-      return v.has_value();
+      const Setting which = *setting_of(p);
+      auto v = checked_number(*this, which, a, what);
+      if (!v) return false;
+      if (which == Setting::rate) sc.rate = *v;
+      else if (which == Setting::every) sc.every = int64_t(*v);
+      else if (which == Setting::total) sc.total = int64_t(*v);
+      return true;
     });
     if (!ok) return;
   }
@@ -187,17 +156,11 @@ void Lowerer::train_setting(const ast::Setting& s, std::map<std::string, SourceR
   if (key == "optimizer") optimizer(s);
   else if (key == "schedule") schedule(s);
   else if (key == "clip_norm") {
-    auto v = const_number(s.value, "clip_norm", "train");
-    if (v && !(*v > 0)) diags.error("train", range(s.value), fmt::format("clip_norm must be positive, got {}", *v));
-    else if (v) g.train.clip_norm = *v;
+    if (auto v = checked_number(*this, Setting::clip_norm, s.value, key)) g.train.clip_norm = *v;
   } else if (key == "epochs") {
-    auto v = const_int(s.value, "epochs", "train");
-    if (v && *v <= 0) diags.error("train", range(s.value), fmt::format("epochs must be positive, got {}", *v));
-    else if (v) g.train.epochs = *v;
+    if (auto v = checked_number(*this, Setting::epochs, s.value, key)) g.train.epochs = int64_t(*v);
   } else if (key == "seed") {
-    auto v = const_int(s.value, "seed", "train");
-    if (v && *v < 0) diags.error("train", range(s.value), fmt::format("seed must not be negative, got {}", *v));
-    else if (v) g.train.seed = static_cast<uint64_t>(*v);
+    if (auto v = checked_number(*this, Setting::seed, s.value, key)) g.train.seed = static_cast<uint64_t>(*v);
   }
 }
 

@@ -2,6 +2,7 @@
 // and its training configuration.
 #pragma once
 #include "ir/op.hpp"
+#include "ir/train_settings.hpp"
 #include <map>
 #include <optional>
 #include <string>
@@ -20,20 +21,6 @@ struct Node {
   SourceRange loc;
   std::string name;  // leaves: the declared name; other nodes: the user's binding, if any
   ValueType type() const { return {dtype, shape}; }
-};
-
-struct OptimizerSpec {
-  std::string kind = "sgd";  // sgd adam adamw rmsprop adagrad
-  double lr = 0.01, momentum = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, rho = 0.9;
-  bool nesterov = false;
-  SourceRange loc;
-};
-
-struct ScheduleSpec {
-  std::string kind = "constant";  // constant exponential_decay step_decay cosine
-  double rate = 1.0;
-  int64_t every = 1, total = 0;
-  SourceRange loc;
 };
 
 struct TrainConfig {

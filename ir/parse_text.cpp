@@ -443,9 +443,13 @@ class Reader {
   }
 
   // KIND or KIND(key=value, ...); calls set(key) to read each value.
-  template <class Set>
-  void spec(Cursor& c, std::string& kind, std::string_view what, Set set) {
-    kind = c.name(what);
+  template <class Kind, class Set>
+  void spec(Cursor& c, Kind& kind, std::string_view what, const std::vector<KindRow>& rows, Set set) {
+    const std::string name = c.name(what);
+    bool known = false;
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (rows[i].name == name) kind = Kind(i), known = true;
+    if (!known) fail(fmt::format("unknown {} '{}'", what.substr(what.find(' ') + 1), name));
     if (!c.accept('(')) return;
     if (c.accept(')')) return;
     std::vector<std::string> seen;
@@ -464,7 +468,7 @@ class Reader {
     if (have_optimizer_) fail("a second 'optimizer' line");
     have_optimizer_ = true;
     OptimizerSpec& o = g.train.optimizer;
-    spec(c, o.kind, "the optimizer", [&](const std::string& k) {
+    spec(c, o.kind, "the optimizer", optimizer_rows(), [&](const std::string& k) {
       double* f = k == "lr" ? &o.lr : k == "momentum" ? &o.momentum : k == "beta1" ? &o.beta1
                 : k == "beta2" ? &o.beta2 : k == "eps" ? &o.eps : k == "weight_decay" ? &o.weight_decay
                 : k == "rho" ? &o.rho : nullptr;
@@ -483,7 +487,7 @@ class Reader {
     if (have_schedule_) fail("a second 'schedule' line");
     have_schedule_ = true;
     ScheduleSpec& s = g.train.schedule;
-    spec(c, s.kind, "the schedule", [&](const std::string& k) {
+    spec(c, s.kind, "the schedule", schedule_rows(), [&](const std::string& k) {
       if (k == "rate") s.rate = c.number("the rate");
       else if (k == "every") s.every = c.integer<int64_t>("every");
       else if (k == "total") s.total = c.integer<int64_t>("total");

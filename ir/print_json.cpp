@@ -71,9 +71,9 @@ std::string jtrain(const TrainConfig& t) {
   out += fmt::format(
       "\"optimizer\":{{\"kind\":{},\"lr\":{},\"momentum\":{},\"beta1\":{},\"beta2\":{},\"eps\":{},"
       "\"weight_decay\":{},\"rho\":{},\"nesterov\":{},\"loc\":{}}},",
-      json_quote(o.kind), jnum(o.lr), jnum(o.momentum), jnum(o.beta1), jnum(o.beta2), jnum(o.eps), jnum(o.weight_decay),
+      json_quote(name_of(o.kind)), jnum(o.lr), jnum(o.momentum), jnum(o.beta1), jnum(o.beta2), jnum(o.eps), jnum(o.weight_decay),
       jnum(o.rho), o.nesterov, jloc(o.loc));
-  out += fmt::format("\"schedule\":{{\"kind\":{},\"rate\":{},\"every\":{},\"total\":{},\"loc\":{}}},", json_quote(s.kind),
+  out += fmt::format("\"schedule\":{{\"kind\":{},\"rate\":{},\"every\":{},\"total\":{},\"loc\":{}}},", json_quote(name_of(s.kind)),
                      jnum(s.rate), s.every, s.total, jloc(s.loc));
   out += fmt::format("\"clip_norm\":{},\"epochs\":{},\"seed\":{},\"metrics\":{},\"loc\":{}}}",
                      t.clip_norm ? jnum(*t.clip_norm) : "null", t.epochs, t.seed, jnamed(t.metrics), jloc(t.loc));

@@ -63,32 +63,34 @@ bool same_schedule(const ScheduleSpec& a, const ScheduleSpec& b) {
 // The optimizer's hyper-parameters: those its kind uses, and any other that is not default.
 std::string optimizer_text(const OptimizerSpec& o) {
   const OptimizerSpec d;
-  const std::string& k = o.kind;
+  using K = OptimizerKind;
+  const K k = o.kind;
   std::vector<std::string> parts;
   auto num = [&](const char* key, double v, double def, bool used) {
     if (used || v != def) parts.push_back(fmt::format("{}={}", key, text::number(v)));
   };
-  bool adam = k == "adam" || k == "adamw";
+  bool adam = k == K::adam || k == K::adamw;
   num("lr", o.lr, d.lr, true);
-  num("momentum", o.momentum, d.momentum, k == "sgd" || k == "rmsprop");
-  if (k == "sgd" || o.nesterov) parts.push_back(fmt::format("nesterov={}", o.nesterov));
+  num("momentum", o.momentum, d.momentum, k == K::sgd || k == K::rmsprop);
+  if (k == K::sgd || o.nesterov) parts.push_back(fmt::format("nesterov={}", o.nesterov));
   num("beta1", o.beta1, d.beta1, adam);
   num("beta2", o.beta2, d.beta2, adam);
-  num("eps", o.eps, d.eps, adam || k == "rmsprop" || k == "adagrad");
-  num("weight_decay", o.weight_decay, d.weight_decay, k == "adamw");
-  num("rho", o.rho, d.rho, k == "rmsprop");
-  return fmt::format("optimizer {}({})", text::name(k), fmt::join(parts, ", "));
+  num("eps", o.eps, d.eps, adam || k == K::rmsprop || k == K::adagrad);
+  num("weight_decay", o.weight_decay, d.weight_decay, k == K::adamw);
+  num("rho", o.rho, d.rho, k == K::rmsprop);
+  return fmt::format("optimizer {}({})", text::name(std::string(name_of(k))), fmt::join(parts, ", "));
 }
 
 std::string schedule_text(const ScheduleSpec& s) {
   const ScheduleSpec d;
-  const std::string& k = s.kind;
+  using K = ScheduleKind;
+  const K k = s.kind;
   std::vector<std::string> parts;
-  bool decay = k == "exponential_decay" || k == "step_decay";
+  bool decay = k == K::exponential_decay || k == K::step_decay;
   if (decay || s.rate != d.rate) parts.push_back("rate=" + text::number(s.rate));
   if (decay || s.every != d.every) parts.push_back(fmt::format("every={}", s.every));
-  if (k == "cosine" || s.total != d.total) parts.push_back(fmt::format("total={}", s.total));
-  std::string out = "schedule " + text::name(k);
+  if (k == K::cosine || s.total != d.total) parts.push_back(fmt::format("total={}", s.total));
+  std::string out = "schedule " + text::name(std::string(name_of(k)));
   if (!parts.empty()) out += fmt::format("({})", fmt::join(parts, ", "));
   return out;
 }

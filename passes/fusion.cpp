@@ -67,8 +67,8 @@ using namespace fusion_detail;
 std::vector<NodeId> plan_roots(const Graph& g, PlanScope s) {
   std::vector<NodeId> r;
   if (s == PlanScope::monitor) {
-    for (auto& [name, id] : g.train.metrics)
-      if (computed_from_states(g, id)) r.push_back(id);
+    for (size_t k = 0; k < g.train.metrics.size(); ++k)
+      if (lagged_metric(g, k)) r.push_back(g.train.metrics[k].second);
     return r;
   }
   if (s != PlanScope::predict && g.train.minimize) r.push_back(*g.train.minimize);

@@ -36,6 +36,10 @@ bool computed_from_states(const Graph& g, NodeId id) {
   return true;
 }
 
+bool lagged_metric(const Graph& g, size_t k) {
+  return g.train.metrics[k].first != kLearningRateMetric && computed_from_states(g, g.train.metrics[k].second);
+}
+
 size_t user_metric_count(const Graph& g) {
   size_t n = 0;
   while (n < g.train.metrics.size() && !g.train.metrics[n].first.starts_with(kMonitorPrefix)) ++n;
@@ -44,7 +48,9 @@ size_t user_metric_count(const Graph& g) {
 
 MonitorPlan add_monitor_roots(Graph& g) {
   MonitorPlan plan;
-  plan.user_metrics = g.train.metrics.size();
+  plan.user_metrics = user_metric_count(g);
+  for (size_t k = plan.user_metrics; k < g.train.metrics.size(); ++k)
+    if (g.train.metrics[k].first == kLearningRateMetric) plan.lr = int(k);
   // Relus first: collect before appending nodes (the loop must not see the new ones).
   std::vector<NodeId> relus;
   for (size_t i = 0; i < g.size(); ++i)

@@ -13,6 +13,15 @@ namespace kiln {
 // metric vector (BatchResult::metrics).
 inline constexpr const char* kMonitorPrefix = "__monitor__.";
 
+// The learning rate each step uses: the optimizer pass (passes/optimizer.cpp) appends it
+// to g.train.metrics under this name, right after the model's own metrics (so the
+// monitors' quantities follow it, and it is the first column of their row: a scalar f32
+// cell like theirs, in the JIT's monitor row). The runtime reads it back from its metric
+// cell after each step (the log's lr, the monitors' messages) with or without the
+// monitors: the host never recomputes the schedule. It is computed from the step
+// counter alone, but before the update: it is not one of the lagged sums.
+inline constexpr const char* kLearningRateMetric = "__monitor__.lr";
+
 struct MonitorPlan {
   struct Param {
     NodeId param = -1;  // the param leaf (its loc is the declaration)
@@ -29,9 +38,10 @@ struct MonitorPlan {
     int zero_frac = -1;  // mean(relu(..) == 0) over the batch; with `active`, mean(x > 0) (1 - that)
     bool active = false;
   };
-  size_t user_metrics = 0;  // the model's own metrics come first
+  size_t user_metrics = 0;  // the first metric the monitors read: the model's own metrics come before
   std::vector<Param> params;
   std::vector<Relu> relus;
+  int lr = -1;  // the learning rate's metric (kLearningRateMetric), -1 when the graph has none
   bool empty() const { return params.empty() && relus.empty(); }
 };
 
@@ -51,8 +61,12 @@ struct MonitorPlan {
 inline constexpr int64_t kLaggedMaxElements = 256;
 
 // Whether node `id` is computed from states (and literals) alone: no input, param or
-// const among its leaves (the lagged sums; PlanScope::monitor computes such metrics).
+// const among its leaves.
 bool computed_from_states(const Graph& g, NodeId id);
+// Whether metric k of g.train.metrics is one of the lagged sums, which PlanScope::monitor
+// and Engine::settle_monitors compute again after a step: computed from states alone,
+// and not the learning rate (which is the step's, from the counter before its update).
+bool lagged_metric(const Graph& g, size_t k);
 
 // How many of g.train.metrics are the model's own (those before the monitors').
 size_t user_metric_count(const Graph& g);

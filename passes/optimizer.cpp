@@ -4,7 +4,8 @@
 // Algorithm:
 //  1. Check the configuration (kind, hyperparameters, schedule, clip_norm, one element
 //     type for all params) and that g.grads has a gradient of the right type per param.
-//  2. Create the step counter state s (scalar, zeros) and the learning rate lr(s).
+//  2. Create the step counter state s (scalar, zeros) and the learning rate lr(s), a
+//     metric root (kLearningRateMetric) that the runtime reads back.
 //  3. With clip_norm c: total = sqrt(sum over grads of sum(g^2)),
 //     k = min(c / (total + 1e-6), 1), and every gradient becomes g * k.
 //  4. Per param p with gradient g (plus weight_decay * p for the L2 form of sgd, adam,
@@ -13,6 +14,7 @@
 //     1 - beta^t is -expm1(t ln beta)); append Update{state, new value} and Update{p, new value}.
 //  5. Append Update{s, s + 1}.
 #include "passes/optimizer.hpp"
+#include "passes/monitor_ir.hpp"
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -72,20 +74,11 @@ bool check_config(const Graph& g, Diagnostics& d) {
     d.error("optimizer", o.loc, msg);
     return false;
   };
-  static const char* kinds[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
-  if (std::find(std::begin(kinds), std::end(kinds), o.kind) == std::end(kinds))
-    return bad("unknown optimizer '" + o.kind + "'; expected sgd, adam, adamw, rmsprop or adagrad");
-  auto finite = [](double v) { return std::isfinite(v); };
-  if (!finite(o.lr) || o.lr < 0) return bad("the learning rate must be a finite number >= 0");
-  if (o.kind == "sgd" && (!finite(o.momentum) || o.momentum < 0)) return bad("momentum must be >= 0");
-  if (o.kind == "sgd" && o.nesterov && o.momentum <= 0) return bad("nesterov momentum needs momentum > 0");
-  if ((o.kind == "adam" || o.kind == "adamw") && !(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1))
-    return bad("beta1 and beta2 must be in [0, 1)");
-  if (o.kind == "rmsprop" && !(o.rho >= 0 && o.rho < 1)) return bad("rho must be in [0, 1)");
-  if (o.kind != "sgd" && (!finite(o.eps) || o.eps < 0)) return bad("eps must be a finite number >= 0");
-  if (!finite(o.weight_decay) || o.weight_decay < 0) return bad("weight_decay must be a finite number >= 0");
-  if (g.train.clip_norm && !(*g.train.clip_norm > 0 && std::isfinite(*g.train.clip_norm)))
-    d.error("optimizer", g.train.loc, "clip_norm must be a finite number > 0");
+  // The limits of ir/train_settings.hpp, as the front end and the flags apply them; a graph
+  // from elsewhere (the IR text, a test) may still break them.
+  if (auto e = optimizer_error(o)) return bad(*e);
+  if (g.train.clip_norm)
+    if (auto e = setting_error(Setting::clip_norm, *g.train.clip_norm)) d.error("optimizer", g.train.loc, "clip_norm " + *e);
   if (!check_schedule(g.train.schedule, d)) return false;
   if (d.error_count() != errors_before) return false;
   for (NodeId p : g.params)
@@ -124,6 +117,8 @@ PassResult add_optimizer(Graph& g, Diagnostics& d) {
     if (n.name == step_name && op_row(n.op).cls == OpClass::leaf) step_name = "optimizer.step";
   NodeId step = b.state(step_name, {});
   NodeId lr = build_learning_rate(g, o, g.train.schedule, step, b.t);
+  // (handed back: the runtime's lr is this value, kLearningRateMetric)
+  g.train.metrics.emplace_back(kLearningRateMetric, lr);
   // 3. Global-norm clipping (torch.nn.utils.clip_grad_norm_).
   NodeId clip = -1;
   if (g.train.clip_norm) {
@@ -144,9 +139,9 @@ PassResult add_optimizer(Graph& g, Diagnostics& d) {
     const Shape shape = g[p].shape;
     NodeId gr = grad_of[p];
     if (clip >= 0) gr = b.mul(gr, clip);
-    if (o.kind != "adamw" && o.weight_decay != 0) gr = b.add(gr, b.mul(b.lit(o.weight_decay), p));
+    if (o.kind != OptimizerKind::adamw && o.weight_decay != 0) gr = b.add(gr, b.mul(b.lit(o.weight_decay), p));
     NodeId new_p = -1;
-    if (o.kind == "sgd") {
+    if (o.kind == OptimizerKind::sgd) {
       if (o.momentum == 0) {
         new_p = b.sub(p, b.mul(lr, gr));
       } else {
@@ -157,7 +152,7 @@ PassResult add_optimizer(Graph& g, Diagnostics& d) {
         new_p = b.sub(p, b.mul(lr, dir));
         updates.push_back({buf, new_buf});
       }
-    } else if (o.kind == "adam" || o.kind == "adamw") {
+    } else if (o.kind == OptimizerKind::adam || o.kind == OptimizerKind::adamw) {
       NodeId m = b.state(name + ".m", shape), v = b.state(name + ".v", shape);
       NodeId new_m = b.blend(o.beta1, m, gr);
       NodeId new_v = b.blend(o.beta2, v, b.square(gr));
@@ -169,14 +164,14 @@ PassResult add_optimizer(Graph& g, Diagnostics& d) {
       NodeId dir = b.scaled_step(lr, mhat, vhat, o.eps);
       // adamw's decoupled decay p * (1 - lr * wd) as p - lr * wd * p: 1 - lr * wd rounded
       // to f32 would lose the digits of a small lr * wd (at lr * wd = 1e-5, up to 0.3% of the decay).
-      if (o.kind == "adamw" && o.weight_decay != 0) {
+      if (o.kind == OptimizerKind::adamw && o.weight_decay != 0) {
         NodeId decay = b.mul(b.mul(lr, b.lit(o.weight_decay)), p);
         dir = b.add(decay, dir);
       }
       new_p = b.sub(p, dir);
       updates.push_back({m, new_m});
       updates.push_back({v, new_v});
-    } else if (o.kind == "rmsprop") {
+    } else if (o.kind == OptimizerKind::rmsprop) {
       NodeId v = b.state(name + ".v", shape);
       NodeId new_v = b.blend(o.rho, v, b.square(gr));
       new_p = b.sub(p, b.scaled_step(lr, gr, new_v, o.eps));

@@ -4,6 +4,7 @@
 #pragma once
 #include "passes/pass.hpp"
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace kiln {
@@ -24,5 +25,20 @@ std::unique_ptr<Pass> make_optimizer_pass();
 NodeId build_learning_rate(Graph& g, const OptimizerSpec& opt, const ScheduleSpec& sched, NodeId step, DType t);
 // Checks the schedule's settings; false with a diagnostic when invalid.
 bool check_schedule(const ScheduleSpec& sched, Diagnostics& d);
+
+// A schedule's factor lr(s) / lr0 from the same IR as the step's (build_learning_rate,
+// evaluated by the interpreter in f64): the static checks' view of the schedule
+// (lr-decay), so that no formula exists twice.
+class ScheduleEvaluator {
+ public:
+  explicit ScheduleEvaluator(const ScheduleSpec& sched);
+  double factor(int64_t s) const;
+  // The first step s in [0, limit) with factor(s) < fraction; nullopt when none.
+  std::optional<int64_t> first_below(double fraction, int64_t limit) const;
+
+ private:
+  std::shared_ptr<Graph> g_;
+  NodeId lr_ = -1;
+};
 
 }  // namespace kiln

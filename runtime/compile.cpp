@@ -254,6 +254,7 @@ Pipeline stage_pipeline(Stage s, Stage stop_after, CompileResult& r) {
         if (stop_after >= Stage::grad) p.add(std::make_unique<TrainBlockPass>());
         CheckOptions co = o.checks;
         co.rewrite = o.rewrite;
+        if (o.rows) co.rows = o.rows;
         if (o.run_checks) p.add(make_checks_pass(co));
         if (o.rewrite) p.add(make_rewrite_pass(co));
       } else {

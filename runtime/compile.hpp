@@ -57,6 +57,11 @@ struct CompileOptions {
   std::optional<int64_t> batch, epochs;
   std::optional<double> lr;
   std::optional<uint64_t> seed;
+  // --rows (check and dump): the data's row count, for what depends on the data's size
+  // (the steps per epoch, and so the planned steps the lr-decay check weighs the schedule
+  // against). Train knows it from its data. Unset: unknown (the checks assume the fewest
+  // steps any data gives).
+  std::optional<int64_t> rows;
   // -W<id>, -Wno-<id>, -Werror; ignore comments are read from the source.
   CheckOptions checks;
   bool run_checks = true;  // the static checks (train goal)

@@ -156,7 +156,7 @@ class InterpEngine final : public Engine {
   size_t user_metrics_ = user_metric_count(g_);                             // the model's own come first
   std::vector<char> state_only_ = [this] {  // per metric: computed from states alone (the lagged sums)
     std::vector<char> v;
-    for (auto& [name, id] : g_.train.metrics) v.push_back(computed_from_states(g_, id));
+    for (size_t k = 0; k < g_.train.metrics.size(); ++k) v.push_back(lagged_metric(g_, k));
     return v;
   }();
 };

@@ -17,7 +17,13 @@ std::string json_number(double v) {
   return fmt::format("{}", v);
 }
 
-std::string step_line(int64_t epoch, int64_t step, double loss, double lr) {
+std::string json_number(float v) {
+  if (!std::isfinite(v)) return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15f) return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{}", v);
+}
+
+std::string step_line(int64_t epoch, int64_t step, double loss, float lr) {
   return fmt::format("{{\"kind\":\"step\",\"epoch\":{},\"step\":{},\"loss\":{},\"lr\":{}}}", epoch, step,
                      json_number(loss), json_number(lr));
 }

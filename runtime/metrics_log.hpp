@@ -25,8 +25,12 @@ struct EpochRecord {
 
 // A number as JSON: shortest round-trip form; NaN and infinities (not JSON) as null.
 std::string json_number(double v);
+// A float (a value the step computed in f32) in its own shortest round-trip form:
+// 0.01f as 0.01, not as the double 0.009999999776482582.
+std::string json_number(float v);
 
-std::string step_line(int64_t epoch, int64_t step, double loss, double lr);
+// `lr` is the learning rate the step computed (its metric cell, kLearningRateMetric).
+std::string step_line(int64_t epoch, int64_t step, double loss, float lr);
 std::string epoch_line(const EpochRecord& r);
 // One row of the training-health table (the monitors' per-param figures of the last finite
 // step): {"kind":"health","step":N,"param":"w1","grad_norm":..,"update_ratio":..,"status":"ok"}.

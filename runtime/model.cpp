@@ -95,13 +95,4 @@ NodeId step_counter(const Graph& g) {
   return -1;
 }
 
-double scheduled_lr(const OptimizerSpec& opt, const ScheduleSpec& sc, int64_t s) {
-  double lr0 = opt.lr, sd = double(s);
-  if (sc.kind == "exponential_decay" && sc.every > 0) return lr0 * std::pow(sc.rate, sd / double(sc.every));
-  if (sc.kind == "step_decay" && sc.every > 0) return lr0 * std::pow(sc.rate, std::floor(sd / double(sc.every)));
-  if (sc.kind == "cosine" && sc.total > 0)
-    return lr0 * (1 + std::cos(std::numbers::pi * std::min(sd, double(sc.total)) / double(sc.total))) / 2;
-  return lr0;
-}
-
 }  // namespace kiln

@@ -33,9 +33,4 @@ std::vector<std::pair<size_t, int64_t>> label_classes(const Graph& g, const std:
 // The optimizer's step counter (the state "step", or "optimizer.step"); -1 when absent.
 NodeId step_counter(const Graph& g);
 
-// The learning rate at step s (0 at the first update) as the optimizer pass builds it
-// (docs/optimizers.md): constant lr0; exponential_decay lr0 * rate^(s / every);
-// step_decay lr0 * rate^floor(s / every); cosine lr0 * (1 + cos(pi * min(s, total) / total)) / 2.
-double scheduled_lr(const OptimizerSpec& opt, const ScheduleSpec& sched, int64_t s);
-
 }  // namespace kiln

@@ -32,6 +32,7 @@ Monitor::Monitor(const Graph& tg, MonitorPlan plan, const SourceFile* src, Monit
       for (int c : {ps_[k].g, ps_[k].d})
         if (c >= 0) lagged_[size_t(c)] = 1;
   for (auto& r : plan_.relus) relu_col_.push_back(col(r.zero_frac));
+  lr_col_ = col(plan_.lr);
   for (const MonitorRuleInfo& info : monitor_catalogue())
     if (info.make) rules_.push_back(info.make(*this));
   for (auto& r : rules_) {
@@ -84,6 +85,15 @@ std::vector<RuntimeDiagnostic> Monitor::take_new() {
 double Monitor::ratio(const ParamState& s) const {
   double wn = std::sqrt(std::max(0.0, s.weight_sq)), dn = std::sqrt(std::max(0.0, s.delta_sq));
   return wn > 0 ? dn / wn : (dn > 0 ? INFINITY : 0.0);
+}
+
+double Monitor::lr_at(int64_t step) const {
+  if (lr_col_ < 0) return 0;
+  // Slot hist_ of every column holds step processed_ + 1: while process() runs the rules,
+  // the block's first step; after it moved the window, the step after the last processed.
+  const int64_t slot = int64_t(hist_) + (step - processed_ - 1);
+  if (slot < 0 || slot >= int64_t(slots_)) return 0;
+  return col(lr_col_)[size_t(slot)];
 }
 
 SourceRange Monitor::loss_loc() const {

@@ -88,9 +88,6 @@ class Monitor {
 
   // Whether the monitor `id` is on (not turned off with -Wno-<id>).
   bool enabled(std::string_view id) const { return !opts_.disabled.count(std::string(id)); }
-  // The learning rate of a step of this run (from 1), for the messages (default: 0).
-  void set_learning_rate(std::function<double(int64_t)> lr) { lr_ = std::move(lr); }
-
   // The monitored quantities of a step: `width()` metrics of the graph from index
   // `first_metric()` (MonitorPlan's indices minus first_metric() are their columns).
   size_t first_metric() const { return plan_.user_metrics; }
@@ -160,8 +157,10 @@ class Monitor {
   // What the rules (runtime/monitors/) see besides emit() and plan().
   const Graph& graph() const { return g_; }
   const MonitorThresholds& thresholds() const { return t_; }
-  // The learning rate of a step of this run (0 unless set_learning_rate).
-  double lr_at(int64_t step) const { return lr_ ? lr_(step) : 0.0; }
+  // The learning rate of a step of this run (from 1), as the step computed it (its column,
+  // MonitorPlan::lr): a step being processed or one of the window before them (the last
+  // processed step included); 0 for others, or when the graph has no learning-rate cell.
+  double lr_at(int64_t step) const;
   // The source text of a range (its lines joined by a space), "" without a source.
   std::string source_text(SourceRange r) const { return kiln::source_text(src_, r); }
   // Whether a diagnostic of that id and subject was emitted (or dropped as disabled or ignored).
@@ -217,7 +216,7 @@ class Monitor {
   MonitorThresholds t_;
   MonitorOptions opts_;
   Diagnostics render_;
-  std::function<double(int64_t)> lr_;
+  int lr_col_ = -1;  // the learning rate's column (MonitorPlan::lr), -1: none
   size_t width_ = 0;
   std::vector<const float*> cells_;
   const float* row_src_ = nullptr;  // the cells as one row (Engine::metric_row), else nullptr

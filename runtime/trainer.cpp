@@ -190,8 +190,9 @@ bool Trainer::open_outputs() {
   res_.train_rows = split_.train_rows;
   res_.val_rows = split_.val_rows;
   res_.batch = g_.batch;
-  NodeId counter = step_counter(tg_);
-  s0_ = counter >= 0 && values_.count(tg_[counter].name) ? std::llround(values_[tg_[counter].name].data[0]) : 0;
+  // The learning rate each step used, as the step computed it (kLearningRateMetric).
+  for (size_t k = 0; k < tg_.train.metrics.size(); ++k)
+    if (tg_.train.metrics[k].first == kLearningRateMetric) lr_cell_ = engine_->metric_cells(k, 1).at(0);
   for (auto& in : ds_->inputs) names_.push_back(in.name);
   return true;
 }

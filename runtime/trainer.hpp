@@ -102,7 +102,8 @@ class Trainer {
   struct Epoch {
     int64_t epoch = 0, before = 0, b0 = 0;
     std::vector<int64_t> order;
-    double loss_sum = 0, lr = 0;
+    double loss_sum = 0;
+    float lr = 0;  // the last step's learning rate, as the step computed it
     std::vector<double> metric_sums;
     Clock::time_point start;
   };
@@ -168,7 +169,7 @@ class Trainer {
   int64_t per_epoch_ = 0;
   std::unique_ptr<Engine> engine_;
   std::optional<RowEvaluator> val_eval_;
-  int64_t s0_ = 0;  // the optimizer's step counter at the start
+  const float* lr_cell_ = nullptr;  // the step's learning rate after each step (the engine's metric cell)
   std::vector<std::string> names_;
   std::vector<BatchBuffer> bufs_;
   BatchResult r_;

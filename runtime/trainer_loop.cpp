@@ -32,8 +32,6 @@ bool Trainer::run_epochs() {
           engine_->settle_monitors(se);
         },
         engine_->metric_row(mon_->first_metric(), mon_->width()));
-    mon_->set_learning_rate(
-        [this](int64_t step) { return scheduled_lr(tg_.train.optimizer, tg_.train.schedule, s0_ + step - 1); });
   }
   for (int64_t epoch = start_.epoch; epoch <= g_.train.epochs; ++epoch)
     if (!run_epoch(epoch)) return false;
@@ -68,7 +66,7 @@ bool Trainer::run_epoch(int64_t epoch) {
   if (!engine_->step(r_, e_)) return fail(1, e_);
   ++res_.steps;
   double loss = r_.loss.value_or(0);
-  ep.lr = scheduled_lr(tg_.train.optimizer, tg_.train.schedule, s0_ + res_.steps - 1);
+  ep.lr = lr_cell_ ? *lr_cell_ : 0.0f;  // (computed by the step: its schedule at the optimizer's counter)
   if (mon_) {  // the step's monitored quantities into the monitor's buffer
     // (-Werror: every step, so that the run stops at the step of its first warning.)
     if (mon_->push() || !std::isfinite(loss) || o_.monitor_options.werror)

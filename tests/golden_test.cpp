@@ -6,6 +6,7 @@
 #include "train_output.hpp"
 #include <catch2/catch.hpp>
 #include <map>
+#include <sstream>
 
 using namespace kiln::test;
 namespace fs = std::filesystem;
@@ -52,9 +53,11 @@ std::string expected_base(const std::string& model) {
   return stem;
 }
 
-// The kinds every model of a folder must have.
+// The kinds every model of a folder must have. tests/golden/flags/ holds models checked
+// with command-line flags (their `# flags:` line): the flags' own limits and what depends on them.
 std::vector<std::string> required_kinds(const std::string& model) {
   if (model.rfind("tests/golden/errors/", 0) == 0) return {".err.expected"};
+  if (model.rfind("tests/golden/flags/", 0) == 0) return {".err.expected"};
   if (model.rfind("tests/golden/fragments/", 0) == 0) return {".ast.expected", ".err.expected"};
   if (model.rfind("examples/broken/", 0) == 0) {
     if (is_runtime_example(model)) return {".ir.expected", ".err.expected", ".train.expected"};
@@ -68,6 +71,19 @@ bool updating() {
   return u && std::string(u) == "1";
 }
 
+// The flags of a model's `# flags: --rows 100000` line (none without one), appended to
+// every command the golden kinds run on it.
+std::vector<std::string> model_flags(const std::string& model) {
+  std::vector<std::string> out;
+  std::istringstream in(read_file(std::filesystem::path(source_dir()) / model));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("# flags:", 0) == 0) {
+      std::istringstream words(line.substr(8));
+      for (std::string w; words >> w;) out.push_back(w);
+    }
+  return out;
+}
+
 // What the binary produces for one kind; `ok` false (with `why`) when a dump failed.
 std::string produce(const Kind& k, const std::string& model, bool& ok, std::string& why) {
   if (k.is_train) {
@@ -79,6 +95,7 @@ std::string produce(const Kind& k, const std::string& model, bool& ok, std::stri
   }
   std::vector<std::string> args;
   for (auto& a : k.args) args.push_back(a == "{}" ? model : a);
+  for (auto& f : model_flags(model)) args.push_back(f);
   RunResult r = run_kiln(args);
   ok = r.signal == 0;
   if (k.is_check) {

@@ -10,18 +10,18 @@ void check_lr_range(CheckContext& c) {
   if (!g.train.present) return;
   const OptimizerSpec& o = g.train.optimizer;
   double lo = 1e-5, hi = 0.1;
-  if (o.kind == "sgd") lo = 1e-4, hi = 1.0;
+  if (o.kind == OptimizerKind::sgd) lo = 1e-4, hi = 1.0;
   if (o.lr >= lo && o.lr <= hi) return;
   SourceRange loc = o.loc.valid() ? o.loc : g.train.loc;
   std::string what = o.lr < lo ? fmt::format("below the usual range for {} ({:g} .. {:g}): each step moves the weights by "
                                              "about lr x gradient, so they barely change and learning looks frozen",
-                                             o.kind, lo, hi)
+                                             name_of(o.kind), lo, hi)
                                : fmt::format("above the usual range for {} ({:g} .. {:g}): updates overshoot, the loss "
                                              "oscillates or grows and can become NaN",
-                                             o.kind, lo, hi);
+                                             name_of(o.kind), lo, hi);
   Diagnostic* d = c.report(loc, fmt::format("learning rate {:g} is {}", o.lr, what));
   if (!d) return;
-  c.add_fixit(d, {fmt::format("start from lr = {:g}", o.kind == "sgd" ? 0.01 : 0.001), {}, ""});
+  c.add_fixit(d, {fmt::format("start from lr = {:g}", o.kind == OptimizerKind::sgd ? 0.01 : 0.001), {}, ""});
 }
 
 }  // namespace kiln

@@ -27,7 +27,7 @@ Graph mlp_adam(std::vector<int64_t> w, int64_t batch) {
   NodeId loss = g.make(Op::mean, {g.make(Op::squared_error, {h, leaf(g, Op::input, "y", {batch, w.back()})})});
   g.train.present = true;
   g.train.minimize = loss;
-  g.train.optimizer.kind = "adam";
+  g.train.optimizer.kind = kiln::OptimizerKind::adam;
   g.train.optimizer.lr = 1e-3;
   Diagnostics d;
   Pipeline p;

@@ -39,7 +39,7 @@ Model mlp(std::string what, int64_t B, int64_t F, int64_t H, int64_t O, Op act, 
   NodeId logits = g.make(Op::add, {g.make(Op::matmul, {h, w2}), b2});
   g.train.present = true;
   g.train.minimize = head(g, logits);
-  g.train.optimizer.kind = optimizer;
+  g.train.optimizer.kind = kiln::optimizer_kind(optimizer).value();
   g.train.optimizer.lr = optimizer == "sgd" ? 0.1 : 0.01;
   g.train.optimizer.momentum = optimizer == "sgd" ? 0.9 : 0;
   return m;
@@ -268,7 +268,7 @@ TEST_CASE("roots that are leaves, literals, shared or i32", "[jit]") {
   NodeId loss = g.make(Op::mean, {g.make(Op::square, {z})});
   g.train.present = true;
   g.train.minimize = loss;
-  g.train.optimizer.kind = "sgd";
+  g.train.optimizer.kind = kiln::OptimizerKind::sgd;
   g.train.optimizer.lr = 0.1;
   Node lit{Op::literal, DType::f32, {2}, {}, {}, {}, ""};
   lit.attrs.init.kind = InitKind::literal;

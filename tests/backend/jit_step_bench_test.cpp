@@ -37,7 +37,7 @@ Graph mlp(std::vector<int64_t> w, int64_t batch, Op act, bool mse) {
   }
   g.train.present = true;
   g.train.minimize = loss;
-  g.train.optimizer.kind = "adam";
+  g.train.optimizer.kind = kiln::OptimizerKind::adam;
   g.train.optimizer.lr = 1e-3;
   return g;
 }

@@ -540,12 +540,12 @@ TEST_CASE("lowering the train block", "[lower]") {
   CHECK(t.present);
   REQUIRE(t.minimize);
   CHECK(*t.minimize == named(*r.g, "loss"));
-  CHECK(t.optimizer.kind == "adamw");
+  CHECK(t.optimizer.kind == kiln::OptimizerKind::adamw);
   CHECK(t.optimizer.lr == 0.003);
   CHECK(t.optimizer.beta2 == 0.99);
   CHECK(t.optimizer.weight_decay == 0.01);
   CHECK(t.optimizer.eps == 1e-8);
-  CHECK(t.schedule.kind == "step_decay");
+  CHECK(t.schedule.kind == kiln::ScheduleKind::step_decay);
   CHECK(t.schedule.rate == 0.5);
   CHECK(t.schedule.every == 10);
   CHECK(t.clip_norm == 5.0);
@@ -559,7 +559,7 @@ TEST_CASE("lowering the train block", "[lower]") {
   q.let("loss", call("sum", {arg(name("x"))})).train().minimize(name("loss")).set("optimizer", name("rmsprop"));
   auto rq = lower(q);
   REQUIRE(rq.g);
-  CHECK(rq.g->train.optimizer.kind == "rmsprop");
+  CHECK(rq.g->train.optimizer.kind == kiln::OptimizerKind::rmsprop);
   CHECK(rq.g->train.optimizer.eps == 1e-7);
   CHECK(rq.g->train.optimizer.rho == 0.9);
   CHECK(rq.g->train.optimizer.lr == 0.01);

@@ -48,7 +48,7 @@ Graph tiny_graph() {
   g.train.loc = {13, 1, 18, 2};
   g.train.minimize = loss;
   g.train.minimize_loc = {14, 3, 14, 41};
-  g.train.optimizer.kind = "adam";
+  g.train.optimizer.kind = kiln::OptimizerKind::adam;
   g.train.optimizer.lr = 0.001;
   g.train.optimizer.loc = {16, 3, 16, 30};
   g.train.epochs = 5;
@@ -168,8 +168,8 @@ Graph all_ops_graph() {
   t.loc = loc();
   t.minimize = loss;
   t.minimize_loc = loc();
-  t.optimizer = {"adamw", 3e-4, 0, 0.85, 0.995, 1e-7, 0.01, 0.9, false, loc()};
-  t.schedule = {"exponential_decay", 0.96, 100, 0, loc()};
+  t.optimizer = {kiln::OptimizerKind::adamw, 3e-4, 0, 0.85, 0.995, 1e-7, 0.01, 0.9, false, loc()};
+  t.schedule = {kiln::ScheduleKind::exponential_decay, 0.96, 100, 0, loc()};
   t.clip_norm = 5;
   t.epochs = 30;
   t.seed = 18446744073709551615ull;

@@ -46,7 +46,7 @@ inline Graph mlp_adam() {
   b.g.outputs.push_back({"pred", pred});
   b.g.train.present = true;
   b.g.train.minimize = loss;
-  b.g.train.optimizer.kind = "adam";
+  b.g.train.optimizer.kind = kiln::OptimizerKind::adam;
   b.g.train.optimizer.lr = 0.01;
   return std::move(b.g);
 }
@@ -75,7 +75,7 @@ inline Graph classifier_sgd() {
   b.g.train.present = true;
   b.g.train.minimize = loss;
   b.g.train.metrics.push_back({"acc", acc});
-  b.g.train.optimizer.kind = "sgd";
+  b.g.train.optimizer.kind = kiln::OptimizerKind::sgd;
   b.g.train.optimizer.momentum = 0.9;
   b.g.train.optimizer.lr = 0.1;
   return std::move(b.g);

@@ -417,12 +417,12 @@ TEST_CASE("fusion: every optimizer's update is written in place, one kernel per 
                                  {"adagrad", 0, 0.1, false, 0.5, "step_decay"}};
   for (const Config& c : configs) {
     Graph g = testing::mlp_adam();
-    g.train.optimizer.kind = c.kind;
+    g.train.optimizer.kind = kiln::optimizer_kind(c.kind).value();
     g.train.optimizer.momentum = c.momentum;
     g.train.optimizer.nesterov = c.nesterov;
     g.train.optimizer.weight_decay = c.weight_decay;
     g.train.clip_norm = c.clip;
-    g.train.schedule.kind = c.schedule;
+    g.train.schedule.kind = kiln::schedule_kind(c.schedule).value();
     g.train.schedule.total = 100;
     g.train.schedule.every = 3;
     g.train.schedule.rate = 0.5;

@@ -46,7 +46,7 @@ Graph deep_mlp() {
   b.g.outputs.push_back({"logit", h});
   b.g.train.present = true;
   b.g.train.minimize = loss;
-  b.g.train.optimizer.kind = "adam";
+  b.g.train.optimizer.kind = kiln::OptimizerKind::adam;
   return std::move(b.g);
 }
 

@@ -4,6 +4,7 @@
 #include "ir/interpreter.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/optimizer.hpp"
+#include "passes/monitor_ir.hpp"
 #include "passes/simplify.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
@@ -74,9 +75,9 @@ struct Reference {
 
   double lr() const {
     double s = step;
-    if (sc.kind == "exponential_decay") return o.lr * std::pow(sc.rate, s / double(sc.every));
-    if (sc.kind == "step_decay") return o.lr * std::pow(sc.rate, std::floor(s / double(sc.every)));
-    if (sc.kind == "cosine") return o.lr * (1 + std::cos(std::numbers::pi * std::min(s, double(sc.total)) / double(sc.total))) / 2;
+    if (sc.kind == kiln::ScheduleKind::exponential_decay) return o.lr * std::pow(sc.rate, s / double(sc.every));
+    if (sc.kind == kiln::ScheduleKind::step_decay) return o.lr * std::pow(sc.rate, std::floor(s / double(sc.every)));
+    if (sc.kind == kiln::ScheduleKind::cosine) return o.lr * (1 + std::cos(std::numbers::pi * std::min(s, double(sc.total)) / double(sc.total))) / 2;
     return o.lr;
   }
   void update(const std::vector<std::vector<double>>& targets) {
@@ -105,7 +106,7 @@ struct Reference {
       for (size_t i = 0; i < w[k].size(); ++i) {
         double gr = grad[k][i];
         double& p = w[k][i];
-        if (o.kind == "sgd") {
+        if (o.kind == kiln::OptimizerKind::sgd) {
           if (o.momentum == 0) {
             p -= a * gr;
           } else {
@@ -113,17 +114,17 @@ struct Reference {
             double d = o.nesterov ? gr + o.momentum * buf[k][i] : buf[k][i];
             p -= a * d;
           }
-        } else if (o.kind == "adam" || o.kind == "adamw") {
-          if (o.kind == "adamw") p *= 1 - a * o.weight_decay;
+        } else if (o.kind == kiln::OptimizerKind::adam || o.kind == kiln::OptimizerKind::adamw) {
+          if (o.kind == kiln::OptimizerKind::adamw) p *= 1 - a * o.weight_decay;
           m[k][i] = o.beta1 * m[k][i] + (1 - o.beta1) * gr;
           v[k][i] = o.beta2 * v[k][i] + (1 - o.beta2) * gr * gr;
           double mhat = m[k][i] / (1 - std::pow(o.beta1, t));
           double vhat = v[k][i] / (1 - std::pow(o.beta2, t));
           p -= a * mhat / (std::sqrt(vhat) + o.eps);
-        } else if (o.kind == "rmsprop") {
+        } else if (o.kind == kiln::OptimizerKind::rmsprop) {
           v[k][i] = o.rho * v[k][i] + (1 - o.rho) * gr * gr;
           p -= a * gr / (std::sqrt(v[k][i]) + o.eps);
-        } else if (o.kind == "adagrad") {
+        } else if (o.kind == kiln::OptimizerKind::adagrad) {
           v[k][i] += gr * gr;
           p -= a * gr / (std::sqrt(v[k][i]) + o.eps);
         }
@@ -164,9 +165,8 @@ void run_and_compare(const OptimizerSpec& o, const ScheduleSpec& sc, std::option
   CHECK(ref.w != w0);
 }
 
-OptimizerSpec spec(std::string kind, double lr) {
-  OptimizerSpec o;
-  o.kind = std::move(kind);
+OptimizerSpec spec(std::string_view kind, double lr) {
+  OptimizerSpec o = kiln::default_optimizer(kiln::optimizer_kind(kind).value());
   o.lr = lr;
   return o;
 }
@@ -220,17 +220,17 @@ TEST_CASE("adagrad", "[optim]") {
 TEST_CASE("learning-rate schedules", "[optim]") {
   ScheduleSpec sc;
   SECTION("exponential decay: lr0 * rate^(s/every)") {
-    sc.kind = "exponential_decay";
+    sc.kind = kiln::ScheduleKind::exponential_decay;
     sc.rate = 0.5;
     sc.every = 2;
   }
   SECTION("step decay: lr0 * rate^floor(s/every)") {
-    sc.kind = "step_decay";
+    sc.kind = kiln::ScheduleKind::step_decay;
     sc.rate = 0.3;
     sc.every = 2;
   }
   SECTION("cosine: lr0 * (1 + cos(pi * min(s, total) / total)) / 2, flat after total") {
-    sc.kind = "cosine";
+    sc.kind = kiln::ScheduleKind::cosine;
     sc.total = 3;
   }
   run_and_compare(spec("sgd", 0.2), sc, std::nullopt, 5);
@@ -322,16 +322,33 @@ TEST_CASE("f32 params: f32 states, and f32 arithmetic stays close to the double 
 TEST_CASE("invalid optimizer settings are located diagnostics", "[optim]") {
   Quadratic q({{1.0}}, {{0.0}});
   Diagnostics d;
-  SECTION("unknown kind") {
-    q.g.train.optimizer = spec("lbfgs", 0.1);
+  // The limits are the front end's (ir/train_settings.hpp), with its wording: lr = 0 and
+  // momentum = 1 were accepted here once while the front end refused them.
+  SECTION("lr = 0") {
+    q.g.train.optimizer = spec("adam", 0);
     q.g.train.optimizer.loc = SourceRange{4, 3, 4, 20};
     CHECK_FALSE(add_optimizer(q.g, d).ok);
     REQUIRE(d.error_count() == 1);
     CHECK(d.all()[0].id == "optimizer");
     CHECK(d.all()[0].loc.line == 4);
+    CHECK(d.all()[0].message == "adam's lr must be positive, got 0");
+  }
+  SECTION("momentum = 1") {
+    q.g.train.optimizer = spec("sgd", 0.1);
+    q.g.train.optimizer.momentum = 1;
+    CHECK_FALSE(add_optimizer(q.g, d).ok);
+    REQUIRE(d.error_count() == 1);
+    CHECK(d.all()[0].message == "sgd's momentum must be in [0, 1), got 1");
+  }
+  SECTION("nesterov without momentum") {
+    q.g.train.optimizer = spec("sgd", 0.1);
+    q.g.train.optimizer.nesterov = true;
+    CHECK_FALSE(add_optimizer(q.g, d).ok);
+    REQUIRE(d.error_count() == 1);
+    CHECK(d.all()[0].message == kiln::kNesterovNeedsMomentum);
   }
   SECTION("cosine without a total") {
-    q.g.train.schedule.kind = "cosine";
+    q.g.train.schedule.kind = kiln::ScheduleKind::cosine;
     CHECK_FALSE(add_optimizer(q.g, d).ok);
     REQUIRE(d.error_count() == 1);
     CHECK(d.all()[0].id == "schedule");
@@ -478,4 +495,41 @@ TEST_CASE("training the diabetes linear regression in the interpreter converges 
     CHECK(std::abs(vals.at("w").data[j] - theta[j]) <= 1e-4 * std::abs(theta[j]));
   }
   CHECK(std::abs(vals.at("b").data[0] - theta[f]) <= 1e-4 * std::abs(theta[f]));
+}
+
+// The schedule exists once, as the step's IR: the lr-decay check evaluates that IR
+// (ScheduleEvaluator) and the runtime reads the step's value back from a metric cell.
+TEST_CASE("the schedule's IR is what the checks evaluate and what the step hands back", "[optim]") {
+  ScheduleSpec sc;
+  sc.kind = kiln::ScheduleKind::exponential_decay;
+  sc.rate = 0.5;
+  sc.every = 100;
+  kiln::ScheduleEvaluator ev(sc);
+  CHECK(ev.factor(0) == 1);
+  CHECK(ev.factor(100) == 0.5);
+  CHECK(std::abs(ev.factor(50) - std::sqrt(0.5)) < 1e-15);
+  // 0.5^(s/100) < 0.01 from s > 100 log2(100) = 664.4
+  CHECK(ev.first_below(0.01, 100000) == 665);
+  CHECK(ev.first_below(0.01, 665) == std::nullopt);
+  CHECK(ev.first_below(0.01, 666) == 665);
+  sc.kind = kiln::ScheduleKind::step_decay;
+  CHECK(kiln::ScheduleEvaluator(sc).first_below(0.01, 100000) == 700);  // 0.5^7 < 1%
+  sc.kind = kiln::ScheduleKind::cosine;
+  sc.total = 1000;
+  kiln::ScheduleEvaluator cos(sc);
+  CHECK(cos.factor(1000) == 0);
+  CHECK(cos.factor(5000) == 0);
+  CHECK(std::abs(cos.factor(500) - 0.5) < 1e-15);
+  sc.kind = kiln::ScheduleKind::constant;
+  CHECK(kiln::ScheduleEvaluator(sc).first_below(0.01, 100000) == std::nullopt);
+
+  Quadratic q({{1.0}}, {{0.0}});
+  q.g.train.schedule.kind = kiln::ScheduleKind::cosine;
+  q.g.train.schedule.total = 10;
+  Diagnostics d;
+  REQUIRE(add_optimizer(q.g, d).ok);
+  REQUIRE(!q.g.train.metrics.empty());
+  CHECK(q.g.train.metrics.back().first == kiln::kLearningRateMetric);
+  CHECK(kiln::user_metric_count(q.g) == q.g.train.metrics.size() - 1);
+  CHECK_FALSE(kiln::lagged_metric(q.g, q.g.train.metrics.size() - 1));  // the counter before the update
 }

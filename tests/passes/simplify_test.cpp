@@ -417,9 +417,9 @@ TEST_CASE("simplifying a training graph keeps every step's values", "[simplify]"
   NodeId w = g.params[0], b = g.params[1];
   NodeId two = g.scalar(2.0, DType::f64);
   g.grads = {{w, g.make(Op::mul, {w, two})}, {b, g.make(Op::mul, {g.make(Op::mul, {b, g.scalar(1.0, DType::f64)}), two})}};
-  g.train.optimizer.kind = "adam";
+  g.train.optimizer.kind = kiln::OptimizerKind::adam;
   g.train.optimizer.lr = 0.05;
-  g.train.schedule.kind = "cosine";
+  g.train.schedule.kind = kiln::ScheduleKind::cosine;
   g.train.schedule.total = 4;
   g.train.clip_norm = 0.7;
   Diagnostics d;

@@ -481,7 +481,7 @@ TEST_CASE("kiln train, predict and eval from the command line", "[train]") {
   CHECK(test::get_file(dir.file("err.txt")).find("nope.csv: cannot read") != std::string::npos);
   CHECK(run("train " + model + " --data " + iris_csv() + " --engine gpu") == 2);
   CHECK(run("train " + model + " --data " + iris_csv() + " --lr -1") == 2);
-  CHECK(test::get_file(dir.file("err.txt")) == "kiln: error: option '--lr' needs a positive number, not '-1'\n");
+  CHECK(test::get_file(dir.file("err.txt")) == "kiln: error: option '--lr' must be positive, got -1\n");
 
   // NPY: one --data per input gives the same run as the CSV
   std::string e;

@@ -30,13 +30,14 @@ const FlagSpec* find_flag(const std::vector<FlagSpec>* specs, const std::string&
   return nullptr;
 }
 
-// Quotes a user-supplied word for an error message, shortened, keeping the line printable.
+}  // namespace
+
+// (args.hpp) Quotes a user-supplied word for an error message, shortened, keeping the line printable.
 std::string quote(const std::string& s) {
   std::string shown = printable(s);
   if (shown.size() > 60) shown = printable(s.substr(0, 60)) + "...";
   return "'" + shown + "'";
 }
-}  // namespace
 
 Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_flags)(const std::string&)) {
   Args a;

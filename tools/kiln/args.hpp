@@ -52,6 +52,9 @@ Args parse_args(int argc, char** argv, const std::vector<FlagSpec>* (*command_fl
 void print_error(const std::string& message);
 void print_warning(const std::string& message);
 
+// A user-supplied word quoted for an error message ('abc'), shortened, kept printable.
+std::string quote(const std::string& s);
+
 // Parses a positive integer flag value in [lo, hi]; throws UsageError naming the flag.
 long long parse_int_flag(const std::string& flag, const std::string& value, long long lo, long long hi);
 

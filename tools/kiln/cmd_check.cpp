@@ -12,9 +12,9 @@
 namespace kiln::cli {
 
 const char* const kCheckUsage =
-    "usage: kiln check FILE [--batch N] [--lr X] [--epochs N] [--seed S] [-W<id>] [-Wno-<id>]\n"
-    "                  [-Werror] [--no-rewrite] [--format=text|json|sarif] [--max-memory SIZE]\n"
-    "                  [--no-color]\n"
+    "usage: kiln check FILE [--batch N] [--lr X] [--epochs N] [--seed S] [--rows N] [-W<id>]\n"
+    "                  [-Wno-<id>] [-Werror] [--no-rewrite] [--format=text|json|sarif]\n"
+    "                  [--max-memory SIZE] [--no-color]\n"
     "       kiln check --list\n"
     "\n"
     "Parses FILE (a .model file, or - for stdin) and lowers it to the typed IR: names,\n"
@@ -22,7 +22,9 @@ const char* const kCheckUsage =
     "look for what keeps weights from updating (see --list and docs/checks/), and the\n"
     "stabilising rewrites are reported as notes (--no-rewrite: keep the graph as written).\n"
     "A `# kiln: ignore[<id>]` comment on a line silences that check there. --batch, --lr,\n"
-    "--epochs and --seed override the model as 'kiln train' does (the checks see them).\n"
+    "--epochs and --seed override the model as 'kiln train' does (the checks see them), with\n"
+    "the limits the file's values have; --rows N gives the data's row count, which train\n"
+    "knows from its data, for what depends on it (the steps per epoch: lr-decay).\n"
     "Diagnostics go to stderr as text; --format=json or sarif prints them to stdout instead\n"
     "(docs/diagnostics.md). Exit status: 0 when there is no error (warnings allowed), 1 on\n"
     "any error or, with -Werror, any warning, 2 when FILE cannot be used (missing, a\n"

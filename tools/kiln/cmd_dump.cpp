@@ -12,7 +12,7 @@ namespace kiln::cli {
 
 const char* const kDumpUsage =
     "usage: kiln dump FILE --stage=STAGE [--format=FORMAT] [--batch N] [--lr X] [--epochs N]\n"
-    "                 [--seed S] [-W<id>] [-Wno-<id>] [-Werror] [--no-rewrite]\n"
+    "                 [--seed S] [--rows N] [-W<id>] [-Wno-<id>] [-Werror] [--no-rewrite]\n"
     "                 [--monitors | --no-monitor] [--max-memory SIZE] [--no-color]\n"
     "\n"
     "Prints the program after one stage of the compile pipeline to stdout:\n"
@@ -30,7 +30,8 @@ const char* const kDumpUsage =
     "comment giving the node counts before and after the stage. The stages run as in 'kiln\n"
     "train', with the same flags: from checked on, the static checks report on stderr (an\n"
     "error stops the dump) and --no-rewrite keeps unstable expressions as written; --batch,\n"
-    "--lr, --epochs and --seed override the model. The run-time monitors' quantities, which\n"
+    "--lr, --epochs and --seed override the model (--rows N: the data's row count, for the\n"
+    "checks that depend on it). The run-time monitors' quantities, which\n"
     "'kiln train' adds unless --no-monitor, are shown only with --monitors (stages opt to asm;\n"
     "fused text then also shows the monitor entry, which sums the last step's lagged norms):\n"
     "'kiln dump FILE --stage=llvm --monitors FLAGS' prints the module 'kiln train FILE FLAGS'\n"
@@ -134,7 +135,8 @@ int run_dump(const Args& a) {
     if (format == "text" && !simplify.empty()) header += "\n# passes: " + pass_summary(simplify);
     if (r->monitor_plan)
       header += fmt::format("\n# monitors: {} quantities, +{} nodes",
-                            g.train.metrics.size() - r->monitor_plan->user_metrics, monitor_nodes);
+                            g.train.metrics.size() - r->monitor_plan->user_metrics - (r->monitor_plan->lr >= 0),
+                            monitor_nodes);
   }
   if (stage == Stage::fused) {
     // The plan the backend compiles (with its kernel scratch in the arena).

@@ -1,7 +1,8 @@
 // The flags that change what is compiled, parsed once for every command into the
-// pipeline's CompileOptions (runtime/compile.hpp): --batch, --lr, --epochs, --seed,
+// pipeline's CompileOptions (runtime/compile.hpp): --batch, --lr, --epochs, --seed, --rows,
 // -W<id>/-Wno-<id>/-Werror, --no-rewrite, --monitors/--no-monitor and --max-memory; and the
-// run-time monitors' options from the same -W flags.
+// run-time monitors' options from the same -W flags. The train block's overrides are held
+// to the limits the front end applies to the file (ir/train_settings.hpp).
 #include "runtime/memory_limit.hpp"
 #include "runtime/monitor.hpp"
 #include "tools/kiln/commands.hpp"
@@ -34,6 +35,7 @@ const std::vector<FlagSpec>& train_block_flags() {
       {"lr", true, "override the optimizer's base learning rate (as 'kiln train --lr')", "X"},
       {"epochs", true, "override the train block's epochs (as 'kiln train --epochs')", "N"},
       {"seed", true, "override the train block's seed (as 'kiln train --seed')", "S"},
+      {"rows", true, "the data's row count, for what depends on it (steps per epoch; the lr-decay check)", "N"},
   };
   return flags;
 }
@@ -63,6 +65,27 @@ CheckOptions check_options(const Args& a) {
   return o;
 }
 
+// A train-block override (--lr, --epochs, --batch, --seed) within the limits of its setting,
+// as the front end holds the file's value to them: "option '--lr' must be positive, got 0".
+double setting_flag(const std::string& flag, Setting which, const std::string& v) {
+  double x = 0;
+  bool parsed = false;
+  if (integer_setting(which)) {
+    long long i = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+    parsed = ec == std::errc() && p == v.data() + v.size() && !v.empty();
+    x = double(i);
+  } else {
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    parsed = ec == std::errc() && p == v.data() + v.size() && !v.empty();
+  }
+  if (!parsed)
+    throw UsageError(fmt::format("option '--{}' needs {}, not {}", flag, integer_setting(which) ? "an integer" : "a number",
+                                 quote(v)));
+  if (auto bad = setting_error(which, x)) throw UsageError(fmt::format("option '--{}' {}", flag, *bad));
+  return x;
+}
+
 }  // namespace
 
 CompileOptions compile_options(const Args& a) {
@@ -73,16 +96,11 @@ CompileOptions compile_options(const Args& a) {
     o.max_memory = *bytes;
     set_memory_limit(*bytes);  // the data readers' limit too
   }
-  if (auto v = a.get("epochs")) o.epochs = parse_int_flag("epochs", *v, 1, 1000000);
-  if (auto v = a.get("batch")) o.batch = parse_int_flag("batch", *v, 1, 1 << 20);
-  if (auto v = a.get("lr")) {
-    double lr = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), lr);
-    if (ec != std::errc() || p != v->data() + v->size() || v->empty() || !std::isfinite(lr) || lr <= 0)
-      throw UsageError(fmt::format("option '--lr' needs a positive number, not '{}'", *v));
-    o.lr = lr;
-  }
-  if (auto v = a.get("seed")) o.seed = uint64_t(parse_int_flag("seed", *v, 0, (1LL << 62)));
+  if (auto v = a.get("epochs")) o.epochs = int64_t(setting_flag("epochs", Setting::epochs, *v));
+  if (auto v = a.get("batch")) o.batch = int64_t(setting_flag("batch", Setting::batch, *v));
+  if (auto v = a.get("lr")) o.lr = setting_flag("lr", Setting::lr, *v);
+  if (auto v = a.get("seed")) o.seed = uint64_t(setting_flag("seed", Setting::seed, *v));
+  if (auto v = a.get("rows")) o.rows = parse_int_flag("rows", *v, 1, int64_t(1) << 62);
   o.checks = check_options(a);
   o.rewrite = !a.has("no-rewrite");
   if (a.has("monitors") && a.has("no-monitor")) throw UsageError("options '--monitors' and '--no-monitor' contradict each other");
