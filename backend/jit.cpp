@@ -1,7 +1,7 @@
 // ORC LLJIT for the host CPU: one process-wide engine; each compiled graph's module lives
 // under its own resource tracker so that dropping the graph frees its code.
 #include "backend/jit.hpp"
-#include "runtime/thread_pool.hpp"
+#include "backend/thread_pool.hpp"
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>

@@ -1,6 +1,6 @@
 // Kernels that may run on several threads: a kernel whose generator asks for parts gets
 // two extra i64 parameters (part, parts) and is called from the entry through the
-// runtime's kiln_parallel (runtime/thread_pool.hpp); the generator splits its work so
+// kiln_parallel of the thread pool (backend/thread_pool.hpp); the generator splits its work so
 // that every output element is computed by the same instructions for any `parts`.
 #pragma once
 #include "backend/ops.hpp"

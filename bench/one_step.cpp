@@ -19,11 +19,11 @@
 //                      [--engines jit,interp64] [--threads N] [--batch N] [--lanes N]
 // (--lanes: the f32 lanes the JIT's GEMM assumes, CompileOptions::lanes; 8 runs AVX2's code)
 #include "backend/codegen.hpp"
+#include "backend/thread_pool.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/compile.hpp"
 #include "runtime/model.hpp"
 #include "runtime/npy.hpp"
-#include "runtime/thread_pool.hpp"
 #include <cstdio>
 #include <fmt/format.h>
 #include <fstream>

@@ -29,7 +29,7 @@ struct BatchResult {
 
 struct EngineOptions {
   std::string kind = "interp";  // "interp" or "jit"
-  int threads = 0;              // the jit's thread pool (runtime/thread_pool.hpp); 0: all cores. The interpreter is single-threaded
+  int threads = 0;              // the jit's thread pool (backend/thread_pool.hpp); 0: all cores. The interpreter is single-threaded
   Precision precision = Precision::f32;
 };
 

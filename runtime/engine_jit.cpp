@@ -2,9 +2,9 @@
 // compiled graph, its buffers in host memory; batches are copied in as raw bytes. Its
 // large kernels run on the process's thread pool of --threads threads.
 #include "backend/codegen.hpp"
+#include "backend/thread_pool.hpp"
 #include "passes/monitor_ir.hpp"
 #include "runtime/engine.hpp"
-#include "runtime/thread_pool.hpp"
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -26,9 +26,10 @@ inline uint64_t saturating_add(uint64_t a, uint64_t b) { return a + b < a ? UINT
 
 // What the JIT allocates for a graph: its buffer table (inputs, params, consts, optimizer
 // states, loss, outputs, metrics, grads) and the arena of its largest entry point (the
-// kernels' intermediates and scratch, backend::codegen_plan). When more than `limit`
-// (0: none), reports a [memory] error at the largest value with notes naming the three
-// largest (param, gradient or intermediate, with its type and size) and returns false.
+// kernels' intermediates and scratch, backend::codegen_plan). When more than `limit` (0:
+// none), reports a [memory] error at the largest value with notes naming the three largest
+// (param, gradient or intermediate, with its type and size) and returns false. Defined in
+// runtime/memory_check.cpp, apart from the limit, which the data readers use alone.
 bool check_memory(const Graph& g, uint64_t limit, Diagnostics& d);
 
 }  // namespace kiln

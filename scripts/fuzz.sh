@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(parser_fuzz csv_fuzz npy_fuzz safetensors_fuzz json_fuzz ir_text_fuzz)
+ALL=(parser_fuzz pipeline_fuzz csv_fuzz npy_fuzz safetensors_fuzz json_fuzz ir_text_fuzz)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
 FUZZ_TIME=${KILN_FUZZ_TIME:-30}
@@ -16,11 +16,17 @@ if [[ ! -f build-fuzz/build.ninja ]]; then
 fi
 ninja -C build-fuzz "${TARGETS[@]}" ${KILN_JOBS:+-j "$KILN_JOBS"}
 
+# The regression folders of a target: its own; pipeline_fuzz reads models too, and replays
+# the parser's regressions as well.
+regression_dirs() {
+  [[ $1 == pipeline_fuzz ]] && echo tests/fuzz/regressions/parser_fuzz
+  echo "tests/fuzz/regressions/$1"
+}
 # The seed files of a target: the repository's own inputs of that reader, hand-made seeds
-# (tests/fuzz/seeds/TARGET) and every regression (tests/fuzz/regressions/TARGET).
+# (tests/fuzz/seeds/TARGET) and every regression (regression_dirs).
 seeds() {
   case $1 in
-    parser_fuzz) ls examples/*.model examples/*/*.model tests/golden/*/*.model ;;
+    parser_fuzz | pipeline_fuzz) ls examples/*.model examples/*/*.model tests/golden/*/*.model ;;
     csv_fuzz) ls tests/data/*.csv examples/data/*.csv ;;
     npy_fuzz) find tests/data -name '*.npy' ;;
     safetensors_fuzz) find tests/data -name '*.safetensors' ;;
@@ -28,7 +34,7 @@ seeds() {
                  -o -name '*.sarif.expected' ;;
     ir_text_fuzz) find tests/golden -name '*.ir.expected' -o -name '*.grad.expected' -o -name '*.opt.expected' ;;
   esac
-  find "tests/fuzz/seeds/$1" "tests/fuzz/regressions/$1" -type f 2>/dev/null || true
+  find "tests/fuzz/seeds/$1" $(regression_dirs "$1") -type f 2>/dev/null || true
 }
 # Inputs up to this size: a model, a CSV's first lines, an NPY or safetensors file of a few
 # tensors, a JSON document, an IR dump (the CSV and JSON seeds are cut to it).
@@ -55,10 +61,7 @@ for t in "${TARGETS[@]}"; do
 
   # Every regression once, as it is (a crash here fails the run even if fuzzing would not
   # reach it again).
-  regressions=()
-  if [[ -d tests/fuzz/regressions/$t ]]; then
-    mapfile -t regressions < <(find "tests/fuzz/regressions/$t" -type f | sort)
-  fi
+  mapfile -t regressions < <(find $(regression_dirs "$t") -type f 2>/dev/null | sort)
   if ((${#regressions[@]})); then
     echo "fuzz: $t: replaying ${#regressions[@]} regression file(s)"
     if ! "$bin" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >>"$log" 2>&1; then

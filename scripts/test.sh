@@ -14,9 +14,10 @@ total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build
 # "Agreement with PyTorch"). Without python3-torch it is skipped, except under CI=true.
 bash bench/check_agreement.sh
 
-# The fuzzers (scripts/fuzz.sh): one libFuzzer target per reader, built by clang-19 with
-# ASan + UBSan in build-fuzz/; every regression file replayed, then each target fuzzed for
-# KILN_FUZZ_TIME seconds (30). A crash, leak, timeout or OOM fails the run.
+# The fuzzers (scripts/fuzz.sh): one libFuzzer target per reader and one for the compile
+# pipeline, built by clang-19 with ASan + UBSan in build-fuzz/; every regression file
+# replayed, then each target fuzzed for KILN_FUZZ_TIME seconds (30). A crash, leak, timeout
+# or OOM fails the run.
 start=$SECONDS
 bash scripts/fuzz.sh
 echo "test: fuzzers took $((SECONDS - start))s"

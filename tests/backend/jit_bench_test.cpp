@@ -2,7 +2,7 @@
 // of the normal run): GEMM GFLOP/s of the micro-kernel at bench-like sizes (one thread, CPU
 // time; and on 1, 2, ... threads, wall time) and compile time, with results still checked.
 #include "jit_test_util.hpp"
-#include "runtime/thread_pool.hpp"
+#include "backend/thread_pool.hpp"
 #include <fstream>
 #include <memory>
 #include <thread>

@@ -4,7 +4,7 @@
 // whole training run is bit-identical for every thread count.
 #include "jit_test_util.hpp"
 #include "passes/fusion.hpp"
-#include "runtime/thread_pool.hpp"
+#include "backend/thread_pool.hpp"
 #include "tests/runtime/train_util.hpp"
 #include "runtime/trainer.hpp"
 #include "tests/runtime/test_util.hpp"

@@ -1,7 +1,7 @@
 // kiln's command-line driver: dispatches to a command, turns usage errors into one line
 // on stderr (exit 2) and any escaping exception into an internal error (exit 3).
+#include "backend/thread_pool.hpp"
 #include "ir/printable.hpp"
-#include "runtime/thread_pool.hpp"
 #include "tools/kiln/cmd_train.hpp"
 #include "tools/kiln/commands.hpp"
 #include <cerrno>

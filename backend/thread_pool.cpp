@@ -1,6 +1,6 @@
 // The thread pool behind --threads: workers spin briefly on the job generation, then
 // sleep on it (a Linux futex); parts are claimed with one compare-and-swap each.
-#include "runtime/thread_pool.hpp"
+#include "backend/thread_pool.hpp"
 #include <algorithm>
 #include <chrono>
 #include <climits>

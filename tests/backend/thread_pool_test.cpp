@@ -1,7 +1,7 @@
 // The thread pool ("[threads]"): every part runs exactly once for any thread and part
 // count, nested and concurrent calls fall back to serial, one thread runs in order on the
 // caller, and kiln_parallel's contract (parts within max_parts, one call per part).
-#include "runtime/thread_pool.hpp"
+#include "backend/thread_pool.hpp"
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
